@@ -1,0 +1,13 @@
+#pragma once
+// One function per subcommand (one file each: cmd_<name>.cpp). Each adds its
+// subcommand to the app with its options, help text and callback; callbacks
+// report user errors by throwing sg::Error.
+#include <CLI/CLI.hpp>
+
+namespace sg::cli {
+
+void add_inspect(CLI::App& app);
+void add_capture(CLI::App& app);
+void add_generate(CLI::App& app);
+
+}  // namespace sg::cli

@@ -1,0 +1,43 @@
+// streamgauge: measure how each sublayer of a transformer changes its residual stream.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+#include "util/error.h"
+#include "util/version.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "streamgauge: run HuggingFace-format transformer models on the CPU and measure how each\n"
+      "attention and MLP sublayer changes the residual stream.\n"};
+  app.name("streamgauge");
+  app.set_version_flag("--version", sg::version());
+  app.require_subcommand(1);
+  app.fallthrough();
+  sg::cli::add_inspect(app);
+  sg::cli::add_capture(app);
+  sg::cli::add_generate(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "streamgauge: error: %s\nRun with --help for usage.\n", e.what());
+    return 2;
+  } catch (const sg::Error& e) {
+    std::fprintf(stderr, "streamgauge: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "streamgauge: internal error: %s\n", e.what());
+    return 3;
+  }
+  return 0;
+}

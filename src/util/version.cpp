@@ -1,0 +1,5 @@
+#include "util/version.h"
+
+namespace sg {
+const char* version() { return SG_VERSION; }
+}  // namespace sg

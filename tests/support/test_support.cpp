@@ -1,0 +1,71 @@
+#include "support/test_support.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <vector>
+
+namespace sg::test {
+
+const std::filesystem::path& shared_dir() {
+  static const std::filesystem::path dir = [] {
+    std::filesystem::path p;
+    if (const char* env = std::getenv("STREAMGAUGE_SHARED")) {
+      p = env;
+    } else {
+      p = std::filesystem::path(SG_SOURCE_DIR).parent_path() / "shared";
+    }
+    if (!std::filesystem::is_directory(p / "golden")) {
+      std::cerr << "FATAL: the shared test data is missing: expected " << p.string()
+                << "/golden (put the project's shared/ folder beside the checkout, "
+                   "or set STREAMGAUGE_SHARED)\n";
+      std::exit(1);
+    }
+    return std::filesystem::canonical(p);
+  }();
+  return dir;
+}
+
+namespace {
+struct ScratchRegistry {
+  std::vector<std::filesystem::path> dirs;
+  ~ScratchRegistry() {
+    std::error_code ec;
+    for (auto& d : dirs) std::filesystem::remove_all(d, ec);
+  }
+};
+ScratchRegistry& registry() {
+  static ScratchRegistry r;
+  return r;
+}
+}  // namespace
+
+std::filesystem::path scratch_dir(const std::string& name) {
+  auto dir = std::filesystem::path(SG_BINARY_DIR) / "test-scratch" /
+             (name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  registry().dirs.push_back(dir);
+  return dir;
+}
+
+std::filesystem::path cli_path() { return std::filesystem::path(SG_BINARY_DIR) / "streamgauge"; }
+
+CommandResult run_command(const std::string& command) {
+  CommandResult r;
+  std::string full = command + " 2>&1";
+  FILE* pipe = ::popen(full.c_str(), "r");
+  if (!pipe) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
+  int status = ::pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+}  // namespace sg::test

@@ -1,0 +1,26 @@
+#pragma once
+// Helpers shared by the tests: where the project's shared data lives, scratch
+// directories, and reading golden safetensors files independently of src/io.
+#include <filesystem>
+#include <string>
+
+namespace sg::test {
+
+// ../shared beside the checkout (or $STREAMGAUGE_SHARED). Fails the test
+// program with a clear message if it is missing.
+const std::filesystem::path& shared_dir();
+
+// A fresh empty directory under the build tree, removed at process exit.
+std::filesystem::path scratch_dir(const std::string& name);
+
+// The streamgauge executable built next to the tests.
+std::filesystem::path cli_path();
+
+// Runs a shell command, returns its exit status and captures stdout+stderr.
+struct CommandResult {
+  int status = -1;
+  std::string output;
+};
+CommandResult run_command(const std::string& command);
+
+}  // namespace sg::test
