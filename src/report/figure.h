@@ -1,0 +1,64 @@
+#pragma once
+// Figures drawn by gnuplot (Debian gnuplot-nox), run as a subprocess on a
+// generated script and data files in a private temporary directory. A Figure
+// is a grid of panels; each panel holds line series, bar series and
+// horizontal reference lines (e.g. gain = 1). render() writes a PNG (pngcairo)
+// and an SVG of the same figure, each atomically and only if gnuplot drew
+// both. The same Figure always gives the same script, hence the same bytes.
+//
+// Non-finite points (and non-positive ones on a log-y panel) are left out of
+// the data files rather than failing the plot; a panel with nothing left to
+// draw shows "no data".
+//
+// The gnuplot executable is `gnuplot` on PATH, or $STREAMGAUGE_GNUPLOT.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sg::report {
+
+enum class LineStyle { LinesPoints, Lines, Points, Dashed };
+
+struct LineSeries {
+  std::string label;  // legend entry; empty = not in the legend
+  std::vector<double> x, y;
+  LineStyle style = LineStyle::LinesPoints;
+};
+
+struct BarSeries {
+  std::string label;
+  std::vector<double> x, y;  // bar centres and heights
+};
+
+struct RefLine {
+  double y = 1.0;
+  std::string label;  // empty = not in the legend
+};
+
+struct Panel {
+  std::string title, x_label, y_label;
+  bool log_y = false;
+  std::optional<double> x_min, x_max, y_min, y_max;  // unset = autoscale
+  std::vector<LineSeries> lines;
+  std::vector<BarSeries> bars;
+  std::vector<RefLine> hlines;
+};
+
+struct Figure {
+  std::string title;
+  int columns = 1;  // panels fill a grid row by row
+  int panel_width = 640, panel_height = 440;  // pixels (PNG) / points (SVG)
+  std::vector<Panel> panels;
+
+  // The gnuplot script drawing this figure with the data files it names
+  // (exposed for tests and debugging). `terminal_and_output` is prepended.
+  // Throws sg::Error on an inconsistent figure (x and y of different length).
+  std::string script(const std::string& terminal_and_output) const;
+
+  // Draws the figure; an empty path skips that format. Throws sg::Error (with
+  // gnuplot's stderr) if gnuplot is missing or fails; then nothing is written.
+  void render(const std::filesystem::path& png_path, const std::filesystem::path& svg_path) const;
+};
+
+}  // namespace sg::report

@@ -1,0 +1,38 @@
+#pragma once
+// JSON in and out, the same way for every experiment:
+//  - dump_json/write_json: indent 2, object keys sorted (nlohmann::json keeps
+//    them in a std::map), doubles in shortest round-trip form, NaN and +-inf
+//    as null (JSON has no such numbers), a final newline; written atomically.
+//  - read_json: a parse error is one line naming the file, line and column.
+//  - provenance(): the block every output carries (tool, version, command
+//    line, UTC time) plus whatever the caller adds (inputs, options, hashes).
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace sg::report {
+
+std::string dump_json(const nlohmann::json& value);
+void write_json(const std::filesystem::path& path, const nlohmann::json& value);
+
+// Parses a JSON file; throws sg::Error "<file>: invalid JSON: ..." on bad input.
+nlohmann::json read_json(const std::filesystem::path& path);
+
+// Lowercase hex SHA-256 of a file's bytes (OpenSSL libcrypto), streamed.
+std::string sha256_file(const std::filesystem::path& path);
+
+// Current UTC time as "YYYY-MM-DDTHH:MM:SSZ". If SOURCE_DATE_EPOCH is set (the
+// reproducible-builds convention) that time is used instead, so a rerun with
+// the same inputs can give byte-identical outputs.
+std::string utc_timestamp();
+
+// This process's command line (from /proc/self/cmdline), arguments joined
+// with spaces, quoted where a shell would need it.
+std::string command_line();
+
+// {"tool": "streamgauge", "version": sg::version(), "command_line": ...,
+//  "created_utc": ...} merged with `fields` (an object; its keys win).
+nlohmann::json provenance(const nlohmann::json& fields = nlohmann::json::object());
+
+}  // namespace sg::report
