@@ -1,6 +1,7 @@
 #pragma once
 // A one-line progress indicator on stderr ("label  [#####     ] 12/24  3.1s"),
-// drawn only when stderr is a terminal; silent otherwise (pipes, CI, tests).
+// drawn only when stderr is a terminal and the label is not empty; silent
+// otherwise (pipes, CI, tests).
 #include <chrono>
 #include <cstddef>
 #include <string>

@@ -1,0 +1,81 @@
+#pragma once
+// Capture points: the named tensors of a forward pass, and the observer
+// interface through which experiments see them.
+//
+// Names follow TransformerLens where our tensor is the same one
+// (blocks.{l}.hook_resid_pre, hook_attn_out, hook_mlp_out, hook_resid_mid,
+// hook_resid_post, attn.hook_pattern, hook_embed, hook_pos_embed) and differ
+// where it is not: blocks.{l}.ln1.hook_out / ln2.hook_out are the norm outputs
+// after their weight and bias (TransformerLens folds those by default),
+// ln_final.hook_out is the final norm's output. The README has the full table.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/batch.h"
+#include "model/arch.h"
+
+namespace sg {
+
+enum class Point {
+  Embed,        // hook_embed: token embedding rows
+  PosEmbed,     // hook_pos_embed: learned position rows (GPT-2)
+  ResidPre,     // blocks.{l}.hook_resid_pre: input of block l
+  Ln1Out,       // blocks.{l}.ln1.hook_out: normalised tensor attention reads
+  AttnOut,      // blocks.{l}.hook_attn_out: attention output incl. out-projection bias
+  Ln2Out,       // blocks.{l}.ln2.hook_out: normalised tensor the MLP reads (= ln1 for GPT-J)
+  MlpOut,       // blocks.{l}.hook_mlp_out: MLP output incl. its bias
+  ResidMid,     // blocks.{l}.hook_resid_mid: resid_pre + attn_out (sequential blocks only)
+  ResidPost,    // blocks.{l}.hook_resid_post: output of block l
+  AttnPattern,  // blocks.{l}.attn.hook_pattern: softmax probabilities [heads, query, key]
+  LnFinalOut,   // ln_final.hook_out: final norm of the last block's output
+  Logits,       // logits
+};
+
+struct PointId {
+  Point point;
+  int layer = -1;  // for per-block points
+
+  std::string name() const;
+  static std::optional<PointId> parse(std::string_view name);
+  bool operator==(const PointId&) const = default;
+};
+
+// Every capture point a model has, in forward order.
+std::vector<PointId> capture_points(const ArchSpec& arch);
+
+// Width of the rows of an activation point (d_model, or vocab for logits).
+int64_t point_width(const ArchSpec& arch, Point p);
+
+// Glob matching as in shells: '*' any run, '?' one character.
+bool glob_match(std::string_view pattern, std::string_view text);
+
+// Observers are asked once per capture point before a forward ("do you want
+// blocks.3.hook_mlp_out?"); a point nobody wants costs nothing. Activations
+// arrive as [n_tokens, width] float32 rows in the batch's layout, valid only
+// during the call; attention patterns arrive one sequence at a time.
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  virtual bool wants(const PointId& point) = 0;
+  virtual void on_activation(const PointId& point, const Batch& batch, const float* rows, int64_t width) {
+    (void)point, (void)batch, (void)rows, (void)width;
+  }
+  // probs: [heads, T, T], row = query, causal (entries above the diagonal are 0).
+  virtual void on_pattern(int layer, const Batch& batch, size_t seq, const float* probs, int heads, int64_t T) {
+    (void)layer, (void)batch, (void)seq, (void)probs, (void)heads, (void)T;
+  }
+};
+
+// An observer that wants every point matching one of a list of globs.
+class GlobObserver : public Observer {
+ public:
+  explicit GlobObserver(std::vector<std::string> patterns) : patterns_(std::move(patterns)) {}
+  bool wants(const PointId& point) override;
+
+ private:
+  std::vector<std::string> patterns_;
+};
+
+}  // namespace sg

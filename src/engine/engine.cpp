@@ -1,0 +1,256 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/kernels.h"
+#include "util/error.h"
+#include "util/progress.h"
+
+namespace sg {
+
+namespace {
+
+constexpr int kNumPoints = static_cast<int>(Point::Logits) + 1;
+
+// Which observers want which capture point, resolved once per forward.
+class Dispatch {
+ public:
+  Dispatch(const ArchSpec& arch, std::span<Observer* const> observers) : layers_(arch.n_layers) {
+    subs_.resize(static_cast<size_t>(kNumPoints) * (layers_ + 1));
+    for (const PointId& p : capture_points(arch))
+      for (Observer* o : observers)
+        if (o->wants(p)) {
+          slot(p).push_back(o);
+          last_layer_ = std::max(last_layer_, deepest_layer(p));
+        }
+  }
+  // The embedding needs no layer; the final norm and logits need all of them.
+  int deepest_layer(const PointId& p) const {
+    if (p.layer >= 0) return p.layer;
+    return p.point == Point::Embed || p.point == Point::PosEmbed ? -1 : layers_ - 1;
+  }
+  bool wants(Point p, int layer = -1) const { return !slot({p, layer}).empty(); }
+  // Layers that must run: up to the deepest one anybody observes.
+  int layers_needed() const { return last_layer_ + 1; }
+  void fire(Point p, int layer, const Batch& b, const float* rows, int64_t width) const {
+    const PointId id{p, layer};
+    for (Observer* o : slot(id)) o->on_activation(id, b, rows, width);
+  }
+  void fire_patterns(int layer, const Batch& b, const float* probs, int heads) const {
+    for (Observer* o : slot({Point::AttnPattern, layer}))
+      for (size_t s = 0; s < b.n_sequences(); ++s)
+        o->on_pattern(layer, b, s, probs + kernels::pattern_offset(b, heads, s), heads, b.length(s));
+  }
+
+ private:
+  std::vector<Observer*>& slot(const PointId& p) {
+    return subs_[static_cast<size_t>(p.point) * (layers_ + 1) + (p.layer + 1)];
+  }
+  const std::vector<Observer*>& slot(const PointId& p) const {
+    return subs_[static_cast<size_t>(p.point) * (layers_ + 1) + (p.layer + 1)];
+  }
+  int layers_;
+  int last_layer_ = -1;
+  std::vector<std::vector<Observer*>> subs_;
+};
+
+// Verifies post == pre + attn + mlp (in that order of float additions) to
+// float32 rounding, element by element.
+void check_residual(int layer, const char* what, const float* pre, const float* attn, const float* mlp,
+                    const float* post, int64_t n) {
+  constexpr double kUlps = 4.0 * 5.960464477539063e-08;  // 4 * 2^-24
+  for (int64_t i = 0; i < n; ++i) {
+    const double expected = static_cast<double>(pre[i]) + attn[i] + (mlp ? mlp[i] : 0.0f);
+    const double scale = std::fabs(pre[i]) + std::fabs(attn[i]) + (mlp ? std::fabs(mlp[i]) : 0.0f);
+    const double diff = std::fabs(post[i] - expected);
+    if (!std::isfinite(post[i]) || !std::isfinite(expected))
+      fail("layer {}: non-finite activations in the residual stream (non-finite weights or overflow?)", layer);
+    if (diff > kUlps * scale + 1e-37)
+      fail("layer {}: residual identity violated: {} differs from the sum of its parts by {} at element {} "
+           "(a capture point is not the tensor it names)",
+           layer, what, diff, i);
+  }
+}
+
+}  // namespace
+
+Engine::Engine(const Model& model) : model_(model), linear_(model) {}
+
+void Engine::validate(const Batch& b) const {
+  const ArchSpec& a = model_.arch();
+  for (size_t s = 0; s < b.n_sequences(); ++s) {
+    const int64_t T = b.length(s);
+    if (T == 0) fail("sequence {} is empty", s);
+    if (T > a.max_positions)
+      fail("sequence {} has {} tokens, more than the model's {} positions (max_position_embeddings)", s, T,
+           a.max_positions);
+    if (a.sliding_window > 0 && T > a.sliding_window)
+      fail("sequence {} has {} tokens, more than the sliding window ({}), which streamgauge does not implement", s,
+           T, a.sliding_window);
+    for (int64_t r = b.begin(s); r < b.begin(s) + T; ++r)
+      if (b.tokens[r] < 0 || b.tokens[r] >= a.vocab_size)
+        fail("sequence {}: token id {} at position {} is outside the vocabulary (0..{})", s, b.tokens[r],
+             r - b.begin(s), a.vocab_size - 1);
+  }
+}
+
+void Engine::run(const Batch& batch, std::span<Observer* const> observers, const RunOptions& options) {
+  validate(batch);
+  const ArchSpec& a = model_.arch();
+  const ModelWeights& w = model_.weights();
+  const Dispatch dispatch(a, observers);
+  const int64_t N = batch.n_tokens(), d = a.d_model;
+  const int H = a.n_heads, KV = a.n_kv_heads, hd = a.d_head;
+  const int64_t q_width = int64_t{H} * hd, kv_width = int64_t{KV} * hd;
+  if (N == 0) return;
+
+  std::vector<int32_t> positions(N);
+  for (size_t s = 0; s < batch.n_sequences(); ++s)
+    for (int64_t t = 0; t < batch.length(s); ++t) positions[batch.begin(s) + t] = static_cast<int32_t>(t);
+
+  // Embedding (+ learned positions).
+  std::vector<float> x(N * d);
+  const size_t esize = dtype_size(w.embed->dtype);
+  for (int64_t r = 0; r < N; ++r)
+    to_f32(w.embed->dtype, w.embed->data + batch.tokens[r] * d * esize, x.data() + r * d, d);
+  dispatch.fire(Point::Embed, -1, batch, x.data(), d);
+  if (w.pos_embed) {
+    std::vector<float> pos(N * d);
+    const size_t psize = dtype_size(w.pos_embed->dtype);
+    for (int64_t r = 0; r < N; ++r)
+      to_f32(w.pos_embed->dtype, w.pos_embed->data + positions[r] * d * psize, pos.data() + r * d, d);
+    dispatch.fire(Point::PosEmbed, -1, batch, pos.data(), d);
+    for (int64_t i = 0; i < N * d; ++i) x[i] += pos[i];
+  }
+
+  const int n_layers = dispatch.layers_needed();
+  std::vector<float> pre(N * d), h1(N * d), h2(N * d), attn_out(N * d), mlp_out(N * d);
+  std::vector<float> q(N * q_width), k(N * kv_width), v(N * kv_width), z(N * q_width);
+  std::vector<float> fused(w.qkv_layout == QkvLayout::Separate ? 0 : N * 3 * d);
+  std::vector<float> up(N * a.d_mlp), gate(a.gated_mlp ? N * a.d_mlp : 0);
+  std::vector<float> patterns;
+  const kernels::RopeTable rope(a.rotary == RotaryStyle::None ? 0 : a.rotary_dim, a.rope_theta,
+                                a.rotary == RotaryStyle::None ? 0 : batch.max_length());
+
+  auto norm = [&](const NormWeights& nw, const float* in, float* out) {
+    if (a.norm == NormKind::LayerNorm)
+      kernels::layer_norm(in, N, d, model_.vec(nw.weight), model_.vec(nw.bias), a.norm_eps, out);
+    else
+      kernels::rms_norm(in, N, d, model_.vec(nw.weight), a.norm_eps, out);
+  };
+
+  Progress progress(options.progress_label, static_cast<size_t>(n_layers));
+  for (int l = 0; l < n_layers; ++l) {
+    const LayerWeights& L = w.layers[l];
+    dispatch.fire(Point::ResidPre, l, batch, x.data(), d);
+    std::copy(x.begin(), x.end(), pre.begin());
+
+    // Attention.
+    norm(L.ln1, x.data(), h1.data());
+    dispatch.fire(Point::Ln1Out, l, batch, h1.data(), d);
+    if (w.qkv_layout == QkvLayout::Separate) {
+      linear_.apply(L.q, h1.data(), N, q.data());
+      linear_.apply(L.k, h1.data(), N, k.data());
+      linear_.apply(L.v, h1.data(), N, v.data());
+    } else {
+      linear_.apply(L.qkv, h1.data(), N, fused.data());
+      // FusedPerHead (GPT-NeoX): row = [head][q|k|v][hd]; FusedBlocks (GPT-2): [Q|K|V][head][hd].
+      const bool per_head = w.qkv_layout == QkvLayout::FusedPerHead;
+#pragma omp parallel for schedule(static)
+      for (int64_t r = 0; r < N; ++r) {
+        const float* src = fused.data() + r * 3 * d;
+        for (int h = 0; h < H; ++h)
+          for (int j = 0; j < 3; ++j) {
+            const float* from = per_head ? src + (h * 3 + j) * hd : src + j * d + h * hd;
+            float* to = (j == 0 ? q.data() : j == 1 ? k.data() : v.data()) + (r * H + h) * hd;
+            std::copy(from, from + hd, to);
+          }
+      }
+    }
+    kernels::apply_rotary(a.rotary, rope, q.data(), N, H, hd, positions);
+    kernels::apply_rotary(a.rotary, rope, k.data(), N, KV, hd, positions);
+    const bool want_pattern = dispatch.wants(Point::AttnPattern, l);
+    if (want_pattern) patterns.resize(kernels::pattern_offset(batch, H, batch.n_sequences()));
+    const double scale = a.attn_scale / (a.scale_by_inverse_layer_idx ? l + 1 : 1);
+    kernels::attention(batch, q.data(), k.data(), v.data(), H, KV, hd, scale, z.data(),
+                       want_pattern ? patterns.data() : nullptr);
+    if (want_pattern) dispatch.fire_patterns(l, batch, patterns.data(), H);
+    linear_.apply(L.o, z.data(), N, attn_out.data());
+    dispatch.fire(Point::AttnOut, l, batch, attn_out.data(), d);
+
+    // MLP, reading the block input (parallel) or the stream after attention (sequential).
+    const float* mlp_in;
+    if (a.parallel_residual) {
+      if (!a.shared_norm) norm(L.ln2, x.data(), h2.data());
+      mlp_in = a.shared_norm ? h1.data() : h2.data();
+    } else {
+      for (int64_t i = 0; i < N * d; ++i) x[i] += attn_out[i];
+      dispatch.fire(Point::ResidMid, l, batch, x.data(), d);
+      norm(L.ln2, x.data(), h2.data());
+      mlp_in = h2.data();
+    }
+    dispatch.fire(Point::Ln2Out, l, batch, mlp_in, d);
+    linear_.apply(L.up, mlp_in, N, up.data());
+    if (a.gated_mlp) {
+      linear_.apply(L.gate, mlp_in, N, gate.data());
+      kernels::gated_activate(a.activation, gate.data(), up.data(), N * a.d_mlp);
+    } else {
+      kernels::activate(a.activation, up.data(), N * a.d_mlp);
+    }
+    linear_.apply(L.down, a.gated_mlp ? gate.data() : up.data(), N, mlp_out.data());
+    dispatch.fire(Point::MlpOut, l, batch, mlp_out.data(), d);
+
+    if (a.parallel_residual) {
+      for (int64_t i = 0; i < N * d; ++i) x[i] = (x[i] + attn_out[i]) + mlp_out[i];
+      check_residual(l, "resid_post", pre.data(), attn_out.data(), mlp_out.data(), x.data(), N * d);
+    } else {
+      // x holds resid_mid here; verify it before finishing the block.
+      check_residual(l, "resid_mid", pre.data(), attn_out.data(), nullptr, x.data(), N * d);
+      for (int64_t i = 0; i < N * d; ++i) x[i] += mlp_out[i];
+      check_residual(l, "resid_post", pre.data(), attn_out.data(), mlp_out.data(), x.data(), N * d);
+    }
+    dispatch.fire(Point::ResidPost, l, batch, x.data(), d);
+    progress.tick();
+  }
+
+  if (n_layers < a.n_layers || !(dispatch.wants(Point::LnFinalOut) || dispatch.wants(Point::Logits))) return;
+  norm(w.final_norm, x.data(), h1.data());
+  dispatch.fire(Point::LnFinalOut, -1, batch, h1.data(), d);
+  if (dispatch.wants(Point::Logits)) {
+    if (!w.unembed.weight) fail("{}: the checkpoint has no unembedding tensor: logits are unavailable",
+                                model_.dir().string());
+    std::vector<float> logits(N * static_cast<int64_t>(a.vocab_size));
+    linear_.apply(w.unembed, h1.data(), N, logits.data());
+    dispatch.fire(Point::Logits, -1, batch, logits.data(), a.vocab_size);
+  }
+}
+
+namespace {
+// Keeps the logits of the last token of the (single) sequence.
+class LastLogits : public Observer {
+ public:
+  bool wants(const PointId& p) override { return p.point == Point::Logits; }
+  void on_activation(const PointId&, const Batch& b, const float* rows, int64_t width) override {
+    const float* last = rows + b.last_row(0) * width;
+    argmax = static_cast<int32_t>(std::max_element(last, last + width) - last);
+  }
+  int32_t argmax = -1;
+};
+}  // namespace
+
+std::vector<int32_t> Engine::generate(const std::vector<int32_t>& prompt, int n, const std::vector<int32_t>& stop) {
+  std::vector<int32_t> seq = prompt, out;
+  for (int i = 0; i < n; ++i) {
+    if (static_cast<int64_t>(seq.size()) >= model_.arch().max_positions) break;
+    LastLogits last;
+    Observer* obs[] = {&last};
+    run(Batch::of(std::span(&seq, 1)), obs);
+    out.push_back(last.argmax);
+    seq.push_back(last.argmax);
+    if (std::find(stop.begin(), stop.end(), last.argmax) != stop.end()) break;
+  }
+  return out;
+}
+
+}  // namespace sg

@@ -1,0 +1,45 @@
+#pragma once
+// The one generic forward pass. All sequences of a batch go through the model
+// together, layer by layer; every capture point fires into the observers that
+// asked for it. On every forward the residual identity is verified per layer:
+//   parallel blocks:   resid_post = resid_pre + attn_out + mlp_out
+//   sequential blocks: resid_mid = resid_pre + attn_out, resid_post = resid_mid + mlp_out
+// on exactly the buffers observers saw, so no capture point can silently be the
+// wrong tensor.
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/batch.h"
+#include "engine/capture.h"
+#include "engine/gemm.h"
+#include "model/model.h"
+
+namespace sg {
+
+struct RunOptions {
+  std::string progress_label;  // non-empty: a per-layer progress line on a terminal
+};
+
+class Engine {
+ public:
+  explicit Engine(const Model& model);
+
+  // Throws sg::Error for token ids outside the vocabulary, empty sequences,
+  // sequences longer than the model's positions, or a broken residual identity.
+  void run(const Batch& batch, std::span<Observer* const> observers, const RunOptions& options = {});
+
+  // Greedy continuation of one prompt by up to n tokens; stops early after
+  // emitting any token in `stop`. Returns only the new tokens.
+  std::vector<int32_t> generate(const std::vector<int32_t>& prompt, int n, const std::vector<int32_t>& stop = {});
+
+  const Model& model() const { return model_; }
+
+ private:
+  void validate(const Batch& batch) const;
+  const Model& model_;
+  LinearRunner linear_;
+};
+
+}  // namespace sg

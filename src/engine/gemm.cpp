@@ -1,0 +1,78 @@
+#include "engine/gemm.h"
+
+#include <algorithm>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "util/error.h"
+
+namespace sg {
+
+struct Gemm::Impl {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  // Primitives keyed by shape and strides; a forward uses a handful.
+  using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool>;
+  std::map<Key, std::pair<dnnl::matmul::primitive_desc, dnnl::matmul>> cache;
+};
+
+Gemm::Gemm() : impl_(std::make_unique<Impl>()) {}
+Gemm::~Gemm() = default;
+
+void Gemm::run(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, bool w_nk,
+               const float* bias, float* C, int64_t ldc) {
+  using dt = dnnl::memory::data_type;
+  using md = dnnl::memory::desc;
+  if (M == 0 || N == 0) return;
+  const Impl::Key key{M, N, K, lda, ldc, w_nk, bias != nullptr};
+  auto it = impl_->cache.find(key);
+  if (it == impl_->cache.end()) {
+    const md a_md({M, K}, dt::f32, {lda, 1});
+    const md w_md({K, N}, dt::f32, w_nk ? dnnl::memory::dims{1, K} : dnnl::memory::dims{N, 1});
+    const md c_md({M, N}, dt::f32, {ldc, 1});
+    dnnl::matmul::primitive_desc pd;
+    if (bias) {
+      const md b_md({1, N}, dt::f32, {N, 1});
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, w_md, b_md, c_md), impl_->engine);
+    } else {
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, w_md, c_md), impl_->engine);
+    }
+    it = impl_->cache.emplace(key, std::make_pair(pd, dnnl::matmul(pd))).first;
+  }
+  auto& [pd, prim] = it->second;
+  auto& eng = impl_->engine;
+  dnnl::memory a(pd.src_desc(), eng, const_cast<float*>(A));
+  dnnl::memory w(pd.weights_desc(), eng, const_cast<float*>(W));
+  dnnl::memory c(pd.dst_desc(), eng, C);
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, c}};
+  if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(pd.bias_desc(), eng, const_cast<float*>(bias)));
+  prim.execute(impl_->stream, args);
+  impl_->stream.wait();
+}
+
+LinearRunner::LinearRunner(const Model& model, int64_t scratch_floats)
+    : model_(model), scratch_floats_(scratch_floats) {}
+
+void LinearRunner::apply(const Linear& L, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy) {
+  const TensorView& W = *L.weight;
+  const float* bias = model_.vec(L.bias);
+  if (W.dtype == DType::F32 && reinterpret_cast<uintptr_t>(W.data) % alignof(float) == 0) {
+    gemm_.run(M, L.out, L.in, x, ldx, reinterpret_cast<const float*>(W.data), !L.in_out, bias, y, ldy);
+    return;
+  }
+  // Widen slices of output features [c0, c1) and multiply each into its columns.
+  const int64_t chunk = std::clamp<int64_t>(scratch_floats_ / L.in, 1, L.out);
+  scratch_.resize(static_cast<size_t>(chunk * L.in));
+  const size_t esize = dtype_size(W.dtype);
+  for (int64_t c0 = 0; c0 < L.out; c0 += chunk) {
+    const int64_t n = std::min(chunk, L.out - c0);
+    if (!L.in_out) {  // rows c0..c0+n of [out, in] are contiguous
+      to_f32(W.dtype, W.data + c0 * L.in * esize, scratch_.data(), n * L.in);
+    } else {  // columns c0..c0+n of [in, out]: one run per input row
+      for (int64_t k = 0; k < L.in; ++k)
+        to_f32(W.dtype, W.data + (k * L.out + c0) * esize, scratch_.data() + k * n, n);
+    }
+    gemm_.run(M, n, L.in, x, ldx, scratch_.data(), !L.in_out, bias ? bias + c0 : nullptr, y + c0, ldy);
+  }
+}
+
+}  // namespace sg

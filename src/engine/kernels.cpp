@@ -1,0 +1,158 @@
+#include "engine/kernels.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace sg::kernels {
+
+void layer_norm(const float* x, int64_t rows, int64_t d, const float* w, const float* b, double eps, float* out) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * d;
+    float* o = out + r * d;
+    double sum = 0;
+    for (int64_t i = 0; i < d; ++i) sum += xr[i];
+    const double mean = sum / d;
+    double var = 0;
+    for (int64_t i = 0; i < d; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+    const double inv = 1.0 / std::sqrt(var / d + eps);
+    for (int64_t i = 0; i < d; ++i) {
+      const float n = static_cast<float>((xr[i] - mean) * inv);
+      o[i] = b ? n * w[i] + b[i] : n * w[i];
+    }
+  }
+}
+
+void rms_norm(const float* x, int64_t rows, int64_t d, const float* w, double eps, float* out) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * d;
+    float* o = out + r * d;
+    double ss = 0;
+    for (int64_t i = 0; i < d; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+    const double inv = 1.0 / std::sqrt(ss / d + eps);
+    for (int64_t i = 0; i < d; ++i) o[i] = static_cast<float>(xr[i] * inv) * w[i];
+  }
+}
+
+namespace {
+inline float act_one(Activation a, float x) {
+  switch (a) {
+    case Activation::GeluErf:
+      return 0.5f * x * (1.0f + std::erf(x * static_cast<float>(M_SQRT1_2)));
+    case Activation::GeluTanh: {
+      constexpr float kC = 0.7978845608028654f;  // sqrt(2 / pi)
+      return 0.5f * x * (1.0f + std::tanh(kC * (x + 0.044715f * x * x * x)));
+    }
+    case Activation::Silu:
+      return x / (1.0f + std::exp(-x));
+    case Activation::Relu:
+      return x > 0 ? x : 0.0f;
+  }
+  return x;
+}
+}  // namespace
+
+void activate(Activation act, float* x, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) x[i] = act_one(act, x[i]);
+}
+
+void gated_activate(Activation act, float* gate, const float* up, int64_t n) {
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) gate[i] = act_one(act, gate[i]) * up[i];
+}
+
+RopeTable::RopeTable(int r, double theta, int64_t max_pos) : rotary_dim(r) {
+  const int half = r / 2;
+  cos.resize(static_cast<size_t>(max_pos * half));
+  sin.resize(cos.size());
+  for (int j = 0; j < half; ++j) {
+    const double inv_freq = std::pow(theta, -2.0 * j / r);
+    for (int64_t p = 0; p < max_pos; ++p) {
+      const double angle = static_cast<double>(p) * inv_freq;
+      cos[p * half + j] = static_cast<float>(std::cos(angle));
+      sin[p * half + j] = static_cast<float>(std::sin(angle));
+    }
+  }
+}
+
+void apply_rotary(RotaryStyle style, const RopeTable& t, float* x, int64_t rows, int heads, int d_head,
+                  const std::vector<int32_t>& positions) {
+  if (style == RotaryStyle::None || t.rotary_dim == 0) return;
+  const int half = t.rotary_dim / 2;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* c = t.cos.data() + static_cast<int64_t>(positions[r]) * half;
+    const float* s = t.sin.data() + static_cast<int64_t>(positions[r]) * half;
+    for (int h = 0; h < heads; ++h) {
+      float* v = x + (r * heads + h) * d_head;
+      for (int j = 0; j < half; ++j) {
+        // rotate_half pairs (j, j + r/2); rotate_every_two pairs (2j, 2j + 1).
+        const int a = style == RotaryStyle::Half ? j : 2 * j;
+        const int b = style == RotaryStyle::Half ? j + half : 2 * j + 1;
+        const float xa = v[a], xb = v[b];
+        v[a] = xa * c[j] - xb * s[j];
+        v[b] = xb * c[j] + xa * s[j];
+      }
+    }
+  }
+}
+
+int64_t pattern_offset(const Batch& batch, int H, size_t seq) {
+  int64_t off = 0;
+  for (size_t i = 0; i < seq; ++i) off += static_cast<int64_t>(H) * batch.length(i) * batch.length(i);
+  return off;
+}
+
+void attention(const Batch& batch, const float* q, const float* k, const float* v, int H, int KV, int hd,
+               double scale, float* z, float* patterns) {
+  const int group = H / KV;
+  const int64_t n_seq = static_cast<int64_t>(batch.n_sequences());
+  std::vector<int64_t> poff(n_seq);
+  for (int64_t s = 0; s < n_seq; ++s) poff[s] = patterns ? pattern_offset(batch, H, s) : 0;
+  const int64_t max_t = batch.max_length();
+  const float fscale = static_cast<float>(scale);
+
+#pragma omp parallel
+  {
+    std::vector<float> scores(static_cast<size_t>(max_t));
+    std::vector<float> acc(hd);
+#pragma omp for schedule(dynamic)
+    for (int64_t job = 0; job < n_seq * H; ++job) {
+      const int64_t s = job / H;
+      const int h = static_cast<int>(job % H);
+      const int kvh = h / group;
+      const int64_t base = batch.begin(s), T = batch.length(s);
+      float* pat = patterns ? patterns + poff[s] + h * T * T : nullptr;
+      for (int64_t i = 0; i < T; ++i) {
+        const float* qi = q + ((base + i) * H + h) * hd;
+        float mx = -INFINITY;
+        for (int64_t j = 0; j <= i; ++j) {
+          const float* kj = k + ((base + j) * KV + kvh) * hd;
+          float dot = 0;
+          for (int e = 0; e < hd; ++e) dot += qi[e] * kj[e];
+          scores[j] = dot * fscale;
+          mx = std::max(mx, scores[j]);
+        }
+        double sum = 0;
+        for (int64_t j = 0; j <= i; ++j) {
+          scores[j] = std::exp(scores[j] - mx);
+          sum += scores[j];
+        }
+        const float inv = static_cast<float>(1.0 / sum);
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        for (int64_t j = 0; j <= i; ++j) {
+          const float p = scores[j] * inv;
+          const float* vj = v + ((base + j) * KV + kvh) * hd;
+          for (int e = 0; e < hd; ++e) acc[e] += p * vj[e];
+          if (pat) pat[i * T + j] = p;
+        }
+        if (pat) std::fill(pat + i * T + i + 1, pat + (i + 1) * T, 0.0f);
+        std::copy(acc.begin(), acc.end(), z + (base + i) * H * hd + h * hd);
+      }
+    }
+  }
+}
+
+}  // namespace sg::kernels

@@ -1,0 +1,26 @@
+#include "model/arch.h"
+
+namespace sg {
+
+const char* to_string(NormKind k) { return k == NormKind::LayerNorm ? "LayerNorm" : "RMSNorm"; }
+
+const char* to_string(Activation a) {
+  switch (a) {
+    case Activation::GeluErf: return "gelu (erf)";
+    case Activation::GeluTanh: return "gelu (tanh)";
+    case Activation::Silu: return "silu";
+    case Activation::Relu: return "relu";
+  }
+  return "?";
+}
+
+const char* to_string(RotaryStyle r) {
+  switch (r) {
+    case RotaryStyle::None: return "none";
+    case RotaryStyle::Half: return "rotate_half";
+    case RotaryStyle::Interleaved: return "rotate_every_two";
+  }
+  return "?";
+}
+
+}  // namespace sg

@@ -1,0 +1,43 @@
+#pragma once
+// An architecture family = a config translation (config.json -> ArchSpec) and a
+// tensor-name mapping (checkpoint names -> ModelWeights). Nothing else: the
+// forward pass is the engine's, shared by all families.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "io/json_config.h"
+#include "model/arch.h"
+#include "model/binder.h"
+#include "model/weights.h"
+
+namespace sg {
+
+struct Family {
+  std::string_view model_type;
+  // Tensor names are "<prefix><name>" in *ForCausalLM checkpoints and "<name>" in
+  // checkpoints saved from the base model; `probe` (the embedding) tells which.
+  std::string_view prefix;
+  std::string_view probe;
+  ArchSpec (*translate)(const JsonConfig& config);
+  ModelWeights (*bind)(const ArchSpec& arch, Binder& binder);
+};
+
+// nullptr if the model_type is not supported.
+const Family* find_family(std::string_view model_type);
+std::vector<std::string_view> supported_model_types();
+
+// Shared config helpers --------------------------------------------------------
+
+// Refuses rope_scaling / rope_parameters with a rope_type other than "default"
+// (they change the rotary frequencies, which the engine does not implement).
+void refuse_rope_scaling(const JsonConfig& config);
+// rope_theta from its spellings (rope_parameters.rope_theta, rope_theta, or the
+// family's legacy key), else `dflt`.
+double read_rope_theta(const JsonConfig& config, std::initializer_list<const char*> legacy_keys, double dflt);
+// Parses hidden_act / activation_function.
+Activation parse_activation(const JsonConfig& config, const std::string& key, const std::string& value);
+// Checks the divisibility and positivity every spec needs; names the fields.
+void validate_spec(const JsonConfig& config, const ArchSpec& spec);
+
+}  // namespace sg

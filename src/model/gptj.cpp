@@ -1,0 +1,70 @@
+// GPT-J: HF GPTJConfig / GPTJForCausalLM. One LayerNorm (ln_1) feeds attention
+// and MLP in parallel; rotary on the first rotary_dim dims of each head,
+// interleaved pairs; lm_head has a bias.
+#include "model/family.h"
+
+namespace sg {
+namespace {
+
+ArchSpec translate(const JsonConfig& c) {
+  refuse_rope_scaling(c);
+  ArchSpec s;
+  s.model_type = "gptj";
+  s.n_layers = c.integer({"n_layer", "num_hidden_layers"});
+  s.d_model = c.integer({"n_embd", "hidden_size"});
+  s.n_heads = c.integer({"n_head", "num_attention_heads"});
+  s.n_kv_heads = s.n_heads;
+  if (s.n_heads > 0 && s.d_model % s.n_heads) c.field_error("n_head", "must divide n_embd");
+  s.d_head = s.n_heads > 0 ? s.d_model / s.n_heads : 0;
+  s.d_mlp = c.integer_or({"n_inner"}, 4 * s.d_model);  // n_inner null -> 4 * n_embd
+  s.vocab_size = c.integer({"vocab_size"});
+  s.max_positions = c.integer_or({"n_positions", "max_position_embeddings"}, 2048);
+  s.norm = NormKind::LayerNorm;
+  s.norm_eps = c.number_or({"layer_norm_epsilon"}, 1e-5);
+  s.parallel_residual = true;
+  s.shared_norm = true;
+  s.rotary = RotaryStyle::Interleaved;
+  if (c.json().contains("rotary_dim") && c.json()["rotary_dim"].is_null())
+    c.field_error("rotary_dim", "is null (rotary over the whole embedding) which streamgauge does not support");
+  s.rotary_dim = c.integer_or({"rotary_dim"}, 64);
+  s.rope_theta = 10000.0;  // hard-coded in HF's GPT-J
+  s.activation = parse_activation(c, "activation_function", c.string_or({"activation_function"}, "gelu_new"));
+  s.tied_embeddings = c.boolean_or({"tie_word_embeddings"}, false);
+  s.mlp_bias = true;
+  s.unembed_bias = !s.tied_embeddings;
+  return s;
+}
+
+ModelWeights bind(const ArchSpec& s, Binder& b) {
+  ModelWeights w;
+  w.qkv_layout = QkvLayout::Separate;
+  w.embed = b.tensor("wte.weight", {s.vocab_size, s.d_model});
+  for (int l = 0; l < s.n_layers; ++l) {
+    const std::string p = "h." + std::to_string(l) + ".";
+    LayerWeights L;
+    L.ln1 = b.norm(p + "ln_1", s.d_model, true);
+    L.q = b.linear(p + "attn.q_proj", s.d_model, s.d_model, Binder::Bias::None);
+    L.k = b.linear(p + "attn.k_proj", s.d_model, s.d_model, Binder::Bias::None);
+    L.v = b.linear(p + "attn.v_proj", s.d_model, s.d_model, Binder::Bias::None);
+    L.o = b.linear(p + "attn.out_proj", s.d_model, s.d_model, Binder::Bias::None);
+    L.up = b.linear(p + "mlp.fc_in", s.d_model, s.d_mlp, Binder::Bias::Required);
+    L.down = b.linear(p + "mlp.fc_out", s.d_mlp, s.d_model, Binder::Bias::Required);
+    w.layers.push_back(L);
+  }
+  w.final_norm = b.norm("ln_f", s.d_model, true);
+  w.unembed.in = s.d_model;
+  w.unembed.out = s.vocab_size;
+  if (s.tied_embeddings) {
+    w.unembed.weight = w.embed;
+  } else {
+    w.unembed.weight = b.optional_root("lm_head.weight", {s.vocab_size, s.d_model});
+    if (w.unembed.weight) w.unembed.bias = b.optional_root("lm_head.bias", {s.vocab_size});
+  }
+  return w;
+}
+
+}  // namespace
+
+extern const Family kGptjFamily{"gptj", "transformer.", "wte.weight", translate, bind};
+
+}  // namespace sg

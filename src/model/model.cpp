@@ -1,0 +1,130 @@
+#include "model/model.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cmath>
+#include <set>
+
+#include "io/json_config.h"
+#include "model/family.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+namespace sg {
+
+namespace {
+
+const Family& family_of(const JsonConfig& c) {
+  const std::string type = c.string({"model_type"});
+  const Family* f = find_family(type);
+  if (!f)
+    c.field_error("model_type", fmt::format("is \"{}\", which streamgauge does not support (supported: {})", type,
+                                            fmt::join(supported_model_types(), ", ")));
+  return *f;
+}
+
+ArchSpec translate(const JsonConfig& c) {
+  ArchSpec s = family_of(c).translate(c);
+  if (s.attn_scale == 0) s.attn_scale = 1.0 / std::sqrt(static_cast<double>(s.d_head));
+  validate_spec(c, s);
+  return s;
+}
+
+// Every distinct tensor bound to a weight role.
+std::set<const TensorView*> bound_tensors(const ModelWeights& w) {
+  std::set<const TensorView*> out;
+  auto add = [&](const TensorView* t) {
+    if (t) out.insert(t);
+  };
+  auto lin = [&](const Linear& l) {
+    add(l.weight);
+    add(l.bias);
+  };
+  add(w.embed);
+  add(w.pos_embed);
+  for (auto& L : w.layers) {
+    for (auto* n : {&L.ln1, &L.ln2}) {
+      add(n->weight);
+      add(n->bias);
+    }
+    for (auto* l : {&L.qkv, &L.q, &L.k, &L.v, &L.o, &L.up, &L.gate, &L.down}) lin(*l);
+  }
+  add(w.final_norm.weight);
+  add(w.final_norm.bias);
+  lin(w.unembed);
+  return out;
+}
+
+}  // namespace
+
+ArchSpec translate_config(const std::string& config_text, const std::string& source) {
+  return translate(JsonConfig(config_text, source));
+}
+
+std::unique_ptr<Model> Model::load(const std::filesystem::path& dir) {
+  if (!std::filesystem::is_directory(dir)) fail("{}: no such model directory", dir.string());
+  const auto config_path = dir / "config.json";
+  if (!std::filesystem::exists(config_path)) fail("{}: config.json is missing", dir.string());
+
+  auto m = std::unique_ptr<Model>(new Model());
+  m->dir_ = dir;
+  m->config_text_ = read_file(config_path);
+  const JsonConfig config(m->config_text_, config_path.string());
+  const Family& family = family_of(config);
+  m->arch_ = translate(config);
+  m->store_ = TensorStore::open_dir(dir);
+
+  Binder binder(*m->store_, {std::string(family.prefix), ""}, std::string(family.probe));
+  m->weights_ = family.bind(m->arch_, binder);
+  if (auto extra = binder.unused(m->arch_.tied_embeddings); !extra.empty()) {
+    if (extra.size() > 5) extra.resize(5);
+    warnf("{}: {} tensor(s) not used by the {} architecture, e.g. {}", dir.string(), extra.size(),
+          m->arch_.model_type, fmt::join(extra, ", "));
+  }
+  if (!m->weights_.unembed.weight)
+    warnf("{}: no unembedding tensor (a base-model checkpoint?): logits are unavailable", dir.string());
+
+  const auto tensors = bound_tensors(m->weights_);
+  m->weight_dtype_ = m->weights_.layers.at(0).o.weight->dtype;
+  for (const TensorView* t : tensors) {
+    m->n_params_ += t->numel();
+    if (size_t bad = count_non_finite(t->dtype, t->data, t->numel()))
+      warnf("{}: tensor {} has {} non-finite value(s)", t->file->string(), t->name, bad);
+    if (t->rank() == 1) {
+      auto& v = m->vectors_[t];
+      v.resize(t->numel());
+      to_f32(t->dtype, t->data, v.data(), v.size());
+    }
+  }
+  const auto& w = m->weights_;
+  int64_t embedding = w.embed->numel() + (w.pos_embed ? w.pos_embed->numel() : 0);
+  if (w.unembed.weight && w.unembed.weight != w.embed) embedding += w.unembed.weight->numel();
+  m->n_params_non_embedding_ = m->n_params_ - embedding;
+  return m;
+}
+
+std::string Model::name() const {
+  auto abs = std::filesystem::absolute(dir_).lexically_normal();
+  if (!abs.has_filename()) abs = abs.parent_path();
+  // HF cache layout: .../models--ORG--NAME/snapshots/<commit>
+  const auto parent = abs.parent_path();
+  if (parent.filename() == "snapshots") {
+    std::string repo = parent.parent_path().filename().string();
+    if (repo.rfind("models--", 0) == 0) {
+      repo = repo.substr(8);
+      if (auto pos = repo.find("--"); pos != std::string::npos) repo = repo.substr(0, pos) + "/" + repo.substr(pos + 2);
+      return repo;
+    }
+  }
+  return abs.filename().string();
+}
+
+const float* Model::vec(const TensorView* t) const {
+  if (!t) return nullptr;
+  auto it = vectors_.find(t);
+  if (it == vectors_.end()) fail("internal: tensor {} is not a bound vector", t->name);
+  return it->second.data();
+}
+
+}  // namespace sg

@@ -1,0 +1,54 @@
+#pragma once
+// A loaded model: its ArchSpec, and its weights as views into memory-mapped
+// safetensors files (16-bit weights stay 16-bit; nothing is copied except the
+// small 1-D tensors, widened to float32 once).
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "io/safetensors.h"
+#include "model/arch.h"
+#include "model/weights.h"
+
+namespace sg {
+
+class Model {
+ public:
+  // Loads config.json and the safetensors checkpoint of an HF model directory.
+  // Throws sg::Error naming the file, tensor or field on any problem; warns about
+  // non-finite weights and unused tensors.
+  static std::unique_ptr<Model> load(const std::filesystem::path& dir);
+
+  const ArchSpec& arch() const { return arch_; }
+  const ModelWeights& weights() const { return weights_; }
+  const std::filesystem::path& dir() const { return dir_; }
+  std::string name() const;  // the directory's name (HF cache: ORG/NAME)
+
+  DType weight_dtype() const { return weight_dtype_; }  // of the layer matrices
+  size_t bytes_on_disk() const { return store_->bytes_on_disk(); }
+  // Parameters bound to the model (a tied matrix counted once), and the same
+  // without the token embedding, learned positions and unembedding matrix.
+  int64_t n_params() const { return n_params_; }
+  int64_t n_params_non_embedding() const { return n_params_non_embedding_; }
+  const std::string& config_text() const { return config_text_; }
+
+  // A 1-D weight (norm gain/bias, bias vector) widened to float32.
+  const float* vec(const TensorView* t) const;
+
+ private:
+  std::filesystem::path dir_;
+  std::string config_text_;
+  ArchSpec arch_;
+  std::unique_ptr<TensorStore> store_;
+  ModelWeights weights_;
+  DType weight_dtype_ = DType::F32;
+  int64_t n_params_ = 0, n_params_non_embedding_ = 0;
+  std::unordered_map<const TensorView*, std::vector<float>> vectors_;
+};
+
+// The ArchSpec of a config.json text (exposed for tests and the config fuzzer).
+ArchSpec translate_config(const std::string& config_text, const std::string& source);
+
+}  // namespace sg
