@@ -9,5 +9,6 @@ namespace sg::cli {
 void add_inspect(CLI::App& app);
 void add_capture(CLI::App& app);
 void add_generate(CLI::App& app);
+void add_tokenize(CLI::App& app);
 
 }  // namespace sg::cli

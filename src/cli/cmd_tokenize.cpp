@@ -1,0 +1,93 @@
+// streamgauge tokenize: show how a tokenizer splits a text (ids and token
+// strings), or decode ids back to text. The tokenizer is found the way every
+// command finds it: a model directory, a tokenizer directory or a tokenizer file.
+#include <fmt/format.h>
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "tokenize/tokenizer.h"
+#include "util/error.h"
+
+namespace sg::cli {
+
+namespace {
+
+struct TokenizeOptions {
+  std::string source;
+  std::string text;
+  std::string decode;
+  bool json = false;
+  bool no_special = false;
+};
+
+// "1,2, 3" -> {1, 2, 3}
+std::vector<int32_t> parse_ids(const std::string& list) {
+  std::vector<int32_t> ids;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t end = list.find(',', pos);
+    if (end == std::string::npos) end = list.size();
+    std::string item = list.substr(pos, end - pos);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    int32_t id = 0;
+    const auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), id);
+    if (item.empty() || ec != std::errc() || ptr != item.data() + item.size()) {
+      fail("--decode: {:?} is not a token id (expected a comma-separated list such as 1,2,3)", item);
+    }
+    ids.push_back(id);
+    pos = end + 1;
+  }
+  return ids;
+}
+
+// JSON text of a value; strings that are not valid UTF-8 get U+FFFD rather than an exception.
+std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+void run(const TokenizeOptions& o) {
+  const auto tokenizer = Tokenizer::load(o.source);
+  if (!o.decode.empty()) {
+    const std::string text = tokenizer->decode(parse_ids(o.decode));
+    if (o.json) {
+      fmt::print("{}\n", dump({{"text", text}}));
+    } else {
+      fmt::print("{}\n", text);
+    }
+    return;
+  }
+  const auto ids = tokenizer->encode(o.text, !o.no_special);
+  std::vector<std::string> tokens;
+  tokens.reserve(ids.size());
+  for (int32_t id : ids) tokens.push_back(tokenizer->token(id));
+  if (o.json) {
+    fmt::print("{}\n", dump({{"ids", ids}, {"tokens", tokens}}));
+    return;
+  }
+  fmt::print("{} tokens; the tokenizer {}{}\n", ids.size(), tokenizer->special_tokens_note(),
+             o.no_special ? " (not added: --no-special)" : "");
+  for (size_t i = 0; i < ids.size(); ++i) fmt::print("{:>8}  {}\n", ids[i], tokens[i]);
+}
+
+}  // namespace
+
+void add_tokenize(CLI::App& app) {
+  auto opts = std::make_shared<TokenizeOptions>();
+  auto* cmd = app.add_subcommand("tokenize", "Show the token ids and strings of a text, or decode ids");
+  cmd->add_option("source", opts->source,
+                  "A model directory, a tokenizer directory or a tokenizer file "
+                  "(tokenizer.json, *.json, tokenizer.model)")
+      ->required();
+  auto* text = cmd->add_option("--text", opts->text, "The text to tokenize");
+  auto* decode = cmd->add_option("--decode", opts->decode, "Decode comma-separated ids, e.g. 1,2,3");
+  text->excludes(decode);
+  cmd->add_flag("--json", opts->json, "Print one JSON object: {\"ids\": [...], \"tokens\": [...]} ({\"text\": ...} with --decode)");
+  cmd->add_flag("--no-special", opts->no_special, "Add no BOS/EOS (HF add_special_tokens=False)");
+  cmd->callback([opts, text, decode] {
+    if (text->count() == 0 && decode->count() == 0) fail("tokenize: give --text TEXT or --decode IDS");
+    run(*opts);
+  });
+}
+
+}  // namespace sg::cli
