@@ -261,3 +261,20 @@ TEST_F(HubPull, OfflineModeRefusesToPull) {
   EXPECT_NE(msg.find("HF_HUB_OFFLINE"), std::string::npos) << msg;
   EXPECT_TRUE(hub_.requests().empty());
 }
+
+// The command line end to end (skipped when the streamgauge executable has not
+// been built in this build tree: test_hub does not depend on every module).
+TEST_F(HubPull, CommandLinePullPrintsTheSnapshot) {
+  if (!fs::exists(sg::test::cli_path())) GTEST_SKIP() << "streamgauge is not built";
+  const std::string env = "HF_ENDPOINT=" + hub_.endpoint() + " HF_HUB_CACHE=" + cache_.string() + " ";
+  auto r = sg::test::run_command(env + sg::test::cli_path().string() + " pull " + kRepo +
+                                 " --include '*.json, *.safetensors' -j 2");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output, snapshot().string() + "\n");
+  EXPECT_EQ(sg::read_file(snapshot() / "model.safetensors"), weights_);
+
+  r = sg::test::run_command(env + sg::test::cli_path().string() + " pull sg-test/missing");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("streamgauge: error: repository sg-test/missing not found"), std::string::npos)
+      << r.output;
+}
