@@ -69,6 +69,8 @@ std::vector<Problem> generate_problems(size_t n, int64_t seed,
 
 namespace {
 constexpr std::string_view kZhEnMath = "zh-en-math";
+// A bound far above any useful experiment that keeps a mistyped n from exhausting memory.
+constexpr size_t kMaxPresetPairs = 1'000'000;
 }  // namespace
 
 std::vector<std::string> preset_names() { return {std::string(kZhEnMath)}; }
@@ -77,7 +79,11 @@ PairSet preset_pairs(std::string_view name, size_t n, int64_t seed) {
   if (name != kZhEnMath) {
     fail("unknown pair preset '{}' (known presets: {})", name, fmt::join(preset_names(), ", "));
   }
-  if (n < 5) fail("preset {} needs n >= 5 (it draws n // 5 problems in each of 5 categories)", name);
+  if (n < 5 || n > kMaxPresetPairs) {
+    fail("preset {}: n must be between 5 and {} (it draws n // 5 problems in each of 5 "
+         "categories), got {}",
+         name, kMaxPresetPairs, n);
+  }
   PairSet set;
   set.form = PairForm::text;
   for (auto& p : generate_problems(n, seed)) {

@@ -52,8 +52,8 @@ struct PairSet {
 // The presets `streamgauge pairs` and `align --preset` know.
 std::vector<std::string> preset_names();
 // A preset as a text PairSet (zh-en-math: a = zh, b = en, category = the seed's).
-// Throws sg::Error for an unknown name (listing the known ones) or an n too small
-// to give any pair.
+// Throws sg::Error for an unknown name (listing the known ones) or an n outside
+// [5, 1000000].
 PairSet preset_pairs(std::string_view name, size_t n, int64_t seed);
 
 // Parses JSONL; `source` names the input in errors ("pairs.jsonl:7: ...").
