@@ -343,7 +343,7 @@ void download_blob(Context& ctx, const RepoFile& f, const FileMeta& meta, const 
             problem = "cannot truncate " + incomplete.string();
             return false;
           }
-          ctx.progress->unskip_bytes(offset);
+          ctx.progress->discard_bytes(offset);
           offset = 0;
           digest.reset();
         }
@@ -371,7 +371,7 @@ void download_blob(Context& ctx, const RepoFile& f, const FileMeta& meta, const 
     }
     if (r.status == 416 && offset > 0 && attempt < kMaxResumes) {  // the kept prefix is unusable
       if (::ftruncate(fd.get(), 0) != 0) fail("cannot truncate {}", incomplete.string());
-      ctx.progress->unskip_bytes(offset);
+      ctx.progress->discard_bytes(offset);
       offset = 0;
       digest.reset();
       continue;

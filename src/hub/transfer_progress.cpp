@@ -44,7 +44,10 @@ void TransferProgress::skip_bytes(uint64_t n) {
   if (on_) draw(false);
 }
 
-void TransferProgress::unskip_bytes(uint64_t n) { skipped_ -= n; }
+void TransferProgress::discard_bytes(uint64_t n) {
+  // skipped_ may wrap below zero here; received_ + skipped_ (modulo 2^64) stays exact.
+  skipped_ -= n;
+}
 
 void TransferProgress::file_done() {
   ++files_;

@@ -20,7 +20,9 @@ class TransferProgress {
 
   void add_bytes(uint64_t n);   // bytes received over the network
   void skip_bytes(uint64_t n);  // bytes already on disk (resumed): done, but not in the rate
-  void unskip_bytes(uint64_t n);  // a resumed prefix was discarded after all
+  // Bytes counted as done were thrown away (a server ignored Range and resends
+  // the file): done drops by n; the rate still counts what was received.
+  void discard_bytes(uint64_t n);
   void file_done();
 
  private:

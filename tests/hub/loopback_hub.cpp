@@ -126,6 +126,16 @@ void LoopbackHub::huge_headers(bool on) {
   huge_headers_ = on;
 }
 
+void LoopbackHub::pad_listing(size_t bytes) {
+  std::lock_guard lock(mutex_);
+  listing_padding_ = bytes;
+}
+
+void LoopbackHub::ignore_range(bool on) {
+  std::lock_guard lock(mutex_);
+  ignore_range_ = on;
+}
+
 std::vector<LoopbackHub::Request> LoopbackHub::requests() const {
   std::lock_guard lock(mutex_);
   return log_;
@@ -229,7 +239,7 @@ LoopbackHub::Response LoopbackHub::respond(const Request& req, bool head) {
         size_t start = 0;
         int status = 200;
         std::vector<std::string> headers = {"Content-Type: application/octet-stream"};
-        if (req.range.rfind("bytes=", 0) == 0) {
+        if (req.range.rfind("bytes=", 0) == 0 && !ignore_range_) {
           start = std::stoull(req.range.substr(6));
           if (start >= content.size()) return error(416, "", "range not satisfiable");
           status = 206;
@@ -273,6 +283,7 @@ LoopbackHub::Response LoopbackHub::respond(const Request& req, bool head) {
     }
     if (!injected_name_.empty()) siblings.push_back({{"rfilename", injected_name_}, {"size", 1}});
     nlohmann::json body = {{"id", repo->id}, {"sha", repo->commit}, {"siblings", siblings}};
+    if (listing_padding_) body["padding"] = std::string(listing_padding_, ' ');
     return finish(200, {"Content-Type: application/json"}, body.dump());
   }
 

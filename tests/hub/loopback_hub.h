@@ -43,6 +43,8 @@ class LoopbackHub {
   void inject_listing_name(const std::string& name);      // an extra (hostile) file name in listings
   void redirect_lfs_to(const std::string& url);           // Location of LFS resolves
   void huge_headers(bool on);                             // resolve answers carry 100 kB of headers
+  void pad_listing(size_t bytes);                         // listings grow by this many bytes
+  void ignore_range(bool on);                             // the CDN answers Range requests with 200
 
   std::vector<Request> requests() const;
   void clear_requests();
@@ -68,7 +70,8 @@ class LoopbackHub {
   std::string token_, injected_name_, lfs_redirect_;
   size_t cut_after_ = 0;
   int cuts_left_ = 0;
-  bool corrupt_ = false, huge_headers_ = false;
+  size_t listing_padding_ = 0;
+  bool corrupt_ = false, huge_headers_ = false, ignore_range_ = false;
   std::vector<Request> log_;
   std::thread thread_;
 };

@@ -174,6 +174,14 @@ TEST_F(HubPull, InterruptedPullResumesInTheNextRun) {
   EXPECT_EQ(incomplete_files(), 0u);
 }
 
+TEST_F(HubPull, ServerIgnoringRangeRestartsFromZero) {
+  hub_.cut_transfers(100000, 1);
+  hub_.ignore_range(true);
+  pull(kRepo, options());
+  EXPECT_EQ(sg::read_file(snapshot() / "model.safetensors"), weights_);
+  EXPECT_EQ(incomplete_files(), 0u);
+}
+
 TEST_F(HubPull, WrongChecksumIsRejectedAndNothingLinked) {
   hub_.corrupt_lfs(true);
   const std::string msg = pull_error(kRepo, options());
@@ -253,6 +261,12 @@ TEST_F(HubPull, OversizedHeadersAreCapped) {
   hub_.huge_headers(true);
   const std::string msg = pull_error(kRepo, options());
   EXPECT_NE(msg.find("headers exceed"), std::string::npos) << msg;
+}
+
+TEST_F(HubPull, OversizedListingIsCapped) {
+  hub_.pad_listing(33u << 20);
+  const std::string msg = pull_error(kRepo, options());
+  EXPECT_NE(msg.find("exceeds"), std::string::npos) << msg;
 }
 
 TEST_F(HubPull, OfflineModeRefusesToPull) {
