@@ -16,6 +16,8 @@
 #include <exception>
 #include <mutex>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "hub/digest.h"
 #include "hub/http.h"

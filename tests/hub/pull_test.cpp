@@ -292,3 +292,25 @@ TEST_F(HubPull, CommandLinePullPrintsTheSnapshot) {
   EXPECT_NE(r.output.find("streamgauge: error: repository sg-test/missing not found"), std::string::npos)
       << r.output;
 }
+
+// A real HF Llama directory served as a repository: the default selection takes
+// weights, configs and the SentencePiece model, and leaves other binaries alone.
+TEST_F(HubPull, DefaultSelectionFetchesWhatStreamgaugeReads) {
+  const fs::path dir = sg::test::shared_dir() / "models" / "stories260k";
+  std::vector<LoopbackHub::File> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    const std::string name = fs::relative(e.path(), dir).generic_string();
+    const bool lfs = e.path().extension() == ".safetensors" || e.path().extension() == ".bin";
+    files.push_back({name, sg::read_file(e.path()), lfs});
+  }
+  hub_.add_repo("sg-test/stories260k", kCommit, files);
+  PullResult r = pull("sg-test/stories260k", options());
+  std::sort(r.files.begin(), r.files.end());
+  EXPECT_EQ(r.files, (std::vector<std::string>{"config.json", "generation_config.json", "model.safetensors",
+                                               "reference_generations.json", "special_tokens_map.json",
+                                               "tokenizer.model", "tokenizer_config.json"}));
+  const fs::path snap = cache_ / "models--sg-test--stories260k" / "snapshots" / kCommit;
+  for (const auto& f : r.files) EXPECT_EQ(sg::read_file(snap / f), sg::read_file(dir / f)) << f;
+  EXPECT_FALSE(fs::exists(snap / "original"));
+}
