@@ -1,11 +1,75 @@
+// streamgauge capture MODEL --ids ... --out FILE.safetensors: activations at
+// named capture points, written as F32 tensors seq{i}.{capture point}.
+#include <fmt/format.h>
+
 #include "cli/commands.h"
+#include "cli/common.h"
+#include "engine/capture_store.h"
+#include "engine/engine.h"
+#include "io/safetensors_writer.h"
 #include "util/error.h"
 
 namespace sg::cli {
 
+namespace {
+std::vector<std::string> split_commas(const std::vector<std::string>& items) {
+  std::vector<std::string> out;
+  for (auto& item : items) {
+    size_t pos = 0;
+    while (pos <= item.size()) {
+      size_t end = item.find(',', pos);
+      if (end == std::string::npos) end = item.size();
+      if (end > pos) out.push_back(item.substr(pos, end - pos));
+      pos = end + 1;
+    }
+  }
+  return out;
+}
+}  // namespace
+
 void add_capture(CLI::App& app) {
-  auto* cmd = app.add_subcommand("capture", "(not yet implemented)");
-  cmd->callback([] { fail("capture is not implemented yet"); });
+  struct Opts {
+    std::string model, out;
+    IdsInput ids;
+    std::vector<std::string> hooks{"*"};
+  };
+  auto opts = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("capture", "Run token sequences and save activations at capture points");
+  cmd->footer(
+      "Writes F32 tensors named seq{i}.{capture point}, shape [tokens, width] (logits: [tokens, vocab];\n"
+      "attention patterns: [heads, query, key]) plus seq{i}.input_ids. All sequences run as one batch.\n"
+      "Capture point names: streamgauge inspect MODEL --points. Load in Python with\n"
+      "safetensors.numpy.load_file(FILE).\n\n"
+      "Example:\n  streamgauge capture MODEL --ids 5,17,3 --ids 9,9 --hooks 'blocks.*.hook_attn_out' --out acts.safetensors");
+  cmd->add_option("MODEL", opts->model, "Model directory")->required();
+  opts->ids.add_options(cmd);
+  cmd->add_option("--hooks", opts->hooks, "Capture points to save: globs, comma-separated (default: all)");
+  cmd->add_option("--out", opts->out, "Output .safetensors file")->required();
+  cmd->callback([opts] {
+    auto seqs = opts->ids.sequences();
+    if (seqs.empty()) fail("capture needs token ids: --ids 1,2,3 or --ids-file FILE.jsonl");
+    auto model = load_model(opts->model);
+    const auto patterns = split_commas(opts->hooks);
+    const auto points = capture_points(model->arch());
+    for (auto& p : patterns) {
+      bool any = false;
+      for (auto& pt : points) any = any || glob_match(p, pt.name());
+      if (!any) fail("--hooks: \"{}\" matches no capture point of this model (list them with inspect --points)", p);
+    }
+    CaptureStore store(patterns);
+    Observer* obs[] = {&store};
+    Engine engine(*model);
+    engine.run(Batch::of(seqs), obs, {"capture"});
+
+    SafetensorsWriter w;
+    w.set_metadata("model", model->name());
+    w.set_metadata("producer", "streamgauge capture");
+    for (size_t s = 0; s < seqs.size(); ++s)
+      w.add_i64("seq" + std::to_string(s) + ".input_ids", std::vector<int64_t>(seqs[s].begin(), seqs[s].end()));
+    for (auto& [name, t] : store.tensors()) w.add_f32(name, t.shape, t.data);
+    w.write(opts->out);
+    fmt::print(stderr, "wrote {} tensors for {} sequence(s) to {}\n", store.tensors().size(), seqs.size(), opts->out);
+  });
 }
 
 }  // namespace sg::cli

@@ -1,11 +1,94 @@
+// streamgauge inspect MODEL: what the model is, as streamgauge understands it.
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
 #include "cli/commands.h"
-#include "util/error.h"
+#include "cli/common.h"
+#include "engine/capture.h"
 
 namespace sg::cli {
 
+namespace {
+
+nlohmann::ordered_json describe(const Model& m) {
+  const ArchSpec& a = m.arch();
+  nlohmann::ordered_json j;
+  j["model"] = m.name();
+  j["path"] = m.dir().string();
+  j["model_type"] = a.model_type;
+  j["n_layers"] = a.n_layers;
+  j["d_model"] = a.d_model;
+  j["n_heads"] = a.n_heads;
+  j["n_kv_heads"] = a.n_kv_heads;
+  j["d_head"] = a.d_head;
+  j["d_mlp"] = a.d_mlp;
+  j["vocab_size"] = a.vocab_size;
+  j["rho"] = a.rho();
+  j["n_params"] = m.n_params();
+  j["n_params_non_embedding"] = m.n_params_non_embedding();
+  j["weight_dtype"] = std::string(dtype_name(m.weight_dtype()));
+  j["bytes_on_disk"] = m.bytes_on_disk();
+  j["norm"] = to_string(a.norm);
+  j["norm_eps"] = a.norm_eps;
+  j["residual"] = a.parallel_residual ? (a.shared_norm ? "parallel, one shared norm" : "parallel") : "sequential";
+  j["activation"] = to_string(a.activation);
+  j["gated_mlp"] = a.gated_mlp;
+  j["positions"] = a.learned_positions ? "learned" : to_string(a.rotary);
+  j["rotary_dim"] = a.rotary_dim;
+  j["rope_theta"] = a.rope_theta;
+  j["max_positions"] = a.max_positions;
+  j["tied_embeddings"] = a.tied_embeddings;
+  return j;
+}
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) b /= 1024, ++u;
+  return fmt::format("{:.1f} {}", b, units[u]);
+}
+
+}  // namespace
+
 void add_inspect(CLI::App& app) {
-  auto* cmd = app.add_subcommand("inspect", "(not yet implemented)");
-  cmd->callback([] { fail("inspect is not implemented yet"); });
+  struct Opts {
+    std::string model;
+    bool json = false, points = false;
+  };
+  auto opts = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("inspect", "Show a model's architecture, sizes and capture points");
+  cmd->footer(
+      "Example:\n  streamgauge inspect path/to/pythia-160m\n  streamgauge inspect path/to/model --points   "
+      "# every capture point name");
+  cmd->add_option("MODEL", opts->model, "Model directory (config.json + safetensors)")->required();
+  cmd->add_flag("--json", opts->json, "Print one JSON object");
+  cmd->add_flag("--points", opts->points, "List the model's capture point names, one per line");
+  cmd->callback([opts] {
+    auto model = load_model(opts->model);
+    const ArchSpec& a = model->arch();
+    if (opts->points) {
+      for (const PointId& p : capture_points(a)) fmt::print("{}\n", p.name());
+      return;
+    }
+    const auto j = describe(*model);
+    if (opts->json) {
+      fmt::print("{}\n", j.dump(2));
+      return;
+    }
+    fmt::print("{}  ({})\n", model->name(), a.model_type);
+    fmt::print("  layers {}   d_model {}   heads {} (kv {})   d_head {}   d_mlp {}   vocab {}\n", a.n_layers,
+               a.d_model, a.n_heads, a.n_kv_heads, a.d_head, a.d_mlp, a.vocab_size);
+    fmt::print("  rho = n_heads / d_head = {:.4g}\n", a.rho());
+    fmt::print("  parameters {} ({} non-embedding)\n", model->n_params(), model->n_params_non_embedding());
+    fmt::print("  weights {} on disk, {}\n", human_bytes(static_cast<double>(model->bytes_on_disk())),
+               dtype_name(model->weight_dtype()));
+    fmt::print("  {} (eps {}), {} residual, {}{}, positions: {}\n", to_string(a.norm), a.norm_eps,
+               j["residual"].get<std::string>(), a.gated_mlp ? "gated " : "", to_string(a.activation),
+               j["positions"].get<std::string>());
+    if (a.rotary != RotaryStyle::None)
+      fmt::print("  rotary on {} of {} head dims, theta {}\n", a.rotary_dim, a.d_head, a.rope_theta);
+  });
 }
 
 }  // namespace sg::cli

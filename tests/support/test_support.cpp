@@ -69,3 +69,14 @@ CommandResult run_command(const std::string& command) {
 }
 
 }  // namespace sg::test
+
+namespace sg::test {
+
+std::filesystem::path copy_model(const std::filesystem::path& src, const std::string& name) {
+  auto dir = scratch_dir(name);
+  for (auto& e : std::filesystem::directory_iterator(src))
+    if (e.is_regular_file()) std::filesystem::copy(e.path(), dir / e.path().filename());
+  return dir;
+}
+
+}  // namespace sg::test

@@ -24,3 +24,11 @@ struct CommandResult {
 CommandResult run_command(const std::string& command);
 
 }  // namespace sg::test
+
+namespace sg::test {
+
+// Copies a model directory (e.g. a golden model) into a fresh scratch directory,
+// so a test can damage it; returns the copy.
+std::filesystem::path copy_model(const std::filesystem::path& src, const std::string& name);
+
+}  // namespace sg::test

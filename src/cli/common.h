@@ -1,0 +1,24 @@
+#pragma once
+// Pieces every subcommand shares: resolving a MODEL argument, token-id inputs.
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+
+namespace sg::cli {
+
+// MODEL: a model directory, or ORG/NAME[@REVISION] in the HuggingFace cache.
+std::unique_ptr<Model> load_model(const std::string& arg);
+
+// --ids (repeatable) and --ids-file options, added to a subcommand.
+struct IdsInput {
+  std::vector<std::string> ids;
+  std::string ids_file;
+  void add_options(CLI::App* cmd);
+  bool given() const { return !ids.empty() || !ids_file.empty(); }
+  std::vector<std::vector<int32_t>> sequences() const;
+};
+
+}  // namespace sg::cli
