@@ -12,5 +12,6 @@ void add_generate(CLI::App& app);
 void add_pairs(CLI::App& app);
 void add_pull(CLI::App& app);
 void add_tokenize(CLI::App& app);
+void add_compare(CLI::App& app);
 
 }  // namespace sg::cli
