@@ -296,6 +296,15 @@ bool pwrite_all(int fd, const char* data, size_t n, uint64_t offset) {
 void download_blob(Context& ctx, const RepoFile& f, const FileMeta& meta, const fs::path& blob) {
   fs::path incomplete = blob;
   incomplete += ".incomplete";
+  // A transfer cancelled before its first byte leaves an empty .incomplete that
+  // helps no later resume: remove it (a non-empty one is kept for resuming).
+  struct RemoveIfEmpty {
+    const fs::path& path;
+    ~RemoveIfEmpty() {
+      std::error_code ec;
+      if (fs::file_size(path, ec) == 0 && !ec) fs::remove(path, ec);
+    }
+  } cleanup{incomplete};
   Fd fd(::open(incomplete.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
   if (fd.get() < 0) fail("cannot write {}: {}", incomplete.string(), std::strerror(errno));
   struct stat st {};
