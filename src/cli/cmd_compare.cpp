@@ -145,6 +145,10 @@ void run(const Opts& o) {
   if (o.max_segments < 1) fail("--max-segments must be at least 1");
   for (double p : o.predict)
     if (!(p > 0) || !std::isfinite(p)) fail("--predict: {} is not a positive parameter count", p);
+  // Check before printing anything that the fit will have its parameter counts.
+  for (const auto& in : inputs)
+    if (inputs.size() >= 2 && std::isnan(compare::params_of(in.s, basis)))
+      fail("{}: has no {} parameter count (needed by --params)", in.s.source, compare::basis_name(basis));
 
   std::vector<std::string> banners;
   for (const auto& in : inputs) {
@@ -229,7 +233,6 @@ void run(const Opts& o) {
       std::vector<double> x, y;
       for (const auto& in : inputs) {
         double p = compare::params_of(in.s, basis), v = m->value(in.s);
-        if (std::isnan(p)) fail("{}: has no {} parameter count (needed by --params)", in.s.source, compare::basis_name(basis));
         if (!(v > 0)) fail("{}: {} = {} cannot be fitted on a log scale", in.s.source, m->name, v);
         x.push_back(p);
         y.push_back(v);
