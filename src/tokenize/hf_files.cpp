@@ -254,6 +254,10 @@ BpeSpec parse_tokenizer_json(const fs::path& file, const std::optional<json>& co
     parse_post_processor(j.value("post_processor", json()), spec, where);
     spec.byte_level_decoder = parse_decoder(j.value("decoder", json()), where);
     set_bos_eos(spec, config, true);
+    // Without names from tokenizer_config.json, a post-processor that adds one
+    // token at the start (end) is adding the BOS (EOS).
+    if (!spec.bos && spec.prefix.size() == 1) spec.bos = spec.prefix[0];
+    if (!spec.eos && spec.suffix.size() == 1) spec.eos = spec.suffix[0];
     return spec;
   });
 }
