@@ -51,6 +51,4 @@ inline char32_t prev_code_point(std::string_view s, size_t& i) {
   return c;
 }
 
-void append_code_point(std::string& out, char32_t c);
-
 }  // namespace sg::tok
