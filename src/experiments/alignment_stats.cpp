@@ -104,6 +104,7 @@ ZScore matched_vs_scrambled_z(const double* a, const double* b, size_t d,
                               const PermutationSet& perms, std::vector<double>* scrambled) {
   const size_t n = perms.n();
   const size_t n_perms = perms.count();
+  if (n == 0) fail("the alignment z-score needs at least one pair");
   const Rows ua = normalized_rows(a, n, d);
   const Rows panels = pack_panels(normalized_rows(b, n, d), n, d);
 
