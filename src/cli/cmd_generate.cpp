@@ -19,7 +19,7 @@ void add_generate(CLI::App& app) {
   auto opts = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand("generate", "Greedy continuation of a prompt (a check that the model runs right)");
   cmd->footer("Example:\n  streamgauge generate MODEL --ids 1,403,407 -n 20");
-  cmd->add_option("MODEL", opts->model, "Model directory")->required();
+  cmd->add_option("MODEL", opts->model, "Model directory or ORG/NAME[@REVISION] in the HuggingFace cache")->required();
   opts->ids.add_options(cmd);
   cmd->add_option("-n,--max-new-tokens", opts->n, "Tokens to generate")->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--stop", opts->stop, "Stop after emitting this token id (repeatable)");

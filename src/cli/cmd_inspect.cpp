@@ -61,7 +61,7 @@ void add_inspect(CLI::App& app) {
   cmd->footer(
       "Example:\n  streamgauge inspect path/to/pythia-160m\n  streamgauge inspect path/to/model --points   "
       "# every capture point name");
-  cmd->add_option("MODEL", opts->model, "Model directory (config.json + safetensors)")->required();
+  cmd->add_option("MODEL", opts->model, "Model directory (config.json + safetensors) or ORG/NAME[@REVISION] in the HuggingFace cache")->required();
   cmd->add_flag("--json", opts->json, "Print one JSON object");
   cmd->add_flag("--points", opts->points, "List the model's capture point names, one per line");
   cmd->callback([opts] {

@@ -1,11 +1,12 @@
 #include "cli/common.h"
 
+#include "hub/resolve.h"
 #include "io/ids_file.h"
 #include "util/error.h"
 
 namespace sg::cli {
 
-std::unique_ptr<Model> load_model(const std::string& arg) { return Model::load(arg); }
+std::unique_ptr<Model> load_model(const std::string& arg) { return Model::load(hub::resolve_model(arg)); }
 
 void IdsInput::add_options(CLI::App* cmd) {
   cmd->add_option("--ids", ids, "A sequence of token ids, comma-separated (repeat for several sequences)");

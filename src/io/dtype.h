@@ -1,6 +1,7 @@
 #pragma once
 // Element types found in safetensors files, and exact conversion of the 16-bit
 // float formats to float32.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -59,6 +60,26 @@ inline uint16_t f32_to_bf16(float f) {
   if ((bits & 0x7fffffff) > 0x7f800000) return static_cast<uint16_t>((bits >> 16) | 0x40);
   bits += 0x7fff + ((bits >> 16) & 1);
   return static_cast<uint16_t>(bits >> 16);
+}
+
+// float32 -> IEEE half with round-to-nearest-even (overflow -> inf, NaN stays NaN).
+inline uint16_t f32_to_f16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000;
+  const uint32_t a = x & 0x7fffffff;
+  if (a >= 0x7f800000) return static_cast<uint16_t>(sign | 0x7c00 | (a > 0x7f800000 ? 0x200 : 0));
+  if (a >= 0x477ff000) return static_cast<uint16_t>(sign | 0x7c00);  // >= 65520 rounds to inf
+  if (a < 0x38800000) {  // below 2^-14: subnormal half, value / 2^-24 rounded to even
+    float v;
+    std::memcpy(&v, &a, 4);
+    return static_cast<uint16_t>(sign | static_cast<uint32_t>(std::nearbyint(v * 16777216.0f)));
+  }
+  const uint32_t mant = a & 0x7fffff;
+  uint32_t h = ((((a >> 23) - 127 + 15)) << 10) | (mant >> 13);
+  const uint32_t rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) ++h;  // a carry may roll into the exponent: correct
+  return static_cast<uint16_t>(sign | h);
 }
 
 // Reads a little-endian 16-bit value from a possibly unaligned address.

@@ -23,6 +23,16 @@ TEST(DType, HalfWideningIsExactForEveryValue) {
   }
 }
 
+TEST(DType, HalfNarrowingRoundTripsEveryHalf) {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    const float f = f16_to_f32(static_cast<uint16_t>(h));
+    if (std::isnan(f)) continue;
+    ASSERT_EQ(f32_to_f16(f), h) << h;
+  }
+  EXPECT_EQ(f16_to_f32(f32_to_f16(1.0f + 1.0f / 2048)), 1.0f);  // tie to even
+  EXPECT_EQ(f16_to_f32(f32_to_f16(70000.0f)), INFINITY);
+}
+
 TEST(DType, Bf16RoundTrip) {
   for (float f : {0.0f, 1.0f, -2.5f, 3.140625f, std::ldexp(1.0f, -100), std::ldexp(-1.5f, 100)}) EXPECT_EQ(bf16_to_f32(f32_to_bf16(f)), f);
   EXPECT_EQ(bf16_to_f32(f32_to_bf16(1.00390625f)), 1.0f);  // tie rounds to even

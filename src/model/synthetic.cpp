@@ -1,0 +1,127 @@
+#include "model/synthetic.h"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+namespace sg {
+
+namespace {
+
+struct TensorSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  float scale;   // values uniform in [-scale, scale] ...
+  float offset;  // ... plus offset (norm gains sit around 1)
+};
+
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+std::vector<TensorSpec> tensors_of(const SyntheticSpec& s) {
+  const int64_t d = s.d_model, m = s.d_mlp;
+  // Uniform(-a, a) has std a / sqrt(3): input-side weights get std ~ 1/sqrt(fan_in).
+  const float in_scale = std::sqrt(3.0f / d), out_scale = std::sqrt(3.0f / m) * 0.5f;
+  std::vector<TensorSpec> t{{"gpt_neox.embed_in.weight", {s.vocab_size, d}, 1.0f, 0}};
+  for (int l = 0; l < s.n_layers; ++l) {
+    const std::string p = "gpt_neox.layers." + std::to_string(l) + ".";
+    t.push_back({p + "input_layernorm.weight", {d}, 0.2f, 1});
+    t.push_back({p + "input_layernorm.bias", {d}, 0.1f, 0});
+    t.push_back({p + "post_attention_layernorm.weight", {d}, 0.2f, 1});
+    t.push_back({p + "post_attention_layernorm.bias", {d}, 0.1f, 0});
+    t.push_back({p + "attention.query_key_value.weight", {3 * d, d}, in_scale, 0});
+    t.push_back({p + "attention.query_key_value.bias", {3 * d}, 0.1f, 0});
+    t.push_back({p + "attention.dense.weight", {d, d}, in_scale * 0.5f, 0});
+    t.push_back({p + "attention.dense.bias", {d}, 0.05f, 0});
+    t.push_back({p + "mlp.dense_h_to_4h.weight", {m, d}, in_scale, 0});
+    t.push_back({p + "mlp.dense_h_to_4h.bias", {m}, 0.1f, 0});
+    t.push_back({p + "mlp.dense_4h_to_h.weight", {d, m}, out_scale, 0});
+    t.push_back({p + "mlp.dense_4h_to_h.bias", {d}, 0.05f, 0});
+  }
+  t.push_back({"gpt_neox.final_layer_norm.weight", {d}, 0.2f, 1});
+  t.push_back({"gpt_neox.final_layer_norm.bias", {d}, 0.1f, 0});
+  t.push_back({"embed_out.weight", {s.vocab_size, d}, in_scale, 0});
+  return t;
+}
+
+}  // namespace
+
+void write_synthetic_model(const std::filesystem::path& dir, const SyntheticSpec& s) {
+  if (s.dtype != DType::F32 && s.dtype != DType::F16 && s.dtype != DType::BF16)
+    fail("synthetic models are F32, F16 or BF16");
+  std::filesystem::create_directories(dir);
+  nlohmann::ordered_json config = {
+      {"architectures", {"GPTNeoXForCausalLM"}},
+      {"model_type", "gpt_neox"},
+      {"hidden_size", s.d_model},
+      {"num_hidden_layers", s.n_layers},
+      {"num_attention_heads", s.n_heads},
+      {"intermediate_size", s.d_mlp},
+      {"vocab_size", s.vocab_size},
+      {"max_position_embeddings", s.max_positions},
+      {"rotary_pct", s.rotary_pct},
+      {"rotary_emb_base", 10000},
+      {"hidden_act", "gelu"},
+      {"layer_norm_eps", 1e-5},
+      {"use_parallel_residual", s.parallel_residual},
+      {"tie_word_embeddings", false},
+      {"torch_dtype", s.dtype == DType::F32 ? "float32" : s.dtype == DType::BF16 ? "bfloat16" : "float16"},
+      {"streamgauge_synthetic", {{"seed", s.seed}, {"note", "random weights: numbers mean nothing"}}},
+  };
+  write_file_atomic(dir / "config.json", config.dump(2) + "\n");
+
+  const auto specs = tensors_of(s);
+  const size_t esize = dtype_size(s.dtype);
+  nlohmann::ordered_json header;
+  header["__metadata__"] = {{"format", "pt"}};
+  uint64_t offset = 0;
+  for (auto& t : specs) {
+    uint64_t n = 1;
+    for (auto v : t.shape) n *= v;
+    header[t.name] = {{"dtype", std::string(dtype_name(s.dtype))}, {"shape", t.shape},
+                      {"data_offsets", {offset, offset + n * esize}}};
+    offset += n * esize;
+  }
+  std::string text = header.dump();
+  text.append((8 - (8 + text.size()) % 8) % 8, ' ');
+  AtomicFile f(dir / "model.safetensors");
+  const uint64_t len = text.size();
+  char len_bytes[8];
+  for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<char>((len >> (8 * i)) & 0xff);
+  f.write(len_bytes, 8);
+  f.write(text);
+
+  uint64_t state = s.seed;
+  std::vector<char> buf;
+  for (auto& t : specs) {
+    uint64_t n = 1;
+    for (auto v : t.shape) n *= v;
+    constexpr uint64_t kChunk = 1 << 20;
+    for (uint64_t done = 0; done < n; done += kChunk) {
+      const uint64_t k = std::min(kChunk, n - done);
+      buf.resize(k * esize);
+      for (uint64_t i = 0; i < k; ++i) {
+        // 24 random bits -> uniform in [-1, 1).
+        const float u = static_cast<float>(splitmix64(state) >> 40) * (2.0f / 16777216.0f) - 1.0f;
+        const float v = t.offset + t.scale * u;
+        if (s.dtype == DType::F32) {
+          std::memcpy(buf.data() + 4 * i, &v, 4);
+        } else {
+          const uint16_t h = s.dtype == DType::BF16 ? f32_to_bf16(v) : f32_to_f16(v);
+          std::memcpy(buf.data() + 2 * i, &h, 2);
+        }
+      }
+      f.write(buf.data(), buf.size());
+    }
+  }
+  f.commit();
+}
+
+}  // namespace sg
