@@ -84,7 +84,7 @@ ZScore reference_z(const std::vector<double>& a, const std::vector<double>& b, s
   return z;
 }
 
-TEST(AlignmentZ, MatchesTheGoldenCase) {
+TEST(AlignZ, MatchesTheGoldenCase) {
   const json& c = golden_case();
   const size_t n = c["N"], d = c["d"], n_perms = c["n_perms"];
   const auto a = flat(c["A"]), b = flat(c["B"]);
@@ -109,7 +109,7 @@ TEST(AlignmentZ, MatchesTheGoldenCase) {
 
 // The seed's own path: the float32 matrices of one layer through analyze_layer.
 // A and B are exactly representable in float32, so z_pre equals the golden z.
-TEST(AlignmentZ, GoldenCaseThroughAnalyzeLayer) {
+TEST(AlignZ, GoldenCaseThroughAnalyzeLayer) {
   const json& c = golden_case();
   const size_t n = c["N"], d = c["d"];
   const auto a = flat(c["A"]), b = flat(c["B"]);
@@ -138,7 +138,7 @@ std::vector<double> random_rows(size_t n, size_t d, uint32_t seed, double shared
   return x;
 }
 
-TEST(AlignmentZ, GramPathEqualsPlainReference) {
+TEST(AlignZ, GramPathEqualsPlainReference) {
   // N = 37 (no multiple of the 4-row groups); N = 2100 (the Gram is built in
   // several row blocks).
   for (const auto& [n, d, n_perms] : {std::tuple<size_t, size_t, size_t>{37, 24, 200},
@@ -165,7 +165,7 @@ LayerScores scores(double dz_attn, double dz_mlp, double z_attn_alone, double z_
   return s;
 }
 
-TEST(Summary, SeedRules) {
+TEST(AlignSummary, SeedRules) {
   const double nan = std::nan("");
   const std::vector<LayerScores> layers = {
       scores(2.0, 1.0, 3.5, 0.0),   // attn dominant, attn aligned
@@ -196,7 +196,7 @@ TEST(Summary, SeedRules) {
             "\"ratio_dz_attn_mlp\":null}");
 }
 
-TEST(LayerOutput, MarkersLineAndJsonKeys) {
+TEST(AlignLayerOutput, MarkersLineAndJsonKeys) {
   sg::align::LayerResult r;
   r.layer = 3;
   r.raw.pre.z = 4.25;
@@ -255,7 +255,7 @@ struct Synthetic {
   }
 };
 
-TEST(Analyze, VariantsAndLabels) {
+TEST(AlignAnalyze, VariantsAndLabels) {
   Synthetic s(60, 16, 3);
   sg::align::AlignOptions opt;
   opt.n_perms = 100;
@@ -292,7 +292,7 @@ TEST(Analyze, VariantsAndLabels) {
   EXPECT_LT(r.top_dims_removed->pre.matched, 0.9);
 }
 
-TEST(Analyze, StandardizedIsScaleInvariantPerDimension) {
+TEST(AlignAnalyze, StandardizedIsScaleInvariantPerDimension) {
   Synthetic s(40, 8, 1);
   sg::align::AlignOptions opt;
   opt.n_perms = 50;
@@ -305,7 +305,7 @@ TEST(Analyze, StandardizedIsScaleInvariantPerDimension) {
   EXPECT_NE(after.raw.pre.z, before.raw.pre.z);
 }
 
-TEST(Analyze, BadShapesAreErrors) {
+TEST(AlignAnalyze, BadShapesAreErrors) {
   Synthetic s(10, 4, 1);
   sg::align::AlignOptions opt;
   LayerPair bad = s.pairs[0];
@@ -328,7 +328,7 @@ TEST(Analyze, BadShapesAreErrors) {
 }
 
 // Not an assertion on time (machines differ): prints what the seed's workload costs.
-TEST(Timing, SeedWorkloadPrint) {
+TEST(AlignTiming, SeedWorkloadPrint) {
   using clock = std::chrono::steady_clock;
   const size_t n = 200, layers = 36, n_perms = 500;
   auto t0 = clock::now();

@@ -16,7 +16,7 @@ using nlohmann::json;
 using sg::align::PairForm;
 using sg::align::PairSet;
 
-TEST(Problems, ReproducesTheGoldenSetByteForByte) {
+TEST(AlignProblems, ReproducesTheGoldenSetByteForByte) {
   std::ifstream in(sg::test::shared_dir() / "golden" / "problems.json");
   const json golden = json::parse(in);
   const auto& want = golden["problems"];
@@ -29,7 +29,7 @@ TEST(Problems, ReproducesTheGoldenSetByteForByte) {
   }
 }
 
-TEST(Problems, NIsFloorDividedIntoFiveCategories) {
+TEST(AlignProblems, NIsFloorDividedIntoFiveCategories) {
   EXPECT_EQ(sg::align::generate_problems(7, 42).size(), 5u);
   EXPECT_TRUE(sg::align::generate_problems(4, 42).empty());
   // A different seed gives a different set.
@@ -37,7 +37,7 @@ TEST(Problems, NIsFloorDividedIntoFiveCategories) {
             sg::align::generate_problems(10, 42)[0].zh + sg::align::generate_problems(10, 42)[1].zh);
 }
 
-TEST(Presets, ZhEnMathIsTheSeedSetAsPairs) {
+TEST(AlignPresets, ZhEnMathIsTheSeedSetAsPairs) {
   const PairSet set = sg::align::preset_pairs("zh-en-math", 200, 42);
   const auto problems = sg::align::generate_problems(200, 42);
   ASSERT_EQ(set.pairs.size(), 200u);
@@ -49,7 +49,7 @@ TEST(Presets, ZhEnMathIsTheSeedSetAsPairs) {
   EXPECT_THROW(sg::align::preset_pairs("zh-en-math", 4, 42), sg::Error);
 }
 
-TEST(PairsJsonl, PresetRoundTripsAndKeepsUtf8) {
+TEST(AlignPairsJsonl, PresetRoundTripsAndKeepsUtf8) {
   const PairSet set = sg::align::preset_pairs("zh-en-math", 10, 42);
   const std::string text = sg::align::pairs_to_jsonl(set);
   // One object per line, UTF-8 unescaped, Python-like spacing.
@@ -66,7 +66,7 @@ TEST(PairsJsonl, PresetRoundTripsAndKeepsUtf8) {
   EXPECT_EQ(sg::align::pairs_to_jsonl(back), text);
 }
 
-TEST(PairsJsonl, IdsFormAndFileRoundTrip) {
+TEST(AlignPairsJsonl, IdsFormAndFileRoundTrip) {
   const std::string text =
       "{\"a_ids\": [1, 2, 3], \"b_ids\": [4], \"category\": \"x\"}\r\n"
       "\n"
@@ -90,7 +90,7 @@ TEST(PairsJsonl, IdsFormAndFileRoundTrip) {
 }
 
 // Every malformed input gives one sg::Error naming the file and line.
-TEST(PairsJsonl, ErrorsNameFileAndLine) {
+TEST(AlignPairsJsonl, ErrorsNameFileAndLine) {
   const std::string ok = "{\"a\": \"x\", \"b\": \"y\"}\n";
   struct Case {
     std::string text;

@@ -29,7 +29,7 @@ const json& problems() {
   return j;
 }
 
-TEST(Mt19937, NumpySeedingIsInitGenrand) {
+TEST(AlignMt19937, NumpySeedingIsInitGenrand) {
   sg::rnd::Mt19937 mt;
   mt.init_genrand(42);
   for (const auto& w : alignment()["rng"]["first_genrand_uint32_after_seed_42"]) {
@@ -38,7 +38,7 @@ TEST(Mt19937, NumpySeedingIsInitGenrand) {
   EXPECT_EQ(mt.words_consumed(), 8u);
 }
 
-TEST(Mt19937, PythonSeedingIsInitByArray) {
+TEST(AlignMt19937, PythonSeedingIsInitByArray) {
   sg::rnd::PyRandom rng(42);
   // getrandbits(32) is one raw word.
   for (const auto& w : problems()["first_genrand_uint32_after_seed"]) {
@@ -46,19 +46,19 @@ TEST(Mt19937, PythonSeedingIsInitByArray) {
   }
 }
 
-TEST(PyRandom, NegativeSeedIsItsAbsoluteValue) {
+TEST(AlignPyRandom, NegativeSeedIsItsAbsoluteValue) {
   sg::rnd::PyRandom a(-42), b(42);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(a.getrandbits(32), b.getrandbits(32));
 }
 
-TEST(PyRandom, WideGetrandbitsIsLittleEndianWords) {
+TEST(AlignPyRandom, WideGetrandbitsIsLittleEndianWords) {
   // getrandbits(40) = word0 | (word1 >> 24) << 32, as CPython's word array.
   sg::rnd::PyRandom a(7), b(7);
   const uint64_t w0 = b.getrandbits(32), w1 = b.getrandbits(32);
   EXPECT_EQ(a.getrandbits(40), w0 | ((w1 >> 24) << 32));
 }
 
-TEST(PyRandom, RandbelowTraceOfGenerateProblems) {
+TEST(AlignPyRandom, RandbelowTraceOfGenerateProblems) {
   std::vector<sg::rnd::RandbelowCall> trace;
   const auto got = sg::align::generate_problems(200, 42, &trace);
   const auto& calls = problems()["randbelow_trace"]["calls"];
@@ -70,7 +70,7 @@ TEST(PyRandom, RandbelowTraceOfGenerateProblems) {
   }
 }
 
-TEST(PyRandom, ErrorsInsteadOfUndefinedBehaviour) {
+TEST(AlignPyRandom, ErrorsInsteadOfUndefinedBehaviour) {
   sg::rnd::PyRandom rng(1);
   EXPECT_THROW(rng.randint(5, 4), sg::Error);
   EXPECT_THROW(rng.randbelow(0), sg::Error);
@@ -81,7 +81,7 @@ TEST(PyRandom, ErrorsInsteadOfUndefinedBehaviour) {
 
 std::vector<uint32_t> as_perm(const json& j) { return j.get<std::vector<uint32_t>>(); }
 
-TEST(NumpyRandomState, PermutationsFromAFreshState) {
+TEST(AlignNumpyRandomState, PermutationsFromAFreshState) {
   for (const auto& [key, perms] : alignment()["permutations"].items()) {
     const size_t n = std::stoul(key.substr(2));  // "N=10"
     sg::rnd::NumpyRandomState rs(42);
@@ -91,7 +91,7 @@ TEST(NumpyRandomState, PermutationsFromAFreshState) {
   EXPECT_EQ(rs.permutation(10), (std::vector<uint32_t>{8, 1, 5, 0, 7, 2, 9, 4, 3, 6}));
 }
 
-TEST(NumpyRandomState, FirstPermutationTrace) {
+TEST(AlignNumpyRandomState, FirstPermutationTrace) {
   // The loop of permutation(10), step by step: (i, j, words consumed).
   sg::rnd::NumpyRandomState rs(42);
   const auto& trace = alignment()["trace_first_permutation_N10"];
@@ -107,7 +107,7 @@ TEST(NumpyRandomState, FirstPermutationTrace) {
   EXPECT_EQ(step, trace.size());
 }
 
-TEST(NumpyRandomState, EdgeCases) {
+TEST(AlignNumpyRandomState, EdgeCases) {
   sg::rnd::NumpyRandomState rs(42);
   EXPECT_EQ(rs.random_interval(0), 0u);
   EXPECT_TRUE(rs.permutation(0).empty());
