@@ -30,7 +30,7 @@ const nlohmann::json* JsonConfig::lookup(std::initializer_list<const char*> keys
       return &*it;
     }
   }
-  *found = *keys.begin();
+  *found = keys.size() ? *keys.begin() : "";
   return nullptr;
 }
 

@@ -51,7 +51,7 @@ double read_rope_theta(const JsonConfig& config, std::initializer_list<const cha
     }
   }
   if (config.has("rope_theta")) return config.number({"rope_theta"});
-  return config.number_or(legacy_keys, dflt);
+  return legacy_keys.size() ? config.number_or(legacy_keys, dflt) : dflt;
 }
 
 Activation parse_activation(const JsonConfig& config, const std::string& key, const std::string& value) {
