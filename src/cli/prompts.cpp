@@ -1,0 +1,119 @@
+#include "cli/prompts.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "experiments/prompt_presets.h"
+#include "io/ids_file.h"
+#include "tokenize/tokenizer.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+namespace sg::cli {
+
+std::vector<std::vector<int32_t>> PromptSet::sequences() const {
+  std::vector<std::vector<int32_t>> out;
+  for (auto& p : prompts) out.push_back(p.ids);
+  return out;
+}
+
+void PromptsInput::add_options(CLI::App* cmd, const std::string& default_preset) {
+  default_preset_ = default_preset;
+  cmd->add_option("--prompts", prompts,
+                  fmt::format("Prompt preset ({}; default {}) or a file: one prompt per line, or JSONL with "
+                              "{{\"text\": ...}} or {{\"ids\": [...]}} per line",
+                              fmt::join(prompt_preset_names(), ", "), default_preset));
+  cmd->add_option("--ids-file", ids_file, "JSONL of token ids, one sequence per line (no tokenizer needed)");
+  cmd->add_option("--tokenizer", tokenizer, "Tokenizer file or directory (default: the model's own)");
+}
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Texts (or ids) from a prompt file.
+std::vector<Prompt> read_prompt_file(const std::string& path) {
+  const std::string text = read_file(path);
+  std::vector<Prompt> out;
+  size_t pos = 0, line_no = 0;
+  const bool jsonl = ends_with(path, ".jsonl");
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    if (!jsonl) {
+      out.push_back({line, {}});
+      continue;
+    }
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      fail("{}:{}: not valid JSON ({})", path, line_no, e.what());
+    }
+    if (j.is_object() && j.contains("text") && j["text"].is_string()) {
+      out.push_back({j["text"].get<std::string>(), {}});
+    } else if (j.is_object() && j.contains("ids")) {
+      out.push_back({"", parse_ids_jsonl(line, fmt::format("{}:{}", path, line_no)).at(0)});
+    } else {
+      fail("{}:{}: expected {{\"text\": \"...\"}} or {{\"ids\": [...]}}", path, line_no);
+    }
+  }
+  if (out.empty()) fail("{}: no prompts", path);
+  return out;
+}
+
+}  // namespace
+
+PromptSet PromptsInput::resolve(const Model& model) const {
+  PromptSet set;
+  if (!ids_file.empty()) {
+    if (!prompts.empty()) fail("give either --prompts or --ids-file, not both");
+    for (auto& ids : read_ids_file(ids_file)) set.prompts.push_back({"", ids});
+    set.source = "ids file " + ids_file;
+    set.special_tokens_note = "token ids given directly (no special tokens added)";
+    return set;
+  }
+  const std::string name = prompts.empty() ? default_preset_ : prompts;
+  if (const PromptPreset* preset = find_prompt_preset(name)) {
+    for (auto& t : preset->texts) set.prompts.push_back({t, {}});
+    set.source = fmt::format("preset {} ({})", preset->name, preset->description);
+  } else if (std::filesystem::is_regular_file(name)) {
+    set.prompts = read_prompt_file(name);
+    set.source = "file " + name;
+  } else {
+    fail("--prompts: \"{}\" is neither a preset ({}) nor a file", name, fmt::join(prompt_preset_names(), ", "));
+  }
+
+  bool need_tokenizer = false;
+  for (auto& p : set.prompts) need_tokenizer = need_tokenizer || p.ids.empty();
+  if (!need_tokenizer) {
+    set.special_tokens_note = "token ids given directly (no special tokens added)";
+    return set;
+  }
+  const std::filesystem::path tok_path = tokenizer.empty() ? model.dir() : std::filesystem::path(tokenizer);
+  if (tokenizer.empty() && !Tokenizer::found_in(model.dir()))
+    fail("{}: no tokenizer (tokenizer.json, vocab.json + merges.txt or tokenizer.model); give --tokenizer PATH "
+         "or token ids with --ids-file",
+         model.dir().string());
+  auto tok = Tokenizer::load(tok_path);
+  for (auto& p : set.prompts)
+    if (p.ids.empty()) {
+      p.ids = tok->encode(p.text, /*add_special=*/true);
+      if (p.ids.empty()) fail("prompt \"{}\" has no tokens", p.text);
+    }
+  set.special_tokens_note = tok->special_tokens_note();
+  set.tokenizer = tok_path.string();
+  return set;
+}
+
+}  // namespace sg::cli

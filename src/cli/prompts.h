@@ -1,0 +1,44 @@
+#pragma once
+// Prompt inputs shared by the experiment commands (gains, residual, ...):
+//   --prompts PRESET|FILE   a built-in preset (the seeds' prompt lists), a text
+//                           file (one prompt per line) or JSONL ({"text": ...}
+//                           or {"ids": [...]} per line)
+//   --ids-file FILE.jsonl   token ids directly (no tokenizer needed)
+//   --tokenizer PATH        tokenizer file or directory (default: the model's)
+// Texts are tokenized as HF's tokenizer(text) does: with the special tokens the
+// tokenizer adds by default.
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+
+namespace sg::cli {
+
+struct Prompt {
+  std::string text;  // empty when given as ids
+  std::vector<int32_t> ids;
+};
+
+struct PromptSet {
+  std::vector<Prompt> prompts;
+  std::string source;               // "preset ffn-1.4b", "file prompts.txt", "ids file x.jsonl"
+  std::string special_tokens_note;  // what the tokenizer added, or "token ids given directly"
+  std::string tokenizer;            // path of the tokenizer used ("" for ids)
+  std::vector<std::vector<int32_t>> sequences() const;
+};
+
+struct PromptsInput {
+  std::string prompts;  // preset name or file
+  std::string ids_file;
+  std::string tokenizer;
+  // Adds the three options; default_preset is used when neither is given.
+  void add_options(CLI::App* cmd, const std::string& default_preset);
+  PromptSet resolve(const Model& model) const;
+
+ private:
+  std::string default_preset_;
+};
+
+}  // namespace sg::cli
