@@ -1,10 +1,12 @@
 #include "experiments/alignment_stats.h"
 
 #include <fmt/format.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <exception>
 #include <limits>
 #include <numeric>
 
@@ -50,8 +52,10 @@ Rows normalized_rows(const double* x, size_t n, size_t d) {
 // of ub, accumulated in registers over the whole dimension d. ub is first packed
 // into panels of kTileCols rows: panel p holds, for each dimension k, the values
 // ub[p * kTileCols + c][k] (c < kTileCols) side by side, zero past row n.
-constexpr size_t kTileRows = 4;
-constexpr size_t kTileCols = 8;
+// 8 x 32 was measured fastest (N = 200, d = 2048, one thread) for AVX-512, AVX2
+// and SSE2 builds alike: 3.3 / 10 / 14 ms per Gram, against 18 ms for 4 x 8.
+constexpr size_t kTileRows = 8;
+constexpr size_t kTileCols = 32;
 // Multiply-adds from which the Gram kernel runs on several threads (~1 ms of work).
 constexpr size_t kParallelWork = size_t{4} << 20;
 
@@ -73,8 +77,9 @@ void gram_rows(const double* ua, size_t rows, const double* panels, size_t n, si
   const size_t n_panels = (n + kTileCols - 1) / kTileCols;
   const size_t n_groups = (rows + kTileRows - 1) / kTileRows;
   const ptrdiff_t tiles = static_cast<ptrdiff_t>(n_groups * n_panels);
-  // Threads only pay off for a large Gram (a fork/join costs more than a small one).
-  const bool threaded = rows * n * d >= kParallelWork;
+  // Threads only pay off for a large Gram (a fork/join costs more than a small
+  // one), and not inside analyze()'s per-layer threads.
+  const bool threaded = rows * n * d >= kParallelWork && !omp_in_parallel();
 #pragma omp parallel for schedule(static) if (threaded)
   for (ptrdiff_t t = 0; t < tiles; ++t) {
     const size_t r0 = static_cast<size_t>(t) / n_panels * kTileRows;
@@ -297,9 +302,9 @@ void check_shape(int layer, const char* side, const char* name, const MatrixView
 
 }  // namespace
 
-LayerResult analyze_layer(int layer, const LayerPair& v, const AlignOptions& options,
-                          const PermutationSet& perms) {
-  const size_t n = perms.n();
+namespace {
+
+void check_layer(int layer, const LayerPair& v, const AlignOptions& options, size_t n) {
   const size_t d = v.a.h_pre.cols;
   if (n < 2) fail("align: needs at least 2 pairs, got {}", n);
   if (d == 0) fail("align: layer {}: the vectors have no dimensions", layer);
@@ -312,7 +317,13 @@ LayerResult analyze_layer(int layer, const LayerPair& v, const AlignOptions& opt
     fail("align: cannot drop the top {} dimensions of {}-dimensional vectors",
          options.drop_top_dims, d);
   }
+}
 
+// analyze_layer() after check_layer(): throws nothing but std::bad_alloc.
+LayerResult compute_layer(int layer, const LayerPair& v, const AlignOptions& options,
+                          const PermutationSet& perms) {
+  const size_t n = perms.n();
+  const size_t d = v.a.h_pre.cols;
   LayerResult r;
   r.layer = layer;
   if (options.standardized) r.standardized.emplace();
@@ -340,6 +351,14 @@ LayerResult analyze_layer(int layer, const LayerPair& v, const AlignOptions& opt
   r.norm_attn_delta = mean_row_norm(v.a.attn_delta);
   r.norm_mlp_delta = mean_row_norm(v.a.mlp_delta);
   return r;
+}
+
+}  // namespace
+
+LayerResult analyze_layer(int layer, const LayerPair& vectors, const AlignOptions& options,
+                          const PermutationSet& perms) {
+  check_layer(layer, vectors, options, perms.n());
+  return compute_layer(layer, vectors, options, perms);
 }
 
 Summary summarize(std::span<const LayerScores> layers) {
@@ -371,11 +390,30 @@ AlignResult analyze(std::span<const LayerPair> layers, const AlignOptions& optio
         "state the model ever has (attention and MLP both read h_pre); computed as the seed "
         "does for comparability";
   }
-  const PermutationSet perms(res.n_pairs, options.n_perms, options.perm_seed);
-  std::vector<LayerScores> raw, standardized, dropped;
   for (size_t l = 0; l < layers.size(); ++l) {
-    res.layers.push_back(analyze_layer(static_cast<int>(l), layers[l], options, perms));
-    const LayerResult& r = res.layers.back();
+    check_layer(static_cast<int>(l), layers[l], options, res.n_pairs);
+  }
+  const PermutationSet perms(res.n_pairs, options.n_perms, options.perm_seed);
+  // Layers are independent: one thread per layer is the coarsest grain, so the
+  // threads meet once, not at every Gram matrix. Results do not depend on the
+  // thread count.
+  res.layers.resize(layers.size());
+  std::exception_ptr error;
+  const ptrdiff_t n_layers = static_cast<ptrdiff_t>(layers.size());
+#pragma omp parallel for schedule(dynamic)
+  for (ptrdiff_t l = 0; l < n_layers; ++l) {
+    try {
+      res.layers[static_cast<size_t>(l)] =
+          compute_layer(static_cast<int>(l), layers[static_cast<size_t>(l)], options, perms);
+    } catch (...) {
+#pragma omp critical(sg_align_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+
+  std::vector<LayerScores> raw, standardized, dropped;
+  for (const LayerResult& r : res.layers) {
     raw.push_back(r.raw);
     if (r.standardized) standardized.push_back(*r.standardized);
     if (r.top_dims_removed) dropped.push_back(*r.top_dims_removed);

@@ -158,7 +158,8 @@ struct AlignResult {
 // drop_top_dims >= d.
 LayerResult analyze_layer(int layer, const LayerPair& vectors, const AlignOptions& options,
                           const PermutationSet& perms);
-// All layers in order (layer index = position), plus the summaries.
+// All layers in order (layer index = position), plus the summaries. Layers run
+// on the OpenMP threads; every error is raised before any work starts.
 AlignResult analyze(std::span<const LayerPair> layers, const AlignOptions& options);
 
 // The seed's terminal line for one layer (its f-string, marker included), e.g.

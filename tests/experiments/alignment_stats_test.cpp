@@ -274,6 +274,14 @@ TEST(AlignAnalyze, VariantsAndLabels) {
     EXPECT_DOUBLE_EQ(r.raw.dz_mlp, r.raw.post_mlp.z - r.raw.post_attn.z);
   }
   EXPECT_EQ(res.summary.attn_aligned_layers, 3);
+  // analyze() runs layers on threads; the numbers equal a serial per-layer run.
+  const PermutationSet perms(s.n, opt.n_perms);
+  for (size_t l = 0; l < s.layers; ++l) {
+    const auto one = sg::align::analyze_layer(static_cast<int>(l), s.pairs[l], opt, perms);
+    EXPECT_EQ(one.raw.post_mlp.z, res.layers[l].raw.post_mlp.z);
+    EXPECT_EQ(one.standardized->mlp_alone.z, res.layers[l].standardized->mlp_alone.z);
+    EXPECT_EQ(one.top_dims_removed->pre.z, res.layers[l].top_dims_removed->pre.z);
+  }
 
   // A "rogue" dimension: huge, shared by every vector of both languages. It
   // dominates the raw cosines (all near 1, z collapses); standardising or dropping
