@@ -391,6 +391,10 @@ AlignResult analyze(std::span<const LayerPair> layers, const AlignOptions& optio
         "does for comparability";
   }
   for (size_t l = 0; l < layers.size(); ++l) {
+    if (layers[l].a.h_pre.cols != res.hidden_size) {
+      fail("align: layer {} has {}-dimensional vectors, layer 0 has {}", l,
+           layers[l].a.h_pre.cols, res.hidden_size);
+    }
     check_layer(static_cast<int>(l), layers[l], options, res.n_pairs);
   }
   const PermutationSet perms(res.n_pairs, options.n_perms, options.perm_seed);

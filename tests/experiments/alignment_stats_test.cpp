@@ -327,6 +327,10 @@ TEST(AlignAnalyze, BadShapesAreErrors) {
   opt.drop_top_dims = 4;
   EXPECT_THROW(sg::align::analyze(s.pairs, opt), sg::Error);
   opt.drop_top_dims = 0;
+  Synthetic wide(10, 5, 1);
+  EXPECT_THROW(sg::align::analyze(std::vector<LayerPair>{s.pairs[0], wide.pairs[0]}, opt),
+               sg::Error);
+  opt.drop_top_dims = 0;
   opt.n_perms = 0;
   EXPECT_THROW(sg::align::analyze(s.pairs, opt), sg::Error);
   EXPECT_THROW(sg::align::analyze(std::span<const LayerPair>{}, sg::align::AlignOptions{}),
