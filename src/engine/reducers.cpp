@@ -1,0 +1,98 @@
+#include "engine/reducers.h"
+
+#include <cmath>
+
+#include "util/error.h"
+
+namespace sg {
+
+namespace {
+double row_norm(const float* x, int64_t n) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
+  return std::sqrt(s);
+}
+// Cosine of two rows whose norms are known; 0 when either is zero.
+double row_cos(const float* a, const float* b, int64_t n, double na, double nb) {
+  if (na == 0 || nb == 0) return 0;
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
+  return s / (na * nb);
+}
+}  // namespace
+
+SublayerReducer::SublayerReducer(int n_layers, bool entropy) : entropy_(entropy) {
+  stats_.n_layers = n_layers;
+  stats_.layers.resize(n_layers);
+}
+
+bool SublayerReducer::wants(const PointId& p) {
+  switch (p.point) {
+    case Point::ResidPre:
+    case Point::Ln1Out:
+    case Point::AttnOut:
+    case Point::Ln2Out:
+    case Point::MlpOut:
+      return true;
+    case Point::AttnPattern:
+      return entropy_;
+    default:
+      return false;
+  }
+}
+
+SublayerTokenStats& SublayerReducer::at(int layer, int64_t row) { return stats_.layers[layer][base_ + row]; }
+
+void SublayerReducer::on_activation(const PointId& p, const Batch& batch, const float* rows, int64_t d) {
+  const int64_t N = batch.n_tokens();
+  auto& layer = stats_.layers.at(p.layer);
+  if (static_cast<int64_t>(layer.size()) < base_ + N) layer.resize(base_ + N);
+  if (p.point == Point::ResidPre) resid_pre_.assign(rows, rows + N * d);
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < N; ++r) {
+    SublayerTokenStats& s = at(p.layer, r);
+    const float* x = rows + r * d;
+    const float* pre = resid_pre_.data() + r * d;
+    const double n = row_norm(x, d);
+    switch (p.point) {
+      case Point::ResidPre: s.resid_pre = n; break;
+      case Point::Ln1Out: s.attn_in = n; break;
+      case Point::Ln2Out: s.mlp_in = n; break;
+      case Point::AttnOut:
+        s.attn_out = n;
+        s.attn_cos = row_cos(x, pre, d, n, s.resid_pre);
+        break;
+      case Point::MlpOut:
+        s.mlp_out = n;
+        s.mlp_cos = row_cos(x, pre, d, n, s.resid_pre);
+        break;
+      default: break;
+    }
+  }
+}
+
+void SublayerReducer::on_pattern(int layer, const Batch& batch, size_t seq, const float* probs, int heads,
+                                 int64_t T) {
+  auto& L = stats_.layers.at(layer);
+  if (static_cast<int64_t>(L.size()) < base_ + batch.n_tokens()) L.resize(base_ + batch.n_tokens());
+  for (int64_t q = 0; q < T; ++q) {
+    double h_sum = 0;
+    for (int h = 0; h < heads; ++h) {
+      const float* row = probs + (h * T + q) * T;
+      double h_row = 0;
+      for (int64_t k = 0; k <= q; ++k)
+        if (row[k] > 0) h_row -= row[k] * std::log(static_cast<double>(row[k]));
+      h_sum += h_row;
+    }
+    at(layer, batch.begin(seq) + q).attn_entropy = h_sum / heads;
+  }
+}
+
+void SublayerReducer::finish_batch(const Batch& batch) {
+  for (size_t s = 0; s < batch.n_sequences(); ++s) stats_.offsets.push_back(stats_.offsets.back() + batch.length(s));
+  base_ += batch.n_tokens();
+  for (auto& L : stats_.layers)
+    if (static_cast<int64_t>(L.size()) != base_) fail("internal: layer statistics incomplete");
+}
+
+}  // namespace sg

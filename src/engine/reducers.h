@@ -1,0 +1,56 @@
+#pragma once
+// Reducers: observers that turn capture points into small per-token statistics
+// on the fly (double-precision accumulation) so experiments never hold whole
+// activations. Memory: one layer's resid_pre rows plus the statistics.
+#include <cstdint>
+#include <vector>
+
+#include "engine/capture.h"
+
+namespace sg {
+
+// Per token and layer, around each sublayer.
+struct SublayerTokenStats {
+  double resid_pre = 0;     // ||blocks.l.hook_resid_pre||
+  double attn_in = 0;       // ||blocks.l.ln1.hook_out||
+  double attn_out = 0;      // ||blocks.l.hook_attn_out||
+  double mlp_in = 0;        // ||blocks.l.ln2.hook_out||
+  double mlp_out = 0;       // ||blocks.l.hook_mlp_out||
+  double attn_cos = 0;      // cos(hook_attn_out, hook_resid_pre)
+  double mlp_cos = 0;       // cos(hook_mlp_out, hook_resid_pre)
+  double attn_entropy = 0;  // mean over heads of the entropy (nats) of this query's attention row
+};
+
+// Statistics of a set of sequences (prompts), possibly gathered over several
+// forwards (chunks): sequence i owns tokens [offsets[i], offsets[i+1]).
+struct SublayerStats {
+  int n_layers = 0;
+  std::vector<int64_t> offsets{0};
+  std::vector<std::vector<SublayerTokenStats>> layers;  // [layer][token]
+
+  size_t n_sequences() const { return offsets.size() - 1; }
+  int64_t length(size_t s) const { return offsets[s + 1] - offsets[s]; }
+};
+
+// Fills SublayerStats from the capture points of each layer. Run it over one or
+// more batches; each batch's sequences are appended.
+class SublayerReducer : public Observer {
+ public:
+  SublayerReducer(int n_layers, bool entropy);
+  bool wants(const PointId& point) override;
+  void on_activation(const PointId& point, const Batch& batch, const float* rows, int64_t width) override;
+  void on_pattern(int layer, const Batch& batch, size_t seq, const float* probs, int heads, int64_t T) override;
+
+  // Call after each forward (registers the batch's sequences).
+  void finish_batch(const Batch& batch);
+  const SublayerStats& stats() const { return stats_; }
+
+ private:
+  SublayerTokenStats& at(int layer, int64_t row);
+  bool entropy_;
+  SublayerStats stats_;
+  std::vector<float> resid_pre_;  // current layer's block input, for the cosines
+  int64_t base_ = 0;              // token index of this batch's first row in stats_
+};
+
+}  // namespace sg

@@ -1,0 +1,150 @@
+// The gains experiment against the golden metrics (float64 reference) and the
+// seeds' labelling rules on hand-made gains.
+#include "experiments/gains.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.h"
+#include "support/test_support.h"
+#include "util/atomic_file.h"
+
+namespace sg {
+namespace {
+
+using nlohmann::json;
+
+struct GoldenModel {
+  std::string name, dir;
+};
+
+std::vector<GoldenModel> golden_models() {
+  std::vector<GoldenModel> out;
+  for (const char* n : {"neox_parallel", "neox_parallel_bf16", "neox_parallel_sharded", "neox_sequential", "gptj",
+                        "qwen2", "qwen2_f16", "llama", "gpt2", "gpt2_legacy_keys"})
+    out.push_back({n, std::string("golden/models/") + n});
+  out.push_back({"stories260k", "models/stories260k"});
+  return out;
+}
+
+void expect_close(const std::vector<double>& got, const json& want, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double w = want[i].get<double>();
+    EXPECT_LE(std::fabs(got[i] - w), 1e-5 * std::fabs(w)) << what << "[" << i << "]: " << got[i] << " vs " << w;
+  }
+}
+
+class GainsGolden : public ::testing::TestWithParam<GoldenModel> {};
+
+TEST_P(GainsGolden, SeedMetricsMatchTheReference) {
+  const auto shared = test::shared_dir();
+  const json metrics = json::parse(read_file(shared / "golden/expected" / GetParam().name / "metrics.json"));
+  auto model = Model::load(shared / GetParam().dir);
+  Engine engine(*model);
+  SublayerReducer reducer(model->arch().n_layers, true);
+  Observer* obs[] = {&reducer};
+  const auto seqs = metrics["sequences"].get<std::vector<std::vector<int32_t>>>();
+  const Batch batch = Batch::of(seqs);
+  engine.run(batch, obs);
+  reducer.finish_batch(batch);
+  const auto r = gains::analyze(reducer.stats(), {.bootstrap = 200});
+
+  const json& g = metrics["mean_over_sequences"]["seed_gain"];
+  expect_close(r.seed.attn_norm_in, g["attn_in_norm"], "attn_in_norm");
+  expect_close(r.seed.attn_norm_out, g["attn_out_norm"], "attn_out_norm");
+  expect_close(r.seed.mlp_norm_in, g["mlp_in_norm"], "mlp_in_norm");
+  expect_close(r.seed.mlp_norm_out, g["mlp_out_norm"], "mlp_out_norm");
+  expect_close(r.seed.attn_gain, g["attn_gain"], "attn_gain");
+  expect_close(r.seed.mlp_gain, g["mlp_gain"], "mlp_gain");
+  expect_close(r.seed.combined, g["combined_gain_from_mean_gains"], "combined");
+  EXPECT_EQ(r.seed.L_star_attn, g["L_star_attn"].get<int>());
+  EXPECT_EQ(r.seed.L_star_mlp, g["L_star_mlp"].get<int>());
+  EXPECT_EQ(r.seed.attn_contracting, g["n_attn_gain_lt_1"].get<int>());
+  EXPECT_EQ(r.seed.attn_expanding, g["n_attn_gain_ge_1"].get<int>());
+  EXPECT_EQ(r.seed.mlp_contracting, g["n_mlp_gain_lt_1"].get<int>());
+  EXPECT_EQ(r.seed.mlp_expanding, g["n_mlp_gain_ge_1"].get<int>());
+
+  // Per-sequence gains too (the average hides compensating errors).
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    const json& ps = metrics["per_sequence"][s]["seed_gain"];
+    expect_close(r.prompt_attn_gain[s], ps["attn_gain"], "seq attn_gain");
+    expect_close(r.prompt_mlp_gain[s], ps["mlp_gain"], "seq mlp_gain");
+  }
+  // The bootstrap interval brackets the estimate; entropy is a mean of entropies.
+  for (int l = 0; l < model->arch().n_layers; ++l) {
+    EXPECT_LE(r.layers[l].attn_ci.lo, r.seed.attn_gain[l] + 1e-12);
+    EXPECT_GE(r.layers[l].attn_ci.hi, r.seed.attn_gain[l] - 1e-12);
+    EXPECT_GE(r.layers[l].attn_entropy, 0.0);
+    EXPECT_LE(r.layers[l].attn_entropy, std::log(33.0));
+    EXPECT_LE(std::fabs(r.layers[l].attn_update_cos), 1.0 + 1e-12);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllModels, GainsGolden, ::testing::ValuesIn(golden_models()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(GainsRules, PhaseLabelsAndNetMarkers) {
+  EXPECT_EQ(gains::phase_label(0.5, 0.5), "COMPRESS");
+  EXPECT_EQ(gains::phase_label(0.5, 1.5), "ATTN-/MLP+");
+  EXPECT_EQ(gains::phase_label(1.5, 0.5), "ATTN+/MLP-");
+  EXPECT_EQ(gains::phase_label(1.5, 1.5), "EXPAND");
+  // Exactly 1 falls through the seed's tests to EXPAND.
+  EXPECT_EQ(gains::phase_label(0.5, 1.0), "EXPAND");
+  EXPECT_EQ(gains::phase_label(1.0, 0.5), "EXPAND");
+  EXPECT_EQ(gains::net_marker(0.8999), "[NET-]");
+  EXPECT_EQ(gains::net_marker(0.9), "[~1.0]");
+  EXPECT_EQ(gains::net_marker(1.1), "[~1.0]");
+  EXPECT_EQ(gains::net_marker(1.1001), "[NET+]");
+}
+
+gains::SeedSummary summary_of(const std::vector<double>& attn, const std::vector<double>& mlp) {
+  std::vector<std::vector<double>> a{attn}, m{mlp}, one{std::vector<double>(attn.size(), 1.0)};
+  return gains::summarize(a, m, one, one, one, one);
+}
+
+TEST(GainsRules, FunnelTestFollowsSeed001) {
+  // Attention always contracts, MLP contracts except the last 3 layers, last layer max.
+  auto s = summary_of({0.5, 0.4, 0.3, 0.2, 0.1, 0.6}, {0.5, 0.5, 0.5, 1.2, 1.5, 3.0});
+  EXPECT_TRUE(s.attention_always_contracts);
+  EXPECT_TRUE(s.mlp_mostly_contracts);  // 3 contracting >= 6 - 3
+  EXPECT_TRUE(s.last_layer_expands);
+  EXPECT_TRUE(s.last_layer_is_max);
+  EXPECT_TRUE(s.funnel_confirmed);
+  EXPECT_EQ(s.L_star_attn, 4);
+  EXPECT_EQ(s.L_star_mlp, 5);
+  // A gain of exactly 1 counts as expanding (seed 001: >= 1) and breaks "always contracts".
+  s = summary_of({0.5, 1.0, 0.3}, {0.5, 0.5, 2.0});
+  EXPECT_EQ(s.attn_expanding, 1);
+  EXPECT_FALSE(s.attention_always_contracts);
+  EXPECT_FALSE(s.funnel_confirmed);
+  // ... but not for seed 000's hypothesis test, which counts gain > 1.
+  EXPECT_TRUE(s.attention_contracts);
+  // The last layer not being the max does not fail the seed's funnel_confirmed.
+  s = summary_of({0.5, 0.5, 0.5, 0.5}, {0.5, 4.0, 0.5, 1.5});
+  EXPECT_FALSE(s.last_layer_is_max);
+  EXPECT_TRUE(s.funnel_confirmed);
+  // Last-layer gain of exactly 1 does not "expand" (seed: > 1.0).
+  s = summary_of({0.5, 0.5}, {0.5, 1.0});
+  EXPECT_FALSE(s.last_layer_expands);
+}
+
+TEST(GainsRules, CumulativeProductAndBottleneck) {
+  auto s = summary_of({0.5, 0.5, 2.0}, {0.5, 1.0, 4.0});
+  ASSERT_EQ(s.cumulative.size(), 3u);
+  EXPECT_DOUBLE_EQ(s.cumulative[0], 0.25);
+  EXPECT_DOUBLE_EQ(s.cumulative[1], 0.125);
+  EXPECT_DOUBLE_EQ(s.cumulative[2], 1.0);
+  EXPECT_EQ(s.bottleneck, 1);
+}
+
+TEST(GainsRules, PercentileIsNumpyLinear) {
+  EXPECT_DOUBLE_EQ(gains::percentile({1, 2, 3, 4}, 50), 2.5);
+  EXPECT_DOUBLE_EQ(gains::percentile({1, 2, 3, 4}, 10), 1.3);
+  EXPECT_DOUBLE_EQ(gains::percentile({5}, 90), 5);
+}
+
+}  // namespace
+}  // namespace sg
