@@ -9,6 +9,8 @@ namespace sg::cli {
 void add_inspect(CLI::App& app);
 void add_capture(CLI::App& app);
 void add_generate(CLI::App& app);
+void add_gains(CLI::App& app);
+void add_weights(CLI::App& app);
 void add_pairs(CLI::App& app);
 void add_pull(CLI::App& app);
 void add_tokenize(CLI::App& app);

@@ -1,12 +1,41 @@
 #include "cli/common.h"
 
+#include <cstdlib>
+
 #include "hub/resolve.h"
 #include "io/ids_file.h"
+#include "model/synthetic.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
 
 namespace sg::cli {
 
 std::unique_ptr<Model> load_model(const std::string& arg) { return Model::load(hub::resolve_model(arg)); }
+
+std::filesystem::path demo_model_dir() {
+  std::filesystem::path cache;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) {
+    cache = xdg;
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    cache = std::filesystem::path(home) / ".cache";
+  } else {
+    cache = std::filesystem::temp_directory_path();
+  }
+  const auto dir = cache / "streamgauge" / "demo-pythia";
+  // The spec's seed names the version: regenerate whenever it changes.
+  const SyntheticSpec spec = demo_spec();
+  const auto stamp = dir / ("seed-" + std::to_string(spec.seed));
+  if (!std::filesystem::exists(stamp)) {
+    write_synthetic_model(dir, spec);
+    write_byte_tokenizer(dir);
+    write_file_atomic(stamp, "random weights: numbers mean nothing\n");
+  }
+  return dir;
+}
+
+std::filesystem::path default_out_dir(const Model& model, const std::string& experiment) {
+  return std::filesystem::path("streamgauge-out") / model.name() / experiment;
+}
 
 void IdsInput::add_options(CLI::App* cmd) {
   cmd->add_option("--ids", ids, "A sequence of token ids, comma-separated (repeat for several sequences)");

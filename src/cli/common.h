@@ -1,6 +1,7 @@
 #pragma once
 // Pieces every subcommand shares: resolving a MODEL argument, token-id inputs.
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,6 +12,14 @@ namespace sg::cli {
 
 // MODEL: a model directory, or ORG/NAME[@REVISION] in the HuggingFace cache.
 std::unique_ptr<Model> load_model(const std::string& arg);
+
+// The offline demo model (random weights, Pythia architecture, byte-level
+// tokenizer), generated deterministically on first use into
+// $XDG_CACHE_HOME/streamgauge/demo-pythia (or ~/.cache/...).
+std::filesystem::path demo_model_dir();
+
+// Default output directory: ./streamgauge-out/<model name>/<experiment>.
+std::filesystem::path default_out_dir(const Model& model, const std::string& experiment);
 
 // --ids (repeatable) and --ids-file options, added to a subcommand.
 struct IdsInput {

@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   sg::cli::add_inspect(app);
   sg::cli::add_capture(app);
   sg::cli::add_generate(app);
+  sg::cli::add_gains(app);
+  sg::cli::add_weights(app);
   sg::cli::add_pairs(app);
   sg::cli::add_pull(app);
   sg::cli::add_tokenize(app);

@@ -72,6 +72,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& dir) {
   m->config_text_ = read_file(config_path);
   const JsonConfig config(m->config_text_, config_path.string());
   const Family& family = family_of(config);
+  m->random_weights_ = config.has("streamgauge_synthetic");
   m->arch_ = translate(config);
   m->store_ = TensorStore::open_dir(dir);
 

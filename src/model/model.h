@@ -33,6 +33,8 @@ class Model {
   int64_t n_params() const { return n_params_; }
   int64_t n_params_non_embedding() const { return n_params_non_embedding_; }
   const std::string& config_text() const { return config_text_; }
+  // A synthetic model (model/synthetic.h): random weights, its numbers mean nothing.
+  bool random_weights() const { return random_weights_; }
 
   // A 1-D weight (norm gain/bias, bias vector) widened to float32.
   const float* vec(const TensorView* t) const;
@@ -44,6 +46,7 @@ class Model {
   std::unique_ptr<TensorStore> store_;
   ModelWeights weights_;
   DType weight_dtype_ = DType::F32;
+  bool random_weights_ = false;
   int64_t n_params_ = 0, n_params_non_embedding_ = 0;
   std::unordered_map<const TensorView*, std::vector<float>> vectors_;
 };

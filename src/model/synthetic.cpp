@@ -53,6 +53,47 @@ std::vector<TensorSpec> tensors_of(const SyntheticSpec& s) {
 
 }  // namespace
 
+SyntheticSpec demo_spec() { return {6, 256, 8, 1024, 257, 2048, 0.25, true, DType::F32, 20260105}; }
+
+void write_byte_tokenizer(const std::filesystem::path& dir) {
+  // GPT-2's bytes_to_unicode: printable bytes map to themselves, the others to
+  // U+0100 + n in byte order.
+  nlohmann::ordered_json vocab;
+  int extra = 0;
+  for (int b = 0; b < 256; ++b) {
+    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    const uint32_t cp = printable ? static_cast<uint32_t>(b) : 256u + extra++;
+    std::string utf8;
+    if (cp < 0x80) {
+      utf8 += static_cast<char>(cp);
+    } else {
+      utf8 += static_cast<char>(0xC0 | (cp >> 6));
+      utf8 += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+    vocab[utf8] = b;
+  }
+  vocab["<|endoftext|>"] = 256;
+  const nlohmann::ordered_json byte_level = {
+      {"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
+  const nlohmann::ordered_json tok = {
+      {"version", "1.0"},
+      {"truncation", nullptr},
+      {"padding", nullptr},
+      {"added_tokens",
+       {{{"id", 256}, {"content", "<|endoftext|>"}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
+         {"normalized", false}, {"special", true}}}},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", byte_level},
+      {"post_processor", byte_level},
+      {"decoder", byte_level},
+      {"model",
+       {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", nullptr},
+        {"end_of_word_suffix", nullptr}, {"fuse_unk", false}, {"byte_fallback", false}, {"vocab", vocab},
+        {"merges", nlohmann::json::array()}}},
+  };
+  write_file_atomic(dir / "tokenizer.json", tok.dump(2) + "\n");
+}
+
 void write_synthetic_model(const std::filesystem::path& dir, const SyntheticSpec& s) {
   if (s.dtype != DType::F32 && s.dtype != DType::F16 && s.dtype != DType::BF16)
     fail("synthetic models are F32, F16 or BF16");

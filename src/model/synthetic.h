@@ -26,6 +26,14 @@ struct SyntheticSpec {
   static SyntheticSpec pythia_1_4b() { return {24, 2048, 16, 8192, 50304, 2048, 0.25, true, DType::F32, 1400}; }
 };
 
+// The offline demo model: a small Pythia-architecture model (6 layers, d 256)
+// with a byte-level tokenizer (256 byte tokens + <|endoftext|>).
+SyntheticSpec demo_spec();
+
+// Writes a byte-level BPE tokenizer.json without merges: token id b is byte b
+// (GPT-2's byte-to-unicode alphabet), id 256 is <|endoftext|>.
+void write_byte_tokenizer(const std::filesystem::path& dir);
+
 // Writes config.json and model.safetensors into dir (created if needed),
 // streaming the tensors so memory stays small whatever the model size.
 void write_synthetic_model(const std::filesystem::path& dir, const SyntheticSpec& spec);

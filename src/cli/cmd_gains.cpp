@@ -1,0 +1,147 @@
+// streamgauge gains [MODEL]: seeds 000/001's attention and MLP gains per layer,
+// phases, hypothesis and funnel tests, with figures, CSV, JSON and a report.
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/gains_outputs.h"
+#include "cli/prompts.h"
+#include "engine/engine.h"
+#include "experiments/compare.h"
+#include "report/csv.h"
+#include "report/json_io.h"
+#include "report/terminal.h"
+#include "util/error.h"
+#include "util/progress.h"
+
+namespace sg::cli {
+
+namespace {
+
+// Splits the prompts into batches of at most max_tokens tokens (a prompt longer
+// than that gets a batch of its own), so memory stays bounded.
+std::vector<Batch> chunk(const std::vector<std::vector<int32_t>>& seqs, int64_t max_tokens) {
+  std::vector<Batch> out(1);
+  for (auto& s : seqs) {
+    if (out.back().n_tokens() > 0 && out.back().n_tokens() + static_cast<int64_t>(s.size()) > max_tokens)
+      out.emplace_back();
+    out.back().add(s);
+  }
+  return out;
+}
+
+constexpr const char* kRandomWarning =
+    "DEMO MODEL WITH RANDOM WEIGHTS: these numbers mean nothing. Point streamgauge at a real model: "
+    "streamgauge gains path/to/model (or ORG/NAME from the HuggingFace cache, e.g. EleutherAI/pythia-1.4b; "
+    "streamgauge pull ORG/NAME downloads one).";
+
+}  // namespace
+
+void add_gains(CLI::App& app) {
+  struct Opts {
+    std::string model, out, reference;
+    PromptsInput prompts;
+    gains::Options options;
+    bool no_weights = false, no_figures = false;
+    int64_t chunk_tokens = 8192;
+  };
+  auto opts = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand(
+      "gains", "Attention and MLP gain per layer (seeds 000/001): phases, funnel test, figures, report");
+  cmd->footer(
+      "For every layer l and prompt: attention gain = mean_t ||blocks.l.hook_attn_out|| / (mean_t\n"
+      "||blocks.l.ln1.hook_out|| + 1e-10), MLP gain likewise from ln2.hook_out and hook_mlp_out; then the mean\n"
+      "over prompts. All prompts run together through the padding-free batch; nothing but per-token norms is\n"
+      "kept. Without MODEL a small random-weight demo model runs (its numbers mean nothing).\n\n"
+      "Outputs (in --out): gains.json (the seeds' keys + more), layers.csv, gains.png/svg, funnel.png/svg,\n"
+      "report.html. In Python: pandas.read_csv('layers.csv'), json.load(open('gains.json')).\n\n"
+      "Examples:\n"
+      "  streamgauge gains                                   # the offline demo\n"
+      "  streamgauge gains EleutherAI/pythia-1.4b             # from the HuggingFace cache\n"
+      "  streamgauge gains path/to/pythia-6.9b --prompts ffn-6.9b --reference pythia-1.4b");
+  cmd->add_option("MODEL", opts->model,
+                  "Model directory or ORG/NAME[@REVISION] in the HuggingFace cache (default: the random demo)");
+  opts->prompts.add_options(cmd, "ffn-1.4b");
+  cmd->add_option("--out", opts->out, "Output directory (default: ./streamgauge-out/<model>/gains)");
+  cmd->add_option("--reference", opts->reference,
+                  "Add seed 001's cross-model table against a previous gains.json or a preset (pythia-1.4b, "
+                  "pythia-6.9b)");
+  cmd->add_flag("--skip-first", opts->options.skip_first,
+                "Also report every metric without each prompt's first token (attention-sink activations)");
+  cmd->add_option("--bootstrap", opts->options.bootstrap, "Bootstrap resamples of the prompts for the 95% intervals")
+      ->check(CLI::Range(0, 1000000));
+  cmd->add_option("--bootstrap-seed", opts->options.bootstrap_seed, "Seed of the bootstrap");
+  cmd->add_flag("--no-weights", opts->no_weights, "Skip the per-layer weight norms");
+  cmd->add_flag("--no-figures", opts->no_figures, "Skip the figures (no gnuplot needed)");
+  cmd->add_option("--chunk-tokens", opts->chunk_tokens, "Most tokens per forward pass (memory bound)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  cmd->callback([opts] {
+    std::vector<std::string> warnings;
+    const std::string model_arg = opts->model.empty() ? demo_model_dir().string() : opts->model;
+    auto model = load_model(model_arg);
+    if (model->random_weights()) warnings.push_back(kRandomWarning);
+    const PromptSet prompts = opts->prompts.resolve(*model);
+    const std::filesystem::path out = opts->out.empty() ? default_out_dir(*model, "gains") : std::filesystem::path(opts->out);
+
+    // Forward: all prompts together, per-token norms reduced on the fly.
+    const auto t0 = std::chrono::steady_clock::now();
+    Engine engine(*model);
+    SublayerReducer reducer(model->arch().n_layers, opts->options.entropy);
+    Observer* obs[] = {&reducer};
+    const auto batches = chunk(prompts.sequences(), opts->chunk_tokens);
+    for (size_t i = 0; i < batches.size(); ++i) {
+      const std::string label =
+          batches.size() > 1 ? fmt::format("gains chunk {}/{}", i + 1, batches.size()) : std::string("gains");
+      engine.run(batches[i], obs, {label});
+      reducer.finish_batch(batches[i]);
+    }
+    GainsRun run;
+    run.model = model.get();
+    run.prompts = &prompts;
+    run.options = opts->options;
+    run.result = gains::analyze(reducer.stats(), opts->options);
+    run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    run.warnings = warnings;
+    if (!opts->no_weights) {
+      Progress progress("weight norms", model->arch().n_layers);
+      run.weights = weights::layer_norms(*model, [&](int) { progress.tick(); });
+    }
+
+    // Outputs.
+    const auto doc = gains_json(run);
+    std::optional<report::Table> comparison;
+    std::optional<double> ref_last;
+    if (!opts->reference.empty()) {
+      comparison = comparison_table(opts->reference, doc);
+      if (auto p = compare::preset(opts->reference)) ref_last = p->mlp_last_layer_gain;
+    }
+    std::filesystem::create_directories(out);
+    report::write_json(out / "gains.json", doc);
+    report::write_csv(out / "layers.csv", layers_table(run));
+    if (!opts->no_figures) write_gains_figures(run, out, ref_last);
+    write_gains_report(run, out, doc, comparison, !opts->no_figures);
+
+    // Terminal: the seeds' tables.
+    const auto& s = run.result.seed;
+    for (auto& w : warnings) fmt::print("!! {}\n\n", w);
+    fmt::print("{} — {} layers, hidden {}, {} prompts ({})\n{}\n\n", model->name(), s.n_layers,
+               model->arch().d_model, prompts.prompts.size(), prompts.source, prompts.special_tokens_note);
+    fmt::print("{}\n", report::format_text_table(seed_layer_table(s)));
+    fmt::print("Attention: {}/{} contracting, min gain {:.4f} at layer {}\n", s.attn_contracting, s.n_layers,
+               s.attn_gain[s.L_star_attn], s.L_star_attn);
+    fmt::print("MLP:       {}/{} expanding, max gain {:.4f} at layer {}\n", s.mlp_expanding, s.n_layers,
+               s.mlp_gain[s.L_star_mlp], s.L_star_mlp);
+    fmt::print("Hypothesis (attention contracts, FFN expands) confirmed: {}\n\n",
+               s.hypothesis_confirmed ? "True" : "False");
+    fmt::print("{}\n", report::format_text_table(funnel_table(s)));
+    fmt::print("Cumulative gain bottleneck: layer {} ({:.4g})\n", s.bottleneck, s.cumulative[s.bottleneck]);
+    if (run.result.L_star_entropy) fmt::print("Minimum attention entropy (L*_entropy): layer {}\n", *run.result.L_star_entropy);
+    if (comparison) fmt::print("\nCROSS-MODEL COMPARISON\n{}", report::format_text_table(*comparison));
+    fmt::print("\nWrote {}/: gains.json, layers.csv{}, report.html ({:.2f} s for the forward passes)\n",
+               out.string(), opts->no_figures ? "" : ", gains.png/svg, funnel.png/svg", run.seconds);
+  });
+}
+
+}  // namespace sg::cli

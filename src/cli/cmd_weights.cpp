@@ -1,0 +1,59 @@
+// streamgauge weights MODEL: per-layer weight norms (Frobenius of every
+// projection, spectral norms of W_V and of the OV circuit).
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "experiments/weights.h"
+#include "report/csv.h"
+#include "report/json_io.h"
+#include "report/terminal.h"
+#include "util/progress.h"
+
+namespace sg::cli {
+
+void add_weights(CLI::App& app) {
+  struct Opts {
+    std::string model, out;
+  };
+  auto opts = std::make_shared<Opts>();
+  auto* cmd = app.add_subcommand("weights", "Per-layer weight norms: ||W_Q||, ||W_K||, ||W_V||, ||W_O||, MLP, spectral");
+  cmd->footer(
+      "Frobenius norms of every projection (query/key/value rows of fused matrices separated), and the largest\n"
+      "singular values of W_V and of the OV circuit W_O W_V (power iteration). Writes weights.csv and\n"
+      "weights.json to --out (default ./streamgauge-out/<model>/weights).\n\nExample:\n  streamgauge weights "
+      "EleutherAI/pythia-1.4b");
+  cmd->add_option("MODEL", opts->model, "Model directory or ORG/NAME[@REVISION] in the HuggingFace cache")->required();
+  cmd->add_option("--out", opts->out, "Output directory");
+  cmd->callback([opts] {
+    auto model = load_model(opts->model);
+    const auto out = opts->out.empty() ? default_out_dir(*model, "weights") : std::filesystem::path(opts->out);
+    Progress progress("weight norms", model->arch().n_layers);
+    const auto norms = weights::layer_norms(*model, [&](int) { progress.tick(); });
+    report::Table t({"layer", "W_Q", "W_K", "W_V", "W_O", "W_in", "W_gate", "W_out", "W_V_spectral", "OV_spectral"});
+    for (size_t l = 0; l < norms.size(); ++l) {
+      const auto& n = norms[l];
+      const double gate = model->arch().gated_mlp ? n.mlp_gate : std::nan("");  // NaN: an empty CSV field
+      t.add_row({report::cell(static_cast<int64_t>(l)), report::cell(n.q), report::cell(n.k), report::cell(n.v),
+                 report::cell(n.o), report::cell(n.mlp_in), report::cell(gate), report::cell(n.mlp_out),
+                 report::cell(n.v_spectral), report::cell(n.ov_spectral)});
+    }
+    nlohmann::ordered_json j;
+    j["model"] = model->name();
+    j["norm"] = "Frobenius; *_spectral = largest singular value";
+    for (size_t c = 1; c < t.columns.size(); ++c) {
+      auto& col = j["layers"][t.columns[c]];
+      col = nlohmann::ordered_json::array();
+      for (auto& row : t.rows) col.push_back(std::get<double>(row[c]));  // NaN is written as null
+    }
+    j["provenance"] = report::provenance({{"model_path", std::filesystem::absolute(model->dir()).string()}});
+    std::filesystem::create_directories(out);
+    report::write_csv(out / "weights.csv", t);
+    report::write_json(out / "weights.json", j);
+    fmt::print("{}\nWrote {}/weights.csv and weights.json\n", report::format_text_table(t), out.string());
+  });
+}
+
+}  // namespace sg::cli

@@ -1,0 +1,322 @@
+#include "cli/gains_outputs.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "experiments/compare.h"
+#include "report/csv.h"
+#include "report/figure.h"
+#include "report/html.h"
+#include "report/json_io.h"
+#include "report/terminal.h"
+
+namespace sg::cli {
+
+using nlohmann::ordered_json;
+using report::cell;
+
+namespace {
+
+ordered_json seed_blocks(const gains::SeedSummary& s) {
+  const auto minmax = [](const std::vector<double>& v) { return std::minmax_element(v.begin(), v.end()); };
+  ordered_json j;
+  auto [amin, amax] = minmax(s.attn_gain);
+  j["attention"] = {{"gains", s.attn_gain},          {"min_gain", *amin},
+                    {"max_gain", *amax},             {"L_star_min", s.L_star_attn},
+                    {"n_contracting", s.attn_contracting}, {"n_expanding", s.attn_expanding}};
+  auto [mmin, mmax] = minmax(s.mlp_gain);
+  j["mlp"] = {{"gains", s.mlp_gain},
+              {"min_gain", *mmin},
+              {"max_gain", *mmax},
+              {"L_star_max", s.L_star_mlp},
+              {"n_contracting", s.mlp_contracting},
+              {"n_expanding", s.mlp_expanding},
+              {"last_layer_gain", s.mlp_gain.back()}};
+  j["combined"] = {{"gains", s.combined},
+                   {"n_net_contracting", s.combined_contracting},
+                   {"n_net_expanding", s.combined_expanding},
+                   {"max_gain", s.combined[s.combined_max_layer]},
+                   {"max_gain_layer", s.combined_max_layer}};
+  j["hypothesis_test"] = {{"attention_contracts", s.attention_contracts},
+                          {"mlp_expands", s.mlp_expands},
+                          {"hypothesis_confirmed", s.hypothesis_confirmed}};
+  j["funnel_test"] = {{"attention_always_contracts", s.attention_always_contracts},
+                      {"mlp_mostly_contracts", s.mlp_mostly_contracts},
+                      {"last_layer_expands", s.last_layer_expands},
+                      {"last_layer_is_max", s.last_layer_is_max},
+                      {"funnel_confirmed", s.funnel_confirmed}};
+  return j;
+}
+
+report::Panel panel(std::string title, std::string x_label, std::string y_label) {
+  report::Panel p;
+  p.title = std::move(title), p.x_label = std::move(x_label), p.y_label = std::move(y_label);
+  return p;
+}
+
+report::LineSeries line(std::string label, std::vector<double> x, std::vector<double> y,
+                        report::LineStyle style = report::LineStyle::LinesPoints) {
+  report::LineSeries l;
+  l.label = std::move(label), l.x = std::move(x), l.y = std::move(y), l.style = style;
+  return l;
+}
+
+report::RefLine ref(double y, std::string label) {
+  report::RefLine r;
+  r.y = y, r.label = std::move(label);
+  return r;
+}
+
+std::vector<double> layer_axis(int n) {
+  std::vector<double> x(n);
+  for (int i = 0; i < n; ++i) x[i] = i;
+  return x;
+}
+
+}  // namespace
+
+ordered_json gains_json(const GainsRun& run) {
+  const Model& m = *run.model;
+  const gains::Result& r = run.result;
+  const gains::SeedSummary& s = r.seed;
+  ordered_json j;
+  // Seeds 000/001 summary keys.
+  j["model"] = m.name();
+  j["n_layers"] = m.arch().n_layers;
+  j["hidden_dim"] = m.arch().d_model;
+  j["n_prompts"] = run.prompts->prompts.size();
+  const ordered_json blocks = seed_blocks(s);
+  for (auto& [k, v] : blocks.items()) j[k] = v;
+  j["n_params"] = m.n_params();
+  j["n_params_non_embedding"] = m.n_params_non_embedding();
+  j["random_weights"] = m.random_weights();
+  j["warnings"] = run.warnings;
+
+  // Beyond the seeds, under their own keys.
+  j["norms"] = {{"attn_in", s.attn_norm_in}, {"attn_out", s.attn_norm_out}, {"mlp_in", s.mlp_norm_in},
+                {"mlp_out", s.mlp_norm_out}};
+  j["phases"] = {{"labels", s.phase}, {"net", s.net}};
+  j["ratio_mlp_attn"] = s.ratio;
+  j["cumulative"] = {{"gains", s.cumulative}, {"bottleneck_layer", s.bottleneck}};
+  j["per_prompt"] = {{"attention_gains", r.prompt_attn_gain}, {"mlp_gains", r.prompt_mlp_gain}};
+  ordered_json dist, boot, upd;
+  std::vector<double> entropy;
+  for (auto& e : r.layers) {
+    dist["attention"].push_back({e.attn_token_gain.q10, e.attn_token_gain.median, e.attn_token_gain.q90});
+    dist["mlp"].push_back({e.mlp_token_gain.q10, e.mlp_token_gain.median, e.mlp_token_gain.q90});
+    boot["attention"].push_back({e.attn_ci.lo, e.attn_ci.hi});
+    boot["mlp"].push_back({e.mlp_ci.lo, e.mlp_ci.hi});
+    boot["combined"].push_back({e.combined_ci.lo, e.combined_ci.hi});
+    upd["attention_ratio"].push_back(e.attn_update_ratio);
+    upd["attention_cos"].push_back(e.attn_update_cos);
+    upd["mlp_ratio"].push_back(e.mlp_update_ratio);
+    upd["mlp_cos"].push_back(e.mlp_update_cos);
+    entropy.push_back(e.attn_entropy);
+  }
+  j["token_gain_quantiles"] = {{"columns", {"q10", "median", "q90"}}, {"attention", dist["attention"]},
+                               {"mlp", dist["mlp"]}};
+  j["bootstrap_ci95"] = {{"resamples", run.options.bootstrap}, {"seed", run.options.bootstrap_seed},
+                         {"attention", boot["attention"]}, {"mlp", boot["mlp"]}, {"combined", boot["combined"]}};
+  j["update_to_residual"] = upd;
+  j["attention_entropy"] = {{"per_layer", entropy}, {"L_star_entropy", r.L_star_entropy.value_or(-1)}};
+  if (r.skip_first) j["skip_first"] = seed_blocks(*r.skip_first);
+  if (run.weights) {
+    ordered_json w;
+    for (auto& n : *run.weights) {
+      w["W_Q"].push_back(n.q), w["W_K"].push_back(n.k), w["W_V"].push_back(n.v), w["W_O"].push_back(n.o);
+      w["W_in"].push_back(n.mlp_in), w["W_out"].push_back(n.mlp_out);
+      if (m.arch().gated_mlp) w["W_gate"].push_back(n.mlp_gate);
+      w["W_V_spectral"].push_back(n.v_spectral), w["OV_spectral"].push_back(n.ov_spectral);
+    }
+    j["weight_norms"] = {{"frobenius_and_spectral", w}};
+  }
+  j["definitions"] = {
+      {"gain", "per prompt: mean over tokens of ||out|| / (mean over tokens of ||in|| + 1e-10); then the mean "
+               "over prompts (seeds 000/001)"},
+      {"attention", "in = blocks.{l}.ln1.hook_out, out = blocks.{l}.hook_attn_out"},
+      {"mlp", "in = blocks.{l}.ln2.hook_out, out = blocks.{l}.hook_mlp_out"},
+      {"combined", "prompt-mean attention gain x prompt-mean MLP gain (product after averaging, as both seeds)"},
+      {"counts", "contracting: gain < 1; expanding: gain >= 1 (seed 001); hypothesis_test uses seed 000's gain > 1"},
+      {"funnel_confirmed", "attention_always_contracts and mlp_mostly_contracts and last_layer_expands (seed 001's "
+                           "code; last_layer_is_max is reported but not part of it)"},
+      {"update_to_residual", "per token ||delta|| / ||resid_pre|| and cos(delta, resid_pre), delta = hook_attn_out "
+                             "or hook_mlp_out, resid_pre = blocks.{l}.hook_resid_pre; mean over tokens, then prompts"},
+      {"attention_entropy", "nats; per query row -sum p log p, mean over heads and query positions, then prompts"},
+      {"token_gain_quantiles", "per token ||out_t|| / (||in_t|| + 1e-10), pooled over all prompts' tokens "
+                               "(numpy linear percentiles)"},
+  };
+  ordered_json prompts = ordered_json::array();
+  for (auto& p : run.prompts->prompts) prompts.push_back({{"text", p.text}, {"ids", p.ids}});
+  j["provenance"] = report::provenance({
+      {"model_path", std::filesystem::absolute(m.dir()).string()},
+      {"config_sha256", report::sha256_file(m.dir() / "config.json")},
+      {"weight_dtype", std::string(dtype_name(m.weight_dtype()))},
+      {"compute_precision", "float32 (16-bit weights widened exactly), norms accumulated in float64"},
+      {"prompts_source", run.prompts->source},
+      {"special_tokens", run.prompts->special_tokens_note},
+      {"tokenizer", run.prompts->tokenizer},
+      {"prompts", prompts},
+      {"seconds", run.seconds},
+  });
+  return j;
+}
+
+report::Table layers_table(const GainsRun& run) {
+  const auto& r = run.result;
+  const auto& s = r.seed;
+  std::vector<std::string> cols = {
+      "layer", "attn_gain", "mlp_gain", "combined_gain", "ratio_mlp_attn", "cumulative_gain", "phase", "net",
+      "attn_norm_in", "attn_norm_out", "mlp_norm_in", "mlp_norm_out", "attn_gain_ci_lo", "attn_gain_ci_hi",
+      "mlp_gain_ci_lo", "mlp_gain_ci_hi", "combined_gain_ci_lo", "combined_gain_ci_hi", "attn_token_gain_q10",
+      "attn_token_gain_median", "attn_token_gain_q90", "mlp_token_gain_q10", "mlp_token_gain_median",
+      "mlp_token_gain_q90", "attn_update_ratio", "attn_update_cos", "mlp_update_ratio", "mlp_update_cos",
+      "attn_entropy"};
+  if (r.skip_first) cols.insert(cols.end(), {"attn_gain_skip_first", "mlp_gain_skip_first"});
+  if (run.weights)
+    cols.insert(cols.end(), {"W_Q_fro", "W_K_fro", "W_V_fro", "W_O_fro", "W_in_fro", "W_gate_fro", "W_out_fro",
+                             "W_V_spectral", "OV_spectral"});
+  report::Table t(cols);
+  for (int l = 0; l < s.n_layers; ++l) {
+    const auto& e = r.layers[l];
+    std::vector<report::Cell> row = {
+        cell(l), cell(s.attn_gain[l]), cell(s.mlp_gain[l]), cell(s.combined[l]), cell(s.ratio[l]),
+        cell(s.cumulative[l]), cell(s.phase[l]), cell(s.net[l]), cell(s.attn_norm_in[l]), cell(s.attn_norm_out[l]),
+        cell(s.mlp_norm_in[l]), cell(s.mlp_norm_out[l]), cell(e.attn_ci.lo), cell(e.attn_ci.hi), cell(e.mlp_ci.lo),
+        cell(e.mlp_ci.hi), cell(e.combined_ci.lo), cell(e.combined_ci.hi), cell(e.attn_token_gain.q10),
+        cell(e.attn_token_gain.median), cell(e.attn_token_gain.q90), cell(e.mlp_token_gain.q10),
+        cell(e.mlp_token_gain.median), cell(e.mlp_token_gain.q90), cell(e.attn_update_ratio),
+        cell(e.attn_update_cos), cell(e.mlp_update_ratio), cell(e.mlp_update_cos), cell(e.attn_entropy)};
+    if (r.skip_first) row.insert(row.end(), {cell(r.skip_first->attn_gain[l]), cell(r.skip_first->mlp_gain[l])});
+    if (run.weights) {
+      const auto& n = (*run.weights)[l];
+      const double gate = run.model->arch().gated_mlp ? n.mlp_gate : std::nan("");
+      row.insert(row.end(), {cell(n.q), cell(n.k), cell(n.v), cell(n.o), cell(n.mlp_in), cell(gate), cell(n.mlp_out),
+                             cell(n.v_spectral), cell(n.ov_spectral)});
+    }
+    t.add_row(row);
+  }
+  return t;
+}
+
+report::Table seed_layer_table(const gains::SeedSummary& s) {
+  report::Table t({"Layer", "Attn Gain", "MLP Gain", "Combined", "Phase", "Net"});
+  for (int l = 0; l < s.n_layers; ++l)
+    t.add_row({cell(l), cell(fmt::format("{:.4f}", s.attn_gain[l])), cell(fmt::format("{:.4f}", s.mlp_gain[l])),
+               cell(fmt::format("{:.4f}", s.combined[l])), cell(s.phase[l]), cell(s.net[l])});
+  return t;
+}
+
+report::Table funnel_table(const gains::SeedSummary& s) {
+  const int n = s.n_layers;
+  auto pf = [](bool b) { return cell(b ? "PASS" : "FAIL"); };
+  report::Table t({"Funnel test (seed 001)", "Result", "Detail"});
+  t.add_row({cell("Attention always contracts"), pf(s.attention_always_contracts),
+             cell(fmt::format("{}/{} layers", s.attn_contracting, n))});
+  t.add_row({cell("MLP mostly contracts (>= n-3)"), pf(s.mlp_mostly_contracts),
+             cell(fmt::format("{}/{} layers", s.mlp_contracting, n))});
+  t.add_row({cell(fmt::format("Last layer (L{}) MLP expands", n - 1)), pf(s.last_layer_expands),
+             cell(fmt::format("gain={:.3f}", s.mlp_gain.back()))});
+  t.add_row({cell("Last layer has max MLP gain"), pf(s.last_layer_is_max), cell(fmt::format("max at L{}", s.L_star_mlp))});
+  t.add_row({cell("FUNNEL MODEL CONFIRMED"), pf(s.funnel_confirmed), cell("first three (the seed's code)")});
+  return t;
+}
+
+report::Table comparison_table(const std::string& reference, const ordered_json& ours) {
+  compare::GainsSummary ref;
+  if (auto p = compare::preset(reference)) {
+    ref = *p;
+  } else {
+    ref = compare::parse_gains(report::read_json(reference), reference);
+  }
+  const compare::GainsSummary mine = compare::parse_gains(nlohmann::json::parse(ours.dump()), "this run");
+  report::Table t({"Metric", ref.model, mine.model});
+  for (const compare::Metric& m : compare::metrics()) t.add_row({cell(m.label), cell(m.value(ref)), cell(m.value(mine))});
+  return t;
+}
+
+void write_gains_figures(const GainsRun& run, const std::filesystem::path& dir,
+                         std::optional<double> reference_last_mlp_gain) {
+  using namespace report;
+  const auto& s = run.result.seed;
+  const int n = s.n_layers;
+  const auto x = layer_axis(n);
+  const std::string title = run.model->name() + (run.model->random_weights() ? " (RANDOM WEIGHTS)" : "");
+
+  // Seed 000's four panels.
+  Figure g;
+  g.title = title + ": FFN vs Attention Expansion Analysis";
+  g.columns = 2;
+  Panel p1 = panel("Attention vs MLP Gain per Layer", "Layer", "Gain (||output|| / ||input||)");
+  p1.lines = {line("Attention Gain", x, s.attn_gain), line("MLP/FFN Gain", x, s.mlp_gain)};
+  p1.hlines = {ref(1.0, "Neutral (gain=1)")};
+  Panel p2 = panel("Output Norms per Layer", "Layer", "Mean Norm");
+  p2.lines = {line("Attn Output Norm", x, s.attn_norm_out), line("MLP Output Norm", x, s.mlp_norm_out)};
+  Panel p3 = panel("Relative Contribution: MLP vs Attention", "Layer", "MLP Gain / Attn Gain");
+  p3.lines = {line("MLP / Attention", x, s.ratio)};
+  p3.hlines = {ref(1.0, "Equal gains")};
+  Panel p4 = panel("Net Effect: Attn x MLP Gain", "Layer", "Combined Gain");
+  p4.lines = {line("Combined Gain (Attn x MLP)", x, s.combined)};
+  p4.hlines = {ref(1.0, "")};
+  g.panels = {p1, p2, p3, p4};
+  g.render(dir / "gains.png", dir / "gains.svg");
+
+  // Seed 001's four panels.
+  Figure f;
+  f.title = title + ": Funnel Analysis";
+  f.columns = 2;
+  Panel q1 = panel("Attention vs MLP Gain per Layer", "Layer", "Gain (||output|| / ||input||)");
+  q1.lines = {line("Attention Gain", x, s.attn_gain), line("MLP/FFN Gain", x, s.mlp_gain)};
+  q1.hlines = {ref(1.0, "Neutral (gain=1)")};
+  Panel q2 = panel("MLP Gain: Normalized Layer Position", "Normalized Layer Position (0=first, 1=last)", "MLP Gain");
+  std::vector<double> depth(n);
+  for (int l = 0; l < n; ++l) depth[l] = compare::normalised_depth(l, n);
+  q2.lines = {line(run.model->name() + " MLP", depth, s.mlp_gain)};
+  q2.hlines = {ref(1.0, "")};
+  if (reference_last_mlp_gain) q2.hlines.push_back(ref(*reference_last_mlp_gain, "reference last-layer MLP gain"));
+  Panel q3 = panel("Net Effect: Attn x MLP Gain", "Layer", "Combined Gain (Attn x MLP)");
+  BarSeries bars;
+  bars.label = "Combined gain", bars.x = x, bars.y = s.combined;
+  q3.bars = {bars};
+  q3.hlines = {ref(1.0, "Neutral (gain=1)")};
+  Panel q4 = panel("Information Funnel: Cumulative Compression", "Layer", "Cumulative Gain (product of all gains)");
+  q4.log_y = true;
+  q4.lines = {line("Cumulative Gain", x, s.cumulative, LineStyle::Lines), line(fmt::format("Bottleneck (L{})", s.bottleneck), {double(s.bottleneck)}, {s.cumulative[s.bottleneck]},
+               LineStyle::Points)};
+  q4.hlines = {ref(1.0, "")};
+  f.panels = {q1, q2, q3, q4};
+  f.render(dir / "funnel.png", dir / "funnel.svg");
+}
+
+void write_gains_report(const GainsRun& run, const std::filesystem::path& dir, const ordered_json& doc,
+                        const std::optional<report::Table>& comparison, bool figures) {
+  using namespace report;
+  const auto& s = run.result.seed;
+  Html h("streamgauge gains: " + run.model->name());
+  for (auto& w : run.warnings) h.warning(w);
+  h.paragraph(fmt::format("{} layers, d_model {}, {} prompts ({}). {}", s.n_layers, run.model->arch().d_model,
+                          run.prompts->prompts.size(), run.prompts->source, run.prompts->special_tokens_note));
+  h.heading("Seed 000: per-layer gains and phases");
+  h.paragraph(fmt::format("Attention min gain {:.4f} at layer {}; MLP max gain {:.4f} at layer {}. "
+                          "Hypothesis (attention contracts, FFN expands) confirmed: {}.",
+                          s.attn_gain[s.L_star_attn], s.L_star_attn, s.mlp_gain[s.L_star_mlp], s.L_star_mlp,
+                          s.hypothesis_confirmed ? "yes" : "no"));
+  h.table(seed_layer_table(s));
+  if (figures) h.figure(dir / "gains.svg", "Seed 000's four panels");
+  h.heading("Seed 001: funnel test");
+  h.table(funnel_table(s));
+  if (figures) h.figure(dir / "funnel.svg", "Seed 001's four panels");
+  if (comparison) {
+    h.heading("Cross-model comparison (seed 001)");
+    h.table(*comparison);
+  }
+  h.heading("All per-layer metrics");
+  h.paragraph("Bootstrap 95% intervals over prompts, per-token gain quantiles, update-to-residual ratios and "
+              "cosines, attention entropy" + std::string(run.weights ? ", weight norms" : "") +
+              ". Definitions are in gains.json under \"definitions\"; the same table is layers.csv.");
+  h.table(layers_table(run));
+  h.provenance(doc["provenance"]);
+  h.write(dir / "report.html");
+}
+
+}  // namespace sg::cli

@@ -1,0 +1,47 @@
+#pragma once
+// The files `streamgauge gains` writes: gains.json (the seeds' summary keys +
+// our extra metrics + provenance), layers.csv, the seeds' figures and
+// report.html. Formatting only; every number comes from experiments/gains.h.
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/prompts.h"
+#include "experiments/gains.h"
+#include "experiments/weights.h"
+#include "model/model.h"
+#include "report/table.h"
+
+namespace sg::cli {
+
+struct GainsRun {
+  const Model* model = nullptr;
+  const PromptSet* prompts = nullptr;
+  gains::Options options;
+  gains::Result result;
+  std::optional<std::vector<weights::LayerNorms>> weights;
+  std::vector<std::string> warnings;  // shown in the terminal, the JSON and the report
+  double seconds = 0;                 // forward + reduction time
+};
+
+// The seeds' summary keys (seeds 000/001) first, then ours, then provenance.
+nlohmann::ordered_json gains_json(const GainsRun& run);
+// One row per layer, every per-layer metric.
+report::Table layers_table(const GainsRun& run);
+// Seed 000's per-layer table (Layer | Attn Gain | MLP Gain | Combined | Phase).
+report::Table seed_layer_table(const gains::SeedSummary& s);
+// Seed 001's funnel test, PASS/FAIL per criterion.
+report::Table funnel_table(const gains::SeedSummary& s);
+// Seed 001's cross-model comparison of reference summaries and this run.
+// `reference`: a preset name (pythia-1.4b, pythia-6.9b) or a gains.json file.
+report::Table comparison_table(const std::string& reference, const nlohmann::ordered_json& ours);
+
+// gains.png/svg (seed 000's four panels) and funnel.png/svg (seed 001's four).
+void write_gains_figures(const GainsRun& run, const std::filesystem::path& dir,
+                         std::optional<double> reference_last_mlp_gain);
+void write_gains_report(const GainsRun& run, const std::filesystem::path& dir, const nlohmann::ordered_json& doc,
+                        const std::optional<report::Table>& comparison, bool figures);
+
+}  // namespace sg::cli

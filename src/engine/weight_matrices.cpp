@@ -1,0 +1,70 @@
+#include "engine/weight_matrices.h"
+
+#include <algorithm>
+
+#include "util/error.h"
+
+namespace sg {
+
+const char* to_string(Proj p) {
+  switch (p) {
+    case Proj::Q: return "W_Q";
+    case Proj::K: return "W_K";
+    case Proj::V: return "W_V";
+    case Proj::O: return "W_O";
+    case Proj::Up: return "W_in";
+    case Proj::Gate: return "W_gate";
+    case Proj::Down: return "W_out";
+  }
+  return "?";
+}
+
+namespace {
+
+// All of a Linear's weight as [out, in].
+DenseMatrix dense(const Linear& L) {
+  DenseMatrix m{L.out, L.in, std::vector<float>(static_cast<size_t>(L.out * L.in))};
+  std::vector<float> raw(m.data.size());
+  to_f32(L.weight->dtype, L.weight->data, raw.data(), raw.size());
+  if (!L.in_out) {
+    m.data = std::move(raw);
+  } else {  // stored [in, out]
+    for (int64_t i = 0; i < L.in; ++i)
+      for (int64_t o = 0; o < L.out; ++o) m.data[o * L.in + i] = raw[i * L.out + o];
+  }
+  return m;
+}
+
+}  // namespace
+
+DenseMatrix projection_matrix(const Model& model, int layer, Proj proj) {
+  const ArchSpec& a = model.arch();
+  const ModelWeights& w = model.weights();
+  if (layer < 0 || layer >= a.n_layers) fail("layer {} is out of range", layer);
+  const LayerWeights& L = w.layers[layer];
+  switch (proj) {
+    case Proj::O: return dense(L.o);
+    case Proj::Up: return dense(L.up);
+    case Proj::Down: return dense(L.down);
+    case Proj::Gate:
+      if (!L.gate.weight) fail("the model has no gated MLP");
+      return dense(L.gate);
+    default: break;
+  }
+  if (w.qkv_layout == QkvLayout::Separate) return dense(proj == Proj::Q ? L.q : proj == Proj::K ? L.k : L.v);
+  // Fused: pick the rows of the [3d, d] matrix that make up Q, K or V.
+  const DenseMatrix fused = dense(L.qkv);
+  const int j = proj == Proj::Q ? 0 : proj == Proj::K ? 1 : 2;
+  const int64_t hd = a.d_head, d = a.d_model;
+  DenseMatrix m{int64_t{a.n_heads} * hd, d, {}};
+  m.data.resize(static_cast<size_t>(m.rows * d));
+  for (int h = 0; h < a.n_heads; ++h)
+    for (int64_t i = 0; i < hd; ++i) {
+      // FusedPerHead: row h*3hd + j*hd + i; FusedBlocks: row j*d + h*hd + i.
+      const int64_t src = w.qkv_layout == QkvLayout::FusedPerHead ? (h * 3 + j) * hd + i : j * d + h * hd + i;
+      std::copy_n(fused.data.begin() + src * d, d, m.data.begin() + (h * hd + i) * d);
+    }
+  return m;
+}
+
+}  // namespace sg

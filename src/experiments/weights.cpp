@@ -1,0 +1,110 @@
+#include "experiments/weights.h"
+
+#include <cmath>
+
+namespace sg::weights {
+
+double frobenius(const DenseMatrix& m) {
+  double s = 0;
+#pragma omp parallel for reduction(+ : s) schedule(static)
+  for (size_t i = 0; i < m.data.size(); ++i) s += static_cast<double>(m.data[i]) * m.data[i];
+  return std::sqrt(s);
+}
+
+namespace {
+
+// y = A x for A [rows, cols], and y = A^T x.
+void matvec(const DenseMatrix& a, const std::vector<double>& x, std::vector<double>& y) {
+  y.assign(a.rows, 0.0);
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < a.rows; ++r) {
+    double s = 0;
+    const float* row = a.data.data() + r * a.cols;
+    for (int64_t c = 0; c < a.cols; ++c) s += row[c] * x[c];
+    y[r] = s;
+  }
+}
+void matvec_t(const DenseMatrix& a, const std::vector<double>& x, std::vector<double>& y) {
+  y.assign(a.cols, 0.0);
+  for (int64_t r = 0; r < a.rows; ++r) {
+    const float* row = a.data.data() + r * a.cols;
+    for (int64_t c = 0; c < a.cols; ++c) y[c] += row[c] * x[r];
+  }
+}
+
+double norm(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x * x;
+  return std::sqrt(s);
+}
+
+// Power iteration for the top singular value of an operator given by apply
+// (x -> A x) and apply_t (y -> A^T y), on vectors of size n.
+template <typename F, typename G>
+double power_iteration(int64_t n, F apply, G apply_t) {
+  std::vector<double> x(n), y, z;
+  for (int64_t i = 0; i < n; ++i) x[i] = 1.0 + 0.001 * static_cast<double>(i % 97);  // fixed start
+  double sigma = 0;
+  for (int it = 0; it < 300; ++it) {
+    const double nx = norm(x);
+    if (nx == 0) return 0;
+    for (double& v : x) v /= nx;
+    apply(x, y);
+    const double next = norm(y);
+    apply_t(y, z);
+    x.swap(z);
+    if (it > 5 && std::fabs(next - sigma) <= 1e-10 * next) return next;
+    sigma = next;
+  }
+  return sigma;
+}
+
+}  // namespace
+
+double spectral_norm(const DenseMatrix& m) {
+  return power_iteration(
+      m.cols, [&](const auto& x, auto& y) { matvec(m, x, y); }, [&](const auto& y, auto& x) { matvec_t(m, y, x); });
+}
+
+double ov_spectral_norm(const DenseMatrix& w_o, const DenseMatrix& w_v, int H, int KV, int hd) {
+  const int group = H / KV;
+  // x [d] -> v = W_V x [KV*hd] -> z [H*hd] (head h takes kv head h / group) -> W_O z [d].
+  auto apply = [&](const std::vector<double>& x, std::vector<double>& y) {
+    std::vector<double> v, z(static_cast<size_t>(H) * hd);
+    matvec(w_v, x, v);
+    for (int h = 0; h < H; ++h)
+      for (int i = 0; i < hd; ++i) z[h * hd + i] = v[(h / group) * hd + i];
+    matvec(w_o, z, y);
+  };
+  auto apply_t = [&](const std::vector<double>& y, std::vector<double>& x) {
+    std::vector<double> z, v(static_cast<size_t>(KV) * hd, 0.0);
+    matvec_t(w_o, y, z);
+    for (int h = 0; h < H; ++h)
+      for (int i = 0; i < hd; ++i) v[(h / group) * hd + i] += z[h * hd + i];
+    matvec_t(w_v, v, x);
+  };
+  return power_iteration(w_v.cols, apply, apply_t);
+}
+
+std::vector<LayerNorms> layer_norms(const Model& model, const std::function<void(int)>& progress) {
+  const ArchSpec& a = model.arch();
+  std::vector<LayerNorms> out(a.n_layers);
+  for (int l = 0; l < a.n_layers; ++l) {
+    LayerNorms& n = out[l];
+    n.q = frobenius(projection_matrix(model, l, Proj::Q));
+    n.k = frobenius(projection_matrix(model, l, Proj::K));
+    const DenseMatrix v = projection_matrix(model, l, Proj::V);
+    const DenseMatrix o = projection_matrix(model, l, Proj::O);
+    n.v = frobenius(v);
+    n.o = frobenius(o);
+    n.v_spectral = spectral_norm(v);
+    n.ov_spectral = ov_spectral_norm(o, v, a.n_heads, a.n_kv_heads, a.d_head);
+    n.mlp_in = frobenius(projection_matrix(model, l, Proj::Up));
+    if (a.gated_mlp) n.mlp_gate = frobenius(projection_matrix(model, l, Proj::Gate));
+    n.mlp_out = frobenius(projection_matrix(model, l, Proj::Down));
+    if (progress) progress(l);
+  }
+  return out;
+}
+
+}  // namespace sg::weights
