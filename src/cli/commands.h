@@ -12,6 +12,7 @@ void add_generate(CLI::App& app);
 void add_gains(CLI::App& app);
 void add_weights(CLI::App& app);
 void add_pairs(CLI::App& app);
+void add_align(CLI::App& app);
 void add_pull(CLI::App& app);
 void add_tokenize(CLI::App& app);
 void add_compare(CLI::App& app);

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   sg::cli::add_gains(app);
   sg::cli::add_weights(app);
   sg::cli::add_pairs(app);
+  sg::cli::add_align(app);
   sg::cli::add_pull(app);
   sg::cli::add_tokenize(app);
   sg::cli::add_compare(app);
