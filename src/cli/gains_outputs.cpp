@@ -152,7 +152,7 @@ ordered_json gains_json(const GainsRun& run) {
       {"model_path", std::filesystem::absolute(m.dir()).string()},
       {"config_sha256", report::sha256_file(m.dir() / "config.json")},
       {"weight_dtype", std::string(dtype_name(m.weight_dtype()))},
-      {"compute_precision", "float32 (16-bit weights widened exactly), norms accumulated in float64"},
+      {"compute_precision", run.precision},
       {"prompts_source", run.prompts->source},
       {"special_tokens", run.prompts->special_tokens_note},
       {"tokenizer", run.prompts->tokenizer},

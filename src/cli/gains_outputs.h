@@ -24,6 +24,7 @@ struct GainsRun {
   std::optional<std::vector<weights::LayerNorms>> weights;
   std::vector<std::string> warnings;  // shown in the terminal, the JSON and the report
   double seconds = 0;                 // forward + reduction time
+  std::string precision;              // how the matrix products were computed
 };
 
 // The seeds' summary keys (seeds 000/001) first, then ours, then provenance.

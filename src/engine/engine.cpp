@@ -75,7 +75,7 @@ void check_residual(int layer, const char* what, const float* pre, const float* 
 
 }  // namespace
 
-Engine::Engine(const Model& model) : model_(model), linear_(model) {}
+Engine::Engine(const Model& model, MatmulPrecision precision) : model_(model), linear_(model, precision) {}
 
 void Engine::validate(const Batch& b) const {
   const ArchSpec& a = model_.arch();

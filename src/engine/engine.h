@@ -24,7 +24,7 @@ struct RunOptions {
 
 class Engine {
  public:
-  explicit Engine(const Model& model);
+  explicit Engine(const Model& model, MatmulPrecision precision = MatmulPrecision::F32);
 
   // Throws sg::Error for token ids outside the vocabulary, empty sequences,
   // sequences longer than the model's positions, or a broken residual identity.

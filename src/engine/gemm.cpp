@@ -11,7 +11,7 @@ struct Gemm::Impl {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   // Primitives keyed by shape and strides; a forward uses a handful.
-  using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool>;
+  using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool, bool>;
   std::map<Key, std::pair<dnnl::matmul::primitive_desc, dnnl::matmul>> cache;
 };
 
@@ -20,14 +20,27 @@ Gemm::~Gemm() = default;
 
 void Gemm::run(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, bool w_nk,
                const float* bias, float* C, int64_t ldc) {
+  run_typed(false, M, N, K, A, lda, W, w_nk, bias, C, ldc);
+}
+
+void Gemm::run_bf16(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t lda, const void* W, bool w_nk,
+                    const float* bias, float* C, int64_t ldc) {
+  run_typed(true, M, N, K, A, lda, W, w_nk, bias, C, ldc);
+}
+
+void Gemm::run_typed(bool bf16, int64_t M, int64_t N, int64_t K, const void* A, int64_t lda, const void* W,
+                     bool w_nk, const float* bias, float* C, int64_t ldc) {
   using dt = dnnl::memory::data_type;
   using md = dnnl::memory::desc;
   if (M == 0 || N == 0) return;
-  const Impl::Key key{M, N, K, lda, ldc, w_nk, bias != nullptr};
+  // A small cache bound: shapes vary with the batch (generation grows M by one per step).
+  if (impl_->cache.size() > 512) impl_->cache.clear();
+  const Impl::Key key{M, N, K, lda, ldc, w_nk, bias != nullptr, bf16};
   auto it = impl_->cache.find(key);
   if (it == impl_->cache.end()) {
-    const md a_md({M, K}, dt::f32, {lda, 1});
-    const md w_md({K, N}, dt::f32, w_nk ? dnnl::memory::dims{1, K} : dnnl::memory::dims{N, 1});
+    const dt in = bf16 ? dt::bf16 : dt::f32;
+    const md a_md({M, K}, in, {lda, 1});
+    const md w_md({K, N}, in, w_nk ? dnnl::memory::dims{1, K} : dnnl::memory::dims{N, 1});
     const md c_md({M, N}, dt::f32, {ldc, 1});
     dnnl::matmul::primitive_desc pd;
     if (bias) {
@@ -40,8 +53,8 @@ void Gemm::run(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, con
   }
   auto& [pd, prim] = it->second;
   auto& eng = impl_->engine;
-  dnnl::memory a(pd.src_desc(), eng, const_cast<float*>(A));
-  dnnl::memory w(pd.weights_desc(), eng, const_cast<float*>(W));
+  dnnl::memory a(pd.src_desc(), eng, const_cast<void*>(A));
+  dnnl::memory w(pd.weights_desc(), eng, const_cast<void*>(W));
   dnnl::memory c(pd.dst_desc(), eng, C);
   std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, c}};
   if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(pd.bias_desc(), eng, const_cast<float*>(bias)));
@@ -49,12 +62,22 @@ void Gemm::run(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, con
   impl_->stream.wait();
 }
 
-LinearRunner::LinearRunner(const Model& model, int64_t scratch_floats)
-    : model_(model), scratch_floats_(scratch_floats) {}
+LinearRunner::LinearRunner(const Model& model, MatmulPrecision precision, int64_t scratch_floats)
+    : model_(model), precision_(precision), scratch_floats_(scratch_floats) {}
 
 void LinearRunner::apply(const Linear& L, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy) {
   const TensorView& W = *L.weight;
   const float* bias = model_.vec(L.bias);
+  if (precision_ == MatmulPrecision::BF16 && W.dtype == DType::BF16 &&
+      reinterpret_cast<uintptr_t>(W.data) % alignof(uint16_t) == 0) {
+    // Weights straight from the mapping; activations rounded to BF16 (nearest even).
+    x_bf16_.resize(static_cast<size_t>(M * L.in));
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < M; ++r)
+      for (int64_t i = 0; i < L.in; ++i) x_bf16_[r * L.in + i] = f32_to_bf16(x[r * ldx + i]);
+    gemm_.run_bf16(M, L.out, L.in, x_bf16_.data(), L.in, W.data, !L.in_out, bias, y, ldy);
+    return;
+  }
   if (W.dtype == DType::F32 && reinterpret_cast<uintptr_t>(W.data) % alignof(float) == 0) {
     gemm_.run(M, L.out, L.in, x, ldx, reinterpret_cast<const float*>(W.data), !L.in_out, bias, y, ldy);
     return;

@@ -21,25 +21,39 @@ class Gemm {
   // null), where B is W^T for W stored [N, K] (w_nk) or W itself stored [K, N].
   void run(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, bool w_nk,
            const float* bias, float* C, int64_t ldc);
+  // The same with A and W in BF16 (products exact, float32 accumulation).
+  void run_bf16(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t lda, const void* W, bool w_nk,
+                const float* bias, float* C, int64_t ldc);
 
  private:
+  void run_typed(bool bf16, int64_t M, int64_t N, int64_t K, const void* A, int64_t lda, const void* W, bool w_nk,
+                 const float* bias, float* C, int64_t ldc);
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// How matrix products are computed.
+enum class MatmulPrecision {
+  F32,   // exact float32 products of float32 (or exactly widened 16-bit) weights: the reference path
+  BF16,  // --fast: BF16 weights used as stored and activations rounded to BF16, float32 accumulation
 };
 
 class LinearRunner {
  public:
   // scratch_floats: the most float32 values a widened weight slice may take.
-  explicit LinearRunner(const Model& model, int64_t scratch_floats = int64_t{32} << 20);
+  explicit LinearRunner(const Model& model, MatmulPrecision precision = MatmulPrecision::F32,
+                        int64_t scratch_floats = int64_t{32} << 20);
   // y[M, L.out] (row stride ldy) = x[M, L.in] (row stride ldx) applied to L.
   void apply(const Linear& L, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy);
   void apply(const Linear& L, const float* x, int64_t M, float* y) { apply(L, x, M, L.in, y, L.out); }
 
  private:
   const Model& model_;
+  MatmulPrecision precision_;
   Gemm gemm_;
   int64_t scratch_floats_;
   std::vector<float> scratch_;
+  std::vector<uint16_t> x_bf16_;
 };
 
 }  // namespace sg

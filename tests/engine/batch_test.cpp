@@ -5,6 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/capture_store.h"
+#include "io/safetensors.h"
+
+#include <cmath>
 #include "engine/engine.h"
 #include "support/test_support.h"
 #include "util/atomic_file.h"
@@ -64,6 +67,44 @@ TEST(Generate, Stories260kMatchesTheIndependentImplementation) {
     ++n;
   }
   EXPECT_EQ(n, 4);
+}
+
+}  // namespace
+}  // namespace sg
+
+namespace sg {
+namespace {
+
+// --fast: BF16 products with float32 accumulation. Activations are rounded to
+// BF16 (8 significant bits), so the result is close to, not equal to, the
+// reference: this checks the path reads the weights right, not its precision.
+TEST(FastPath, Bf16ProductsStayCloseToTheReference) {
+  const auto shared = test::shared_dir();
+  auto model = Model::load(shared / "golden/models/neox_parallel_bf16");
+  SafetensorsFile golden(shared / "golden/expected/neox_parallel_bf16/golden.safetensors");
+  Engine engine(*model, MatmulPrecision::BF16);
+  CaptureStore store({"blocks.*.hook_attn_out", "blocks.*.hook_mlp_out", "logits"});
+  Observer* obs[] = {&store};
+  const std::vector<int32_t> seq{229, 29, 129, 164, 169, 254, 126};
+  engine.run(Batch::of(std::vector<std::vector<int32_t>>{seq}), obs);
+  for (auto [g, c] : std::vector<std::pair<std::string, std::string>>{
+           {"seq1.layer0.attn_out", "seq0.blocks.0.hook_attn_out"},
+           {"seq1.layer3.mlp_out", "seq0.blocks.3.hook_mlp_out"},
+           {"seq1.logits", "seq0.logits"}}) {
+    const TensorView* gt = golden.find(g);
+    ASSERT_NE(gt, nullptr);
+    std::vector<float> want(gt->numel());
+    to_f32(gt->dtype, gt->data, want.data(), want.size());
+    const auto& got = store.find(c)->data;
+    ASSERT_EQ(got.size(), want.size());
+    double max_w = 0, max_d = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      max_w = std::max(max_w, std::fabs(double(want[i])));
+      max_d = std::max(max_d, std::fabs(double(got[i]) - want[i]));
+    }
+    EXPECT_LT(max_d, 2e-2 * max_w) << c;
+    EXPECT_GT(max_d, 0.0) << c << ": the BF16 path is not in use";
+  }
 }
 
 }  // namespace
