@@ -55,24 +55,6 @@ class Dispatch {
   std::vector<std::vector<Observer*>> subs_;
 };
 
-// Verifies post == pre + attn + mlp (in that order of float additions) to
-// float32 rounding, element by element.
-void check_residual(int layer, const char* what, const float* pre, const float* attn, const float* mlp,
-                    const float* post, int64_t n) {
-  constexpr double kUlps = 4.0 * 5.960464477539063e-08;  // 4 * 2^-24
-  for (int64_t i = 0; i < n; ++i) {
-    const double expected = static_cast<double>(pre[i]) + attn[i] + (mlp ? mlp[i] : 0.0f);
-    const double scale = std::fabs(pre[i]) + std::fabs(attn[i]) + (mlp ? std::fabs(mlp[i]) : 0.0f);
-    const double diff = std::fabs(post[i] - expected);
-    if (!std::isfinite(post[i]) || !std::isfinite(expected))
-      fail("layer {}: non-finite activations in the residual stream (non-finite weights or overflow?)", layer);
-    if (diff > kUlps * scale + 1e-37)
-      fail("layer {}: residual identity violated: {} differs from the sum of its parts by {} at element {} "
-           "(a capture point is not the tensor it names)",
-           layer, what, diff, i);
-  }
-}
-
 }  // namespace
 
 Engine::Engine(const Model& model, MatmulPrecision precision) : model_(model), linear_(model, precision) {}
@@ -203,12 +185,12 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
 
     if (a.parallel_residual) {
       for (int64_t i = 0; i < N * d; ++i) x[i] = (x[i] + attn_out[i]) + mlp_out[i];
-      check_residual(l, "resid_post", pre.data(), attn_out.data(), mlp_out.data(), x.data(), N * d);
+      kernels::check_residual(l, "resid_post", pre.data(), attn_out.data(), mlp_out.data(), x.data(), N * d);
     } else {
       // x holds resid_mid here; verify it before finishing the block.
-      check_residual(l, "resid_mid", pre.data(), attn_out.data(), nullptr, x.data(), N * d);
+      kernels::check_residual(l, "resid_mid", pre.data(), attn_out.data(), nullptr, x.data(), N * d);
       for (int64_t i = 0; i < N * d; ++i) x[i] += mlp_out[i];
-      check_residual(l, "resid_post", pre.data(), attn_out.data(), mlp_out.data(), x.data(), N * d);
+      kernels::check_residual(l, "resid_post", pre.data(), attn_out.data(), mlp_out.data(), x.data(), N * d);
     }
     dispatch.fire(Point::ResidPost, l, batch, x.data(), d);
     progress.tick();

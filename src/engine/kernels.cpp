@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "util/error.h"
+
 namespace sg::kernels {
 
 void layer_norm(const float* x, int64_t rows, int64_t d, const float* w, const float* b, double eps, float* out) {
@@ -152,6 +154,24 @@ void attention(const Batch& batch, const float* q, const float* k, const float* 
         std::copy(acc.begin(), acc.end(), z + (base + i) * H * hd + h * hd);
       }
     }
+  }
+}
+
+// Verifies post == pre + attn + mlp (in that order of float additions) to
+// float32 rounding, element by element.
+void check_residual(int layer, const char* what, const float* pre, const float* attn, const float* mlp,
+                    const float* post, int64_t n) {
+  constexpr double kUlps = 4.0 * 5.960464477539063e-08;  // 4 * 2^-24
+  for (int64_t i = 0; i < n; ++i) {
+    const double expected = static_cast<double>(pre[i]) + attn[i] + (mlp ? mlp[i] : 0.0f);
+    const double scale = std::fabs(pre[i]) + std::fabs(attn[i]) + (mlp ? std::fabs(mlp[i]) : 0.0f);
+    const double diff = std::fabs(post[i] - expected);
+    if (!std::isfinite(post[i]) || !std::isfinite(expected))
+      fail("layer {}: non-finite activations in the residual stream (non-finite weights or overflow?)", layer);
+    if (diff > kUlps * scale + 1e-37)
+      fail("layer {}: residual identity violated: {} differs from the sum of its parts by {} at element {} "
+           "(a capture point is not the tensor it names)",
+           layer, what, diff, i);
   }
 }
 

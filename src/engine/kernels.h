@@ -41,4 +41,9 @@ void attention(const Batch& batch, const float* q, const float* k, const float* 
 // Offset of sequence s's [H, T, T] block in the patterns buffer, and its total size.
 int64_t pattern_offset(const Batch& batch, int H, size_t seq);
 
+// The residual identity, element by element to float32 rounding:
+// post == pre + attn (+ mlp if not null). Throws sg::Error naming the layer.
+void check_residual(int layer, const char* what, const float* pre, const float* attn, const float* mlp,
+                    const float* post, int64_t n);
+
 }  // namespace sg::kernels

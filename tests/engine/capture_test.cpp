@@ -40,3 +40,28 @@ TEST(CapturePoints, GlobMatching) {
 
 }  // namespace
 }  // namespace sg
+
+#include "engine/kernels.h"
+#include "util/error.h"
+
+namespace sg {
+namespace {
+
+TEST(ResidualIdentity, AcceptsRoundingAndCatchesAWrongTensor) {
+  std::vector<float> pre{1.0f, -2.0f, 3e5f}, attn{0.1f, 0.25f, -1e-3f}, mlp{1e-7f, 7.0f, 2.0f}, post(3);
+  for (int i = 0; i < 3; ++i) post[i] = (pre[i] + attn[i]) + mlp[i];
+  EXPECT_NO_THROW(kernels::check_residual(2, "resid_post", pre.data(), attn.data(), mlp.data(), post.data(), 3));
+  // A capture point holding another tensor (here: the MLP output missing) is caught, naming the layer.
+  for (int i = 0; i < 3; ++i) post[i] = pre[i] + attn[i];
+  try {
+    kernels::check_residual(2, "resid_post", pre.data(), attn.data(), mlp.data(), post.data(), 3);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("layer 2"), std::string::npos) << e.what();
+  }
+  post[0] = NAN;
+  EXPECT_THROW(kernels::check_residual(0, "resid_post", pre.data(), attn.data(), nullptr, post.data(), 3), Error);
+}
+
+}  // namespace
+}  // namespace sg
