@@ -68,8 +68,9 @@ void Engine::validate(const Batch& b) const {
       fail("sequence {} has {} tokens, more than the model's {} positions (max_position_embeddings)", s, T,
            a.max_positions);
     if (a.sliding_window > 0 && T > a.sliding_window)
-      fail("sequence {} has {} tokens, more than the sliding window ({}), which streamgauge does not implement", s,
-           T, a.sliding_window);
+      fail("sequence {} has {} tokens, more than config.json's sliding_window ({}; use_sliding_window is true): "
+           "windowed attention is not implemented",
+           s, T, a.sliding_window);
     for (int64_t r = b.begin(s); r < b.begin(s) + T; ++r)
       if (b.tokens[r] < 0 || b.tokens[r] >= a.vocab_size)
         fail("sequence {}: token id {} at position {} is outside the vocabulary (0..{})", s, b.tokens[r],

@@ -130,6 +130,15 @@ TEST(Cli, BadInputGivesOneLineExitTwoAndNoOutput) {
   write_file_atomic(m / "config.json", cfg.dump());
   expect_error(capture(m, "--ids 1"), "model_type");
 
+  // A sliding window shorter than the input is refused, naming the field.
+  auto w = test::copy_model(golden_model("qwen2"), "cli_sliding");
+  cfg = nlohmann::json::parse(read_file(w / "config.json"));
+  cfg["use_sliding_window"] = true;
+  cfg["sliding_window"] = 4;
+  cfg["max_window_layers"] = 0;
+  write_file_atomic(w / "config.json", cfg.dump());
+  expect_error(capture(w, "--ids 1,2,3,4,5"), "sliding_window");
+
   // Truncated weights.
   auto t = test::copy_model(golden_model("llama"), "cli_truncated");
   auto bytes = read_file(t / "model.safetensors");

@@ -144,3 +144,19 @@ TEST(Model, NoSafetensorsAndNoConfig) {
 
 }  // namespace
 }  // namespace sg
+
+namespace sg {
+namespace {
+
+TEST(Config, SlidingWindowIsRecordedForQwen2) {
+  auto c = nlohmann::json::parse(read_file(test::shared_dir() / "golden/models/qwen2/config.json"));
+  c["use_sliding_window"] = true;
+  c["sliding_window"] = 16;
+  c["max_window_layers"] = 0;
+  EXPECT_EQ(translate_config(c.dump(), "c").sliding_window, 16);
+  c["max_window_layers"] = 28;  // no layer at or past 28 in a 4-layer model: no window
+  EXPECT_EQ(translate_config(c.dump(), "c").sliding_window, 0);
+}
+
+}  // namespace
+}  // namespace sg
