@@ -16,5 +16,6 @@ void add_align(CLI::App& app);
 void add_pull(CLI::App& app);
 void add_tokenize(CLI::App& app);
 void add_compare(CLI::App& app);
+void add_residual(CLI::App& app);
 
 }  // namespace sg::cli

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   sg::cli::add_pull(app);
   sg::cli::add_tokenize(app);
   sg::cli::add_compare(app);
+  sg::cli::add_residual(app);
 
   try {
     app.parse(argc, argv);
