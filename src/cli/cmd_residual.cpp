@@ -148,6 +148,19 @@ void print_model(const Analysed& a) {
     std::printf("    True last-block gain:    %.4f   final-norm gain: %.4f\n", r.true_last.last_block_gain[p],
                 r.true_last.final_norm_gain[p]);
   }
+  // The seed's per-model summary, then ours.
+  const auto& s = r.seed;
+  std::printf("\n%s\nRESULTS for %s:\n%s\n", std::string(50, '=').c_str(), r.model.c_str(),
+              std::string(50, '=').c_str());
+  std::printf("\n  WITH final LayerNorm (WRONG):\n    Gain = %.4f +/- %.4f\n    Status: %s\n", s.with_ln.mean,
+              s.with_ln.std, s.is_dampening_with_ln ? "DAMPENING" : "EXPANSION");
+  std::printf("\n  WITHOUT final LayerNorm (CORRECT):\n    Gain = %.4f +/- %.4f\n    Status: %s\n", s.no_ln.mean,
+              s.no_ln.std, s.is_dampening_no_ln ? "DAMPENING" : "EXPANSION");
+  const auto &g = r.true_last, &m = r.true_mean;
+  std::printf("\n  TRUE last block (L-1), last token:\n    Gain = %.4f +/- %.4f\n    Status: %s\n"
+              "    (mean over tokens: %.4f +/- %.4f; final norm alone: %.4f +/- %.4f)\n",
+              g.last_block.mean, g.last_block.std, g.last_block.mean < 1.0 ? "DAMPENING" : "EXPANSION",
+              m.last_block.mean, m.last_block.std, g.final_norm.mean, g.final_norm.std);
 }
 
 report::Table seed_table(const std::vector<Analysed>& all) {
@@ -162,12 +175,12 @@ report::Table seed_table(const std::vector<Analysed>& all) {
 }
 
 report::Table true_table(const std::vector<Analysed>& all) {
-  report::Table t({"Model", "True G(L-1)", "+/-", "Status", "FinalNorm G", "Seed Gain-LN is"});
+  report::Table t({"Model", "True G(L-1)", "+/-", "Status", "G(L-1) tok-mean", "FinalNorm G", "Seed Gain-LN is"});
   for (const auto& a : all) {
     const auto& g = a.r.true_last;
     t.add_row({report::cell(a.r.model), report::cell(f4(g.last_block.mean)), report::cell(f4(g.last_block.std)),
-               report::cell(status(g.last_block.mean < 1.0)), report::cell(f4(g.final_norm.mean)),
-               report::cell(a.r.seed.no_ln_meaning.meaning)});
+               report::cell(status(g.last_block.mean < 1.0)), report::cell(f4(a.r.true_mean.last_block.mean)),
+               report::cell(f4(g.final_norm.mean)), report::cell(a.r.seed.no_ln_meaning.meaning)});
   }
   return t;
 }
@@ -368,10 +381,11 @@ void run(const Opts& o) {
               std::string(90, '=').c_str(), std::string(90, '=').c_str());
   const report::Table seed_t = seed_table(all), true_t = true_table(all);
   std::printf("%s", beside(report::format_text_table(seed_t), report::format_text_table(true_t)).c_str());
-  std::printf("\nThe seed's Gain+LN = hidden_states[-1]/[-2] and Gain-LN = hidden_states[-2]/[-3]; in HF's tuple\n"
-              "these are %s (%s) and %s (%s).\n",
-              all[0].r.seed.with_ln_meaning.formula.c_str(), all[0].r.seed.with_ln_meaning.meaning.c_str(),
-              all[0].r.seed.no_ln_meaning.formula.c_str(), all[0].r.seed.no_ln_meaning.meaning.c_str());
+  std::printf("\nIn HF's output_hidden_states (embed, resid_post[0..L-2], final_norm) the seed's\n"
+              "  Gain+LN = hidden_states[-1]/[-2] = ||final_norm|| / ||resid_post[L-2]||: block L-1 and the final norm "
+              "together;\n"
+              "  Gain-LN = hidden_states[-2]/[-3] = ||resid_post[L-2]|| / ||resid_post[L-3]||: block L-2, not the last "
+              "block.\n");
 
   std::vector<residual::H25Input> seed_in, true_in;
   for (const auto& a : all) {
