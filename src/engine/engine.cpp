@@ -174,12 +174,12 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
       mlp_in = h2.data();
     }
     dispatch.fire(Point::Ln2Out, l, batch, mlp_in, d);
-    linear_.apply(L.up, mlp_in, N, up.data());
+    // The activation (and SwiGLU's product with up) is fused into the GEMM.
     if (a.gated_mlp) {
-      linear_.apply(L.gate, mlp_in, N, gate.data());
-      kernels::gated_activate(a.activation, gate.data(), up.data(), N * a.d_mlp);
+      linear_.apply(L.up, mlp_in, N, up.data());
+      linear_.apply(L.gate, mlp_in, N, gate.data(), {a.activation, up.data()});
     } else {
-      kernels::activate(a.activation, up.data(), N * a.d_mlp);
+      linear_.apply(L.up, mlp_in, N, up.data(), {a.activation, nullptr});
     }
     linear_.apply(L.down, a.gated_mlp ? gate.data() : up.data(), N, mlp_out.data());
     dispatch.fire(Point::MlpOut, l, batch, mlp_out.data(), d);

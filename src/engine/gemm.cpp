@@ -11,7 +11,8 @@ struct Gemm::Impl {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
   // Primitives keyed by shape and strides; a forward uses a handful.
-  using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool, bool>;
+  // M, N, K, lda, ldc, w_nk, bias, bf16, activation (-1 none), mul
+  using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool, bool, int, bool>;
   std::map<Key, std::pair<dnnl::matmul::primitive_desc, dnnl::matmul>> cache;
 };
 
@@ -19,35 +20,53 @@ Gemm::Gemm() : impl_(std::make_unique<Impl>()) {}
 Gemm::~Gemm() = default;
 
 void Gemm::run(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, bool w_nk,
-               const float* bias, float* C, int64_t ldc) {
-  run_typed(false, M, N, K, A, lda, W, w_nk, bias, C, ldc);
+               const float* bias, float* C, int64_t ldc, const Epilogue& epilogue) {
+  run_typed(false, M, N, K, A, lda, W, w_nk, bias, C, ldc, epilogue);
 }
 
 void Gemm::run_bf16(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t lda, const void* W, bool w_nk,
-                    const float* bias, float* C, int64_t ldc) {
-  run_typed(true, M, N, K, A, lda, W, w_nk, bias, C, ldc);
+                    const float* bias, float* C, int64_t ldc, const Epilogue& epilogue) {
+  run_typed(true, M, N, K, A, lda, W, w_nk, bias, C, ldc, epilogue);
 }
 
+namespace {
+dnnl::algorithm eltwise_of(Activation a) {
+  switch (a) {
+    case Activation::GeluErf: return dnnl::algorithm::eltwise_gelu_erf;
+    case Activation::GeluTanh: return dnnl::algorithm::eltwise_gelu_tanh;
+    case Activation::Silu: return dnnl::algorithm::eltwise_swish;  // x sigmoid(alpha x), alpha = 1
+    case Activation::Relu: return dnnl::algorithm::eltwise_relu;
+  }
+  fail("internal: unknown activation");
+}
+}  // namespace
+
 void Gemm::run_typed(bool bf16, int64_t M, int64_t N, int64_t K, const void* A, int64_t lda, const void* W,
-                     bool w_nk, const float* bias, float* C, int64_t ldc) {
+                     bool w_nk, const float* bias, float* C, int64_t ldc, const Epilogue& epilogue) {
   using dt = dnnl::memory::data_type;
   using md = dnnl::memory::desc;
   if (M == 0 || N == 0) return;
   // A small cache bound: shapes vary with the batch (generation grows M by one per step).
   if (impl_->cache.size() > 512) impl_->cache.clear();
-  const Impl::Key key{M, N, K, lda, ldc, w_nk, bias != nullptr, bf16};
+  const int act = epilogue.act ? static_cast<int>(*epilogue.act) : -1;
+  const Impl::Key key{M, N, K, lda, ldc, w_nk, bias != nullptr, bf16, act, epilogue.mul != nullptr};
+  const md c_md({M, N}, dt::f32, {ldc, 1});
   auto it = impl_->cache.find(key);
   if (it == impl_->cache.end()) {
     const dt in = bf16 ? dt::bf16 : dt::f32;
     const md a_md({M, K}, in, {lda, 1});
     const md w_md({K, N}, in, w_nk ? dnnl::memory::dims{1, K} : dnnl::memory::dims{N, 1});
-    const md c_md({M, N}, dt::f32, {ldc, 1});
+    dnnl::post_ops ops;
+    if (epilogue.act) ops.append_eltwise(1.0f, eltwise_of(*epilogue.act), *epilogue.act == Activation::Silu ? 1.0f : 0.0f, 0.0f);
+    if (epilogue.mul) ops.append_binary(dnnl::algorithm::binary_mul, c_md);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
     dnnl::matmul::primitive_desc pd;
     if (bias) {
       const md b_md({1, N}, dt::f32, {N, 1});
-      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, w_md, b_md, c_md), impl_->engine);
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, w_md, b_md, c_md), attr, impl_->engine);
     } else {
-      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, w_md, c_md), impl_->engine);
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, w_md, c_md), attr, impl_->engine);
     }
     it = impl_->cache.emplace(key, std::make_pair(pd, dnnl::matmul(pd))).first;
   }
@@ -58,6 +77,11 @@ void Gemm::run_typed(bool bf16, int64_t M, int64_t N, int64_t K, const void* A, 
   dnnl::memory c(pd.dst_desc(), eng, C);
   std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, c}};
   if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(pd.bias_desc(), eng, const_cast<float*>(bias)));
+  if (epilogue.mul) {
+    const int index = epilogue.act ? 1 : 0;  // position of the binary post-op
+    args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(index) | DNNL_ARG_SRC_1,
+                 dnnl::memory(c_md, eng, const_cast<float*>(epilogue.mul)));
+  }
   prim.execute(impl_->stream, args);
   impl_->stream.wait();
 }
@@ -65,7 +89,8 @@ void Gemm::run_typed(bool bf16, int64_t M, int64_t N, int64_t K, const void* A, 
 LinearRunner::LinearRunner(const Model& model, MatmulPrecision precision, int64_t scratch_floats)
     : model_(model), precision_(precision), scratch_floats_(scratch_floats) {}
 
-void LinearRunner::apply(const Linear& L, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy) {
+void LinearRunner::apply(const Linear& L, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy,
+                         const Epilogue& epilogue) {
   const TensorView& W = *L.weight;
   const float* bias = model_.vec(L.bias);
   if (precision_ == MatmulPrecision::BF16 && W.dtype == DType::BF16 &&
@@ -75,11 +100,11 @@ void LinearRunner::apply(const Linear& L, const float* x, int64_t M, int64_t ldx
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < M; ++r)
       for (int64_t i = 0; i < L.in; ++i) x_bf16_[r * L.in + i] = f32_to_bf16(x[r * ldx + i]);
-    gemm_.run_bf16(M, L.out, L.in, x_bf16_.data(), L.in, W.data, !L.in_out, bias, y, ldy);
+    gemm_.run_bf16(M, L.out, L.in, x_bf16_.data(), L.in, W.data, !L.in_out, bias, y, ldy, epilogue);
     return;
   }
   if (W.dtype == DType::F32 && reinterpret_cast<uintptr_t>(W.data) % alignof(float) == 0) {
-    gemm_.run(M, L.out, L.in, x, ldx, reinterpret_cast<const float*>(W.data), !L.in_out, bias, y, ldy);
+    gemm_.run(M, L.out, L.in, x, ldx, reinterpret_cast<const float*>(W.data), !L.in_out, bias, y, ldy, epilogue);
     return;
   }
   // Widen slices of output features [c0, c1) and multiply each into its columns.
@@ -94,7 +119,8 @@ void LinearRunner::apply(const Linear& L, const float* x, int64_t M, int64_t ldx
       for (int64_t k = 0; k < L.in; ++k)
         to_f32(W.dtype, W.data + (k * L.out + c0) * esize, scratch_.data() + k * n, n);
     }
-    gemm_.run(M, n, L.in, x, ldx, scratch_.data(), !L.in_out, bias ? bias + c0 : nullptr, y + c0, ldy);
+    const Epilogue part{epilogue.act, epilogue.mul ? epilogue.mul + c0 : nullptr};  // mul shares y's layout
+    gemm_.run(M, n, L.in, x, ldx, scratch_.data(), !L.in_out, bias ? bias + c0 : nullptr, y + c0, ldy, part);
   }
 }
 

@@ -6,12 +6,23 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <tuple>
 #include <vector>
 
+#include "model/arch.h"
 #include "model/model.h"
 
 namespace sg {
+
+// What a matrix product does to its result before storing it:
+//   C = act(A B + bias) * mul      (act and mul optional; mul has C's shape and row stride)
+// Fusing the MLP activation (and SwiGLU's product) into the GEMM saves a pass
+// over the widest tensor of the forward; oneDNN computes the activations.
+struct Epilogue {
+  std::optional<Activation> act;
+  const float* mul = nullptr;
+};
 
 class Gemm {
  public:
@@ -20,14 +31,14 @@ class Gemm {
   // C[M, N] (row stride ldc) = A[M, K] (row stride lda) * B + bias[N] (bias may be
   // null), where B is W^T for W stored [N, K] (w_nk) or W itself stored [K, N].
   void run(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, bool w_nk,
-           const float* bias, float* C, int64_t ldc);
+           const float* bias, float* C, int64_t ldc, const Epilogue& epilogue = {});
   // The same with A and W in BF16 (products exact, float32 accumulation).
   void run_bf16(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t lda, const void* W, bool w_nk,
-                const float* bias, float* C, int64_t ldc);
+                const float* bias, float* C, int64_t ldc, const Epilogue& epilogue = {});
 
  private:
   void run_typed(bool bf16, int64_t M, int64_t N, int64_t K, const void* A, int64_t lda, const void* W, bool w_nk,
-                 const float* bias, float* C, int64_t ldc);
+                 const float* bias, float* C, int64_t ldc, const Epilogue& epilogue);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
@@ -43,9 +54,12 @@ class LinearRunner {
   // scratch_floats: the most float32 values a widened weight slice may take.
   explicit LinearRunner(const Model& model, MatmulPrecision precision = MatmulPrecision::F32,
                         int64_t scratch_floats = int64_t{32} << 20);
-  // y[M, L.out] (row stride ldy) = x[M, L.in] (row stride ldx) applied to L.
-  void apply(const Linear& L, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy);
-  void apply(const Linear& L, const float* x, int64_t M, float* y) { apply(L, x, M, L.in, y, L.out); }
+  // y[M, L.out] (row stride ldy) = epilogue(x[M, L.in] (row stride ldx) applied to L).
+  void apply(const Linear& L, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy,
+             const Epilogue& epilogue = {});
+  void apply(const Linear& L, const float* x, int64_t M, float* y, const Epilogue& epilogue = {}) {
+    apply(L, x, M, L.in, y, L.out, epilogue);
+  }
 
  private:
   const Model& model_;
