@@ -7,7 +7,8 @@
 # $STREAMGAUGE_BENCH_DIR (default ./bench-models), 8 prompts of lengths
 # 16,15,13,17,14,19,14,20 as token ids, then times
 #   (a) PyTorch eager + forward hooks, one forward per prompt (torch_hooks.py;
-#       Debian's python3-torch, 2 threads, OMP_WAIT_POLICY=PASSIVE: its best here)
+#       Debian's python3-torch, 2 threads, OMP_WAIT_POLICY=PASSIVE: its best here;
+#       float32 is the comparison the targets are about, BF16 is shown too)
 #   (b) streamgauge gains on the same files (forward seconds from gains.json,
 #       median of 3 runs; peak RSS of the whole command)
 # and the compute floor: FLOPs / this machine's GEMM rate measured now
@@ -19,7 +20,9 @@ shapes=${2:-"pythia-410m pythia-1.4b"}
 models=${STREAMGAUGE_BENCH_DIR:-bench-models}
 py=/usr/bin/python3
 here=$(cd "$(dirname "$0")" && pwd)
-export OMP_WAIT_POLICY=PASSIVE
+# OMP_WAIT_POLICY=PASSIVE is PyTorch's best configuration here (its OpenMP and
+# OpenBLAS threads must not both spin); streamgauge has one threading runtime
+# (OpenMP, shared with oneDNN) and runs with the default policy.
 [ -x "$build/streamgauge" ] && [ -x "$build/bench/make_model" ] && [ -x "$build/bench/engine_bench" ] ||
   { echo "build $build first (scripts/setup; SG_BENCH=ON)" >&2; exit 2; }
 $py -c 'import torch, numpy' 2>/dev/null || { echo "needs Debian's python3-torch and python3-numpy" >&2; exit 2; }
@@ -49,7 +52,7 @@ for shape in $shapes; do
   for dt in F32 BF16; do
     dir="$models/$shape-$dt"
     torch_dtype=$([ $dt = F32 ] && echo float32 || echo bfloat16)
-    $py "$here/torch_hooks.py" "$dir" "$tmp/ids.jsonl" --dtype $torch_dtype > "$tmp/torch.json"
+    OMP_WAIT_POLICY=PASSIVE $py "$here/torch_hooks.py" "$dir" "$tmp/ids.jsonl" --dtype $torch_dtype > "$tmp/torch.json"
     for run in 1 2 3; do
       rss=$(peak_rss "$build/streamgauge" gains "$dir" --ids-file "$tmp/ids.jsonl" --out "$tmp/sg$run" \
             --no-weights --no-figures --bootstrap 0)
