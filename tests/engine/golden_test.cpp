@@ -13,19 +13,7 @@
 namespace sg {
 namespace {
 
-struct GoldenCase {
-  std::string name;       // expected/<name>
-  std::string model_dir;  // relative to shared/
-};
-
-std::vector<GoldenCase> cases() {
-  std::vector<GoldenCase> out;
-  for (const char* n : {"neox_parallel", "neox_parallel_bf16", "neox_parallel_sharded", "neox_sequential", "gptj",
-                        "qwen2", "qwen2_f16", "llama", "gpt2", "gpt2_legacy_keys"})
-    out.push_back({n, std::string("golden/models/") + n});
-  out.push_back({"stories260k", "models/stories260k"});
-  return out;
-}
+using test::GoldenCase;
 
 std::vector<float> widen(const TensorView& t) {
   std::vector<float> v(t.numel());
@@ -135,7 +123,7 @@ TEST_P(Golden, EveryCapturePointMatchesTheReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllModels, Golden, ::testing::ValuesIn(cases()),
+INSTANTIATE_TEST_SUITE_P(AllModels, Golden, ::testing::ValuesIn(test::golden_cases()),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace

@@ -16,18 +16,7 @@ namespace {
 
 using nlohmann::json;
 
-struct GoldenModel {
-  std::string name, dir;
-};
-
-std::vector<GoldenModel> golden_models() {
-  std::vector<GoldenModel> out;
-  for (const char* n : {"neox_parallel", "neox_parallel_bf16", "neox_parallel_sharded", "neox_sequential", "gptj",
-                        "qwen2", "qwen2_f16", "llama", "gpt2", "gpt2_legacy_keys"})
-    out.push_back({n, std::string("golden/models/") + n});
-  out.push_back({"stories260k", "models/stories260k"});
-  return out;
-}
+using GoldenModel = test::GoldenCase;
 
 void expect_close(const std::vector<double>& got, const json& want, const std::string& what) {
   ASSERT_EQ(got.size(), want.size()) << what;
@@ -42,7 +31,7 @@ class GainsGolden : public ::testing::TestWithParam<GoldenModel> {};
 TEST_P(GainsGolden, SeedMetricsMatchTheReference) {
   const auto shared = test::shared_dir();
   const json metrics = json::parse(read_file(shared / "golden/expected" / GetParam().name / "metrics.json"));
-  auto model = Model::load(shared / GetParam().dir);
+  auto model = Model::load(shared / GetParam().model_dir);
   Engine engine(*model);
   SublayerReducer reducer(model->arch().n_layers, true);
   Observer* obs[] = {&reducer};
@@ -83,7 +72,7 @@ TEST_P(GainsGolden, SeedMetricsMatchTheReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllModels, GainsGolden, ::testing::ValuesIn(golden_models()),
+INSTANTIATE_TEST_SUITE_P(AllModels, GainsGolden, ::testing::ValuesIn(test::golden_cases()),
                          [](const auto& info) { return info.param.name; });
 
 TEST(GainsRules, PhaseLabelsAndNetMarkers) {

@@ -32,19 +32,7 @@ void expect_close(const std::vector<double>& got, const nlohmann::json& want, co
   for (size_t i = 0; i < got.size(); ++i) expect_close(got[i], want[i].get<double>(), what + "[" + std::to_string(i) + "]");
 }
 
-struct GoldenCase {
-  std::string name;       // expected/<name>
-  std::string model_dir;  // relative to shared/
-};
-
-std::vector<GoldenCase> golden_cases() {
-  std::vector<GoldenCase> out;
-  for (const char* n : {"neox_parallel", "neox_parallel_bf16", "neox_parallel_sharded", "neox_sequential", "gptj",
-                        "qwen2", "qwen2_f16", "llama", "gpt2", "gpt2_legacy_keys"})
-    out.push_back({n, std::string("golden/models/") + n});
-  out.push_back({"stories260k", "models/stories260k"});
-  return out;
-}
+using test::GoldenCase;
 
 // mean_t ||t-th row|| of a golden [T, d] tensor, in double.
 double golden_mean_norm(const SafetensorsFile& g, const std::string& name) {
@@ -139,7 +127,7 @@ TEST_P(ResidualGolden, MatchesMetricsJson) {
   EXPECT_EQ(r.seed.with_ln_meaning.meaning, fmt::format("block {} (L-1) and the final norm together", L - 1));
 }
 
-INSTANTIATE_TEST_SUITE_P(AllModels, ResidualGolden, ::testing::ValuesIn(golden_cases()),
+INSTANTIATE_TEST_SUITE_P(AllModels, ResidualGolden, ::testing::ValuesIn(test::golden_cases()),
                          [](const auto& info) { return info.param.name; });
 
 // ---- hand-made inputs ----

@@ -72,6 +72,15 @@ CommandResult run_command(const std::string& command) {
 
 namespace sg::test {
 
+std::vector<GoldenCase> golden_cases() {
+  std::vector<GoldenCase> out;
+  for (const char* n : {"neox_parallel", "neox_parallel_bf16", "neox_parallel_sharded", "neox_sequential", "gptj",
+                        "qwen2", "qwen2_f16", "llama", "gpt2", "gpt2_legacy_keys"})
+    out.push_back({n, std::string("golden/models/") + n});
+  out.push_back({"stories260k", "models/stories260k"});
+  return out;
+}
+
 std::filesystem::path copy_model(const std::filesystem::path& src, const std::string& name) {
   auto dir = scratch_dir(name);
   for (auto& e : std::filesystem::directory_iterator(src))

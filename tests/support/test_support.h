@@ -3,6 +3,7 @@
 // directories, and reading golden safetensors files independently of src/io.
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace sg::test {
 
@@ -26,6 +27,14 @@ CommandResult run_command(const std::string& command);
 }  // namespace sg::test
 
 namespace sg::test {
+
+// The golden models (shared/golden/README.md): the expected/<name> files and
+// the model directory (relative to shared/), including the trained stories260k.
+struct GoldenCase {
+  std::string name;
+  std::string model_dir;
+};
+std::vector<GoldenCase> golden_cases();
 
 // Copies a model directory (e.g. a golden model) into a fresh scratch directory,
 // so a test can damage it; returns the copy.
