@@ -13,9 +13,11 @@ void layer_norm(const float* x, int64_t rows, int64_t d, const float* w, const f
     const float* xr = x + r * d;
     float* o = out + r * d;
     double sum = 0;
+#pragma omp simd reduction(+ : sum)
     for (int64_t i = 0; i < d; ++i) sum += xr[i];
     const double mean = sum / d;
     double var = 0;
+#pragma omp simd reduction(+ : var)
     for (int64_t i = 0; i < d; ++i) var += (xr[i] - mean) * (xr[i] - mean);
     const double inv = 1.0 / std::sqrt(var / d + eps);
     for (int64_t i = 0; i < d; ++i) {
@@ -31,6 +33,7 @@ void rms_norm(const float* x, int64_t rows, int64_t d, const float* w, double ep
     const float* xr = x + r * d;
     float* o = out + r * d;
     double ss = 0;
+#pragma omp simd reduction(+ : ss)
     for (int64_t i = 0; i < d; ++i) ss += static_cast<double>(xr[i]) * xr[i];
     const double inv = 1.0 / std::sqrt(ss / d + eps);
     for (int64_t i = 0; i < d; ++i) o[i] = static_cast<float>(xr[i] * inv) * w[i];
@@ -133,6 +136,7 @@ void attention(const Batch& batch, const float* q, const float* k, const float* 
         for (int64_t j = 0; j <= i; ++j) {
           const float* kj = k + ((base + j) * KV + kvh) * hd;
           float dot = 0;
+#pragma omp simd reduction(+ : dot)
           for (int e = 0; e < hd; ++e) dot += qi[e] * kj[e];
           scores[j] = dot * fscale;
           mx = std::max(mx, scores[j]);

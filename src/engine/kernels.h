@@ -1,6 +1,8 @@
 #pragma once
 // The element-wise and per-sequence kernels of the forward pass. Row statistics
 // (norms, softmax sums) accumulate in double; everything else is float32.
+// Reductions are vectorised (`omp simd`): their order of summation is fixed per
+// row, so results never depend on the batch or the thread count.
 #include <cstdint>
 #include <vector>
 
