@@ -247,6 +247,7 @@ void write_gains_figures(const GainsRun& run, const std::filesystem::path& dir,
   Figure g;
   g.title = title + ": FFN vs Attention Expansion Analysis";
   g.columns = 2;
+  // Panel 1 of both seeds: attention and MLP gain per layer.
   Panel p1 = panel("Attention vs MLP Gain per Layer", "Layer", "Gain (||output|| / ||input||)");
   p1.lines = {line("Attention Gain", x, s.attn_gain), line("MLP/FFN Gain", x, s.mlp_gain)};
   p1.hlines = {ref(1.0, "Neutral (gain=1)")};
@@ -265,9 +266,7 @@ void write_gains_figures(const GainsRun& run, const std::filesystem::path& dir,
   Figure f;
   f.title = title + ": Funnel Analysis";
   f.columns = 2;
-  Panel q1 = panel("Attention vs MLP Gain per Layer", "Layer", "Gain (||output|| / ||input||)");
-  q1.lines = {line("Attention Gain", x, s.attn_gain), line("MLP/FFN Gain", x, s.mlp_gain)};
-  q1.hlines = {ref(1.0, "Neutral (gain=1)")};
+  const Panel& q1 = p1;
   Panel q2 = panel("MLP Gain: Normalized Layer Position", "Normalized Layer Position (0=first, 1=last)", "MLP Gain");
   std::vector<double> depth(n);
   for (int l = 0; l < n; ++l) depth[l] = compare::normalised_depth(l, n);

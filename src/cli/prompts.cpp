@@ -11,6 +11,7 @@
 #include "tokenize/tokenizer.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/lines.h"
 
 namespace sg::cli {
 
@@ -40,15 +41,11 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 std::vector<Prompt> read_prompt_file(const std::string& path) {
   const std::string text = read_file(path);
   std::vector<Prompt> out;
-  size_t pos = 0, line_no = 0;
   const bool jsonl = ends_with(path, ".jsonl");
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(pos, end - pos);
-    pos = end + 1;
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
+  const auto lines = split_lines(text);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string line(lines[i]);
+    const size_t line_no = i + 1;
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     if (!jsonl) {
       out.push_back({line, {}});

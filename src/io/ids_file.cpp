@@ -6,6 +6,7 @@
 
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/lines.h"
 
 namespace sg {
 
@@ -30,14 +31,11 @@ std::vector<int32_t> parse_id_list(const std::string& text, const std::string& w
 
 std::vector<std::vector<int32_t>> parse_ids_jsonl(const std::string& text, const std::string& source) {
   std::vector<std::vector<int32_t>> out;
-  size_t line_no = 0, pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    const std::string line = text.substr(pos, end - pos);
-    pos = end + 1;
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+  const auto lines = split_lines(text);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string line(lines[i]);
+    const size_t line_no = i + 1;
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);

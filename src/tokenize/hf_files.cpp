@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "util/atomic_file.h"
+#include "util/lines.h"
 
 namespace sg::tok {
 
@@ -277,16 +278,11 @@ BpeSpec parse_vocab_merges(const fs::path& dir) {
 
   // merges.txt: one "a b" per line; a "#version" first line and empty lines are skipped.
   const std::string text = read_file(merges_file);
-  size_t pos = 0, line_no = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(pos, end - pos);
-    pos = end + 1;
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty() || (line_no == 1 && line.rfind("#version", 0) == 0)) continue;
-    spec.merges.push_back(split_merge(line, fmt::format("{} line {}", merges_file.string(), line_no)));
+  const auto lines = split_lines(text);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string line(lines[i]);
+    if (line.empty() || (i == 0 && line.rfind("#version", 0) == 0)) continue;
+    spec.merges.push_back(split_merge(line, fmt::format("{} line {}", merges_file.string(), i + 1)));
   }
 
   const fs::path config_file = dir / "tokenizer_config.json";

@@ -35,3 +35,17 @@ TEST(AtomicFile, ReadMissingFileNamesIt) {
 
 }  // namespace
 }  // namespace sg
+
+#include "util/lines.h"
+
+namespace sg {
+namespace {
+
+TEST(SplitLines, CrLfAndNoEmptyLastLine) {
+  EXPECT_EQ(split_lines("a\r\nb\n\nc\n"), (std::vector<std::string_view>{"a", "b", "", "c"}));
+  EXPECT_EQ(split_lines("x"), (std::vector<std::string_view>{"x"}));
+  EXPECT_TRUE(split_lines("").empty());
+}
+
+}  // namespace
+}  // namespace sg
