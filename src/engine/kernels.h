@@ -16,7 +16,9 @@ void layer_norm(const float* x, int64_t rows, int64_t d, const float* w, const f
 // out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w
 void rms_norm(const float* x, int64_t rows, int64_t d, const float* w, double eps, float* out);
 
-// In place on n values.
+// The reference activations, in place on n values. The forward fuses the
+// activation into the GEMM (engine/gemm.h, oneDNN post-ops); tests check that
+// path against these.
 void activate(Activation act, float* x, int64_t n);
 // gate[i] = act(gate[i]) * up[i]  (SwiGLU)
 void gated_activate(Activation act, float* gate, const float* up, int64_t n);

@@ -63,6 +63,24 @@ Activation parse_activation(const JsonConfig& config, const std::string& key, co
   config.field_error(key, "is \"" + value + "\", an activation streamgauge does not support yet");
 }
 
+void set_mha_heads(const JsonConfig& c, ArchSpec& s, const char* heads_field, const char* width_field) {
+  s.n_kv_heads = s.n_heads;
+  if (s.n_heads > 0 && s.d_model % s.n_heads) c.field_error(heads_field, std::string("must divide ") + width_field);
+  s.d_head = s.n_heads > 0 ? s.d_model / s.n_heads : 0;
+}
+
+void read_gpt2_style(const JsonConfig& c, ArchSpec& s, int64_t default_positions) {
+  s.n_layers = c.integer({"n_layer", "num_hidden_layers"});
+  s.d_model = c.integer({"n_embd", "hidden_size"});
+  s.n_heads = c.integer({"n_head", "num_attention_heads"});
+  set_mha_heads(c, s, "n_head", "n_embd");
+  s.d_mlp = c.integer_or({"n_inner"}, 4 * s.d_model);  // n_inner null -> 4 * n_embd
+  s.vocab_size = c.integer({"vocab_size"});
+  s.max_positions = c.integer_or({"n_positions", "max_position_embeddings"}, default_positions);
+  s.norm = NormKind::LayerNorm;
+  s.norm_eps = c.number_or({"layer_norm_epsilon"}, 1e-5);
+}
+
 void validate_spec(const JsonConfig& config, const ArchSpec& s) {
   auto positive = [&](int64_t v, const char* field) {
     if (v <= 0) config.field_error(field, "must be positive");

@@ -37,6 +37,13 @@ void refuse_rope_scaling(const JsonConfig& config);
 double read_rope_theta(const JsonConfig& config, std::initializer_list<const char*> legacy_keys, double dflt);
 // Parses hidden_act / activation_function.
 Activation parse_activation(const JsonConfig& config, const std::string& key, const std::string& value);
+// Plain multi-head attention: n_kv_heads = n_heads and d_head = d_model /
+// n_heads, which must divide (the error names heads_field and width_field).
+void set_mha_heads(const JsonConfig& config, ArchSpec& spec, const char* heads_field, const char* width_field);
+// The fields GPT-2-style configs share (GPT-2, GPT-J): n_layer, n_embd, n_head
+// (or num_hidden_layers, hidden_size, num_attention_heads), n_inner (null ->
+// 4 n_embd), vocab_size, n_positions, layer_norm_epsilon (1e-5); LayerNorm.
+void read_gpt2_style(const JsonConfig& config, ArchSpec& spec, int64_t default_positions);
 // Checks the divisibility and positivity every spec needs; names the fields.
 void validate_spec(const JsonConfig& config, const ArchSpec& spec);
 

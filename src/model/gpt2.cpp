@@ -12,17 +12,7 @@ ArchSpec translate(const JsonConfig& c) {
     c.field_error("add_cross_attention", "is true; encoder-decoder GPT-2 is not supported");
   ArchSpec s;
   s.model_type = "gpt2";
-  s.n_layers = c.integer({"n_layer", "num_hidden_layers"});
-  s.d_model = c.integer({"n_embd", "hidden_size"});
-  s.n_heads = c.integer({"n_head", "num_attention_heads"});
-  s.n_kv_heads = s.n_heads;
-  if (s.n_heads > 0 && s.d_model % s.n_heads) c.field_error("n_head", "must divide n_embd");
-  s.d_head = s.n_heads > 0 ? s.d_model / s.n_heads : 0;
-  s.d_mlp = c.integer_or({"n_inner"}, 4 * s.d_model);
-  s.vocab_size = c.integer({"vocab_size"});
-  s.max_positions = c.integer_or({"n_positions", "max_position_embeddings"}, 1024);
-  s.norm = NormKind::LayerNorm;
-  s.norm_eps = c.number_or({"layer_norm_epsilon"}, 1e-5);
+  read_gpt2_style(c, s, 1024);
   s.learned_positions = true;
   s.activation = parse_activation(c, "activation_function", c.string_or({"activation_function"}, "gelu_new"));
   if (!c.boolean_or({"scale_attn_weights"}, true)) s.attn_scale = 1.0;  // else the default d_head^-0.5

@@ -11,9 +11,7 @@ ArchSpec translate(const JsonConfig& c) {
   s.n_layers = c.integer({"num_hidden_layers"});
   s.d_model = c.integer({"hidden_size"});
   s.n_heads = c.integer({"num_attention_heads"});
-  s.n_kv_heads = s.n_heads;
-  s.d_head = s.n_heads > 0 ? s.d_model / s.n_heads : 0;
-  if (s.n_heads > 0 && s.d_model % s.n_heads) c.field_error("num_attention_heads", "must divide hidden_size");
+  set_mha_heads(c, s, "num_attention_heads", "hidden_size");
   s.d_mlp = c.integer({"intermediate_size"});
   s.vocab_size = c.integer({"vocab_size"});
   s.max_positions = c.integer_or({"max_position_embeddings"}, 2048);

@@ -10,17 +10,7 @@ ArchSpec translate(const JsonConfig& c) {
   refuse_rope_scaling(c);
   ArchSpec s;
   s.model_type = "gptj";
-  s.n_layers = c.integer({"n_layer", "num_hidden_layers"});
-  s.d_model = c.integer({"n_embd", "hidden_size"});
-  s.n_heads = c.integer({"n_head", "num_attention_heads"});
-  s.n_kv_heads = s.n_heads;
-  if (s.n_heads > 0 && s.d_model % s.n_heads) c.field_error("n_head", "must divide n_embd");
-  s.d_head = s.n_heads > 0 ? s.d_model / s.n_heads : 0;
-  s.d_mlp = c.integer_or({"n_inner"}, 4 * s.d_model);  // n_inner null -> 4 * n_embd
-  s.vocab_size = c.integer({"vocab_size"});
-  s.max_positions = c.integer_or({"n_positions", "max_position_embeddings"}, 2048);
-  s.norm = NormKind::LayerNorm;
-  s.norm_eps = c.number_or({"layer_norm_epsilon"}, 1e-5);
+  read_gpt2_style(c, s, 2048);
   s.parallel_residual = true;
   s.shared_norm = true;
   s.rotary = RotaryStyle::Interleaved;
