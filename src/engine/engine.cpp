@@ -108,9 +108,26 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
   }
 
   const int n_layers = dispatch.layers_needed();
-  std::vector<float> pre(N * d), h1(N * d), h2(N * d), attn_out(N * d), mlp_out(N * d);
-  std::vector<float> q(N * q_width), k(N * kv_width), v(N * kv_width), z(N * q_width);
-  std::vector<float> fused(w.qkv_layout == QkvLayout::Separate ? 0 : N * 3 * d);
+  // x is the block input; next receives the block output and the two swap.
+  std::vector<float> next(N * d), h1(N * d), h2(N * d), attn_out(N * d), mlp_out(N * d), z(N * q_width);
+  // The QKV projection's output; attention reads the heads in place.
+  const bool separate = w.qkv_layout == QkvLayout::Separate;
+  const int64_t qkv_width = q_width + 2 * kv_width;
+  std::vector<float> qkv(N * qkv_width);
+  kernels::Heads q{}, k{}, v{};
+  if (separate) {  // [Q | K | V] blocks of rows [N, heads, hd]
+    q = {qkv.data(), q_width, hd};
+    k = {qkv.data() + N * q_width, kv_width, hd};
+    v = {qkv.data() + N * (q_width + kv_width), kv_width, hd};
+  } else if (w.qkv_layout == QkvLayout::FusedPerHead) {  // GPT-NeoX: row = [head][q|k|v][hd]
+    q = {qkv.data(), qkv_width, 3 * hd};
+    k = {qkv.data() + hd, qkv_width, 3 * hd};
+    v = {qkv.data() + 2 * hd, qkv_width, 3 * hd};
+  } else {  // GPT-2: row = [Q|K|V][head][hd]
+    q = {qkv.data(), qkv_width, hd};
+    k = {qkv.data() + q_width, qkv_width, hd};
+    v = {qkv.data() + q_width + kv_width, qkv_width, hd};
+  }
   std::vector<float> up(N * a.d_mlp), gate(a.gated_mlp ? N * a.d_mlp : 0);
   std::vector<float> patterns;
   const kernels::RopeTable rope(a.rotary == RotaryStyle::None ? 0 : a.rotary_dim, a.rope_theta,
@@ -127,37 +144,23 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
   for (int l = 0; l < n_layers; ++l) {
     const LayerWeights& L = w.layers[l];
     dispatch.fire(Point::ResidPre, l, batch, x.data(), d);
-    std::copy(x.begin(), x.end(), pre.begin());
 
     // Attention.
     norm(L.ln1, x.data(), h1.data());
     dispatch.fire(Point::Ln1Out, l, batch, h1.data(), d);
-    if (w.qkv_layout == QkvLayout::Separate) {
-      linear_.apply(L.q, h1.data(), N, q.data());
-      linear_.apply(L.k, h1.data(), N, k.data());
-      linear_.apply(L.v, h1.data(), N, v.data());
+    if (separate) {
+      linear_.apply(L.q, h1.data(), N, q.data);
+      linear_.apply(L.k, h1.data(), N, k.data);
+      linear_.apply(L.v, h1.data(), N, v.data);
     } else {
-      linear_.apply(L.qkv, h1.data(), N, fused.data());
-      // FusedPerHead (GPT-NeoX): row = [head][q|k|v][hd]; FusedBlocks (GPT-2): [Q|K|V][head][hd].
-      const bool per_head = w.qkv_layout == QkvLayout::FusedPerHead;
-#pragma omp parallel for schedule(static)
-      for (int64_t r = 0; r < N; ++r) {
-        const float* src = fused.data() + r * 3 * d;
-        for (int h = 0; h < H; ++h)
-          for (int j = 0; j < 3; ++j) {
-            const float* from = per_head ? src + (h * 3 + j) * hd : src + j * d + h * hd;
-            float* to = (j == 0 ? q.data() : j == 1 ? k.data() : v.data()) + (r * H + h) * hd;
-            std::copy(from, from + hd, to);
-          }
-      }
+      linear_.apply(L.qkv, h1.data(), N, qkv.data());
     }
-    kernels::apply_rotary(a.rotary, rope, q.data(), N, H, hd, positions);
-    kernels::apply_rotary(a.rotary, rope, k.data(), N, KV, hd, positions);
+    kernels::apply_rotary(a.rotary, rope, q, N, H, positions);
+    kernels::apply_rotary(a.rotary, rope, k, N, KV, positions);
     const bool want_pattern = dispatch.wants(Point::AttnPattern, l);
     if (want_pattern) patterns.resize(kernels::pattern_offset(batch, H, batch.n_sequences()));
     const double scale = a.attn_scale / (a.scale_by_inverse_layer_idx ? l + 1 : 1);
-    kernels::attention(batch, q.data(), k.data(), v.data(), H, KV, hd, scale, z.data(),
-                       want_pattern ? patterns.data() : nullptr);
+    kernels::attention(batch, q, k, v, H, KV, hd, scale, z.data(), want_pattern ? patterns.data() : nullptr);
     if (want_pattern) dispatch.fire_patterns(l, batch, patterns.data(), H);
     linear_.apply(L.o, z.data(), N, attn_out.data());
     dispatch.fire(Point::AttnOut, l, batch, attn_out.data(), d);
@@ -168,9 +171,10 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
       if (!a.shared_norm) norm(L.ln2, x.data(), h2.data());
       mlp_in = a.shared_norm ? h1.data() : h2.data();
     } else {
-      for (int64_t i = 0; i < N * d; ++i) x[i] += attn_out[i];
-      dispatch.fire(Point::ResidMid, l, batch, x.data(), d);
-      norm(L.ln2, x.data(), h2.data());
+      kernels::add(x.data(), attn_out.data(), nullptr, next.data(), N * d);
+      dispatch.fire(Point::ResidMid, l, batch, next.data(), d);
+      kernels::check_residual(l, "resid_mid", x.data(), attn_out.data(), nullptr, next.data(), N * d);
+      norm(L.ln2, next.data(), h2.data());
       mlp_in = h2.data();
     }
     dispatch.fire(Point::Ln2Out, l, batch, mlp_in, d);
@@ -184,15 +188,14 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
     linear_.apply(L.down, a.gated_mlp ? gate.data() : up.data(), N, mlp_out.data());
     dispatch.fire(Point::MlpOut, l, batch, mlp_out.data(), d);
 
-    if (a.parallel_residual) {
-      for (int64_t i = 0; i < N * d; ++i) x[i] = (x[i] + attn_out[i]) + mlp_out[i];
-      kernels::check_residual(l, "resid_post", pre.data(), attn_out.data(), mlp_out.data(), x.data(), N * d);
-    } else {
-      // x holds resid_mid here; verify it before finishing the block.
-      kernels::check_residual(l, "resid_mid", pre.data(), attn_out.data(), nullptr, x.data(), N * d);
-      for (int64_t i = 0; i < N * d; ++i) x[i] += mlp_out[i];
-      kernels::check_residual(l, "resid_post", pre.data(), attn_out.data(), mlp_out.data(), x.data(), N * d);
-    }
+    // resid_post = (resid_pre + attn_out) + mlp_out; for sequential blocks the
+    // same float additions as resid_mid + mlp_out.
+    if (a.parallel_residual)
+      kernels::add(x.data(), attn_out.data(), mlp_out.data(), next.data(), N * d);
+    else
+      kernels::add(next.data(), mlp_out.data(), nullptr, next.data(), N * d);
+    kernels::check_residual(l, "resid_post", x.data(), attn_out.data(), mlp_out.data(), next.data(), N * d);
+    x.swap(next);
     dispatch.fire(Point::ResidPost, l, batch, x.data(), d);
     progress.tick();
   }

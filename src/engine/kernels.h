@@ -31,22 +31,37 @@ struct RopeTable {
   RopeTable(int rotary_dim, double theta, int64_t max_pos);
 };
 
-// Rotates the first rotary_dim dims of each head of x ([rows, heads, d_head]) in
-// place; row r is at position positions[r].
-void apply_rotary(RotaryStyle style, const RopeTable& table, float* x, int64_t rows, int heads, int d_head,
+// Per-head vectors inside a projection's output, read in place: head h of row r
+// starts at data + r * row_stride + h * head_stride. This covers separate q/k/v
+// outputs ([rows, heads, d_head]) and both fused QKV layouts without a copy.
+struct Heads {
+  float* data;
+  int64_t row_stride;
+  int64_t head_stride;
+  float* at(int64_t row, int head) const { return data + row * row_stride + head * head_stride; }
+};
+
+// Rotates the first rotary_dim dims of each of `heads` heads of x in place; row r
+// is at position positions[r].
+void apply_rotary(RotaryStyle style, const RopeTable& table, Heads x, int64_t rows, int heads,
                   const std::vector<int32_t>& positions);
 
-// Causal softmax attention within each sequence of the batch. q: [rows, H, hd],
-// k, v: [rows, KV, hd]; query head h reads kv head h / (H / KV). z: [rows, H * hd].
-// If patterns is non-null it receives, per sequence, [H, T, T] probabilities
-// (zero above the diagonal) at patterns + pattern_offset(seq).
-void attention(const Batch& batch, const float* q, const float* k, const float* v, int H, int KV, int hd,
-               double scale, float* z, float* patterns);
+// Causal softmax attention within each sequence of the batch, H query heads and
+// KV key/value heads of hd dims; query head h reads kv head h / (H / KV).
+// z: [rows, H * hd]. If patterns is non-null it receives, per sequence, [H, T, T]
+// probabilities (zero above the diagonal) at patterns + pattern_offset(seq).
+void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, double scale, float* z,
+               float* patterns);
 // Offset of sequence s's [H, T, T] block in the patterns buffer, and its total size.
 int64_t pattern_offset(const Batch& batch, int H, size_t seq);
 
+// out[i] = (a[i] + b[i]) (+ c[i] when c is not null), in that order of float
+// additions; out may be a.
+void add(const float* a, const float* b, const float* c, float* out, int64_t n);
+
 // The residual identity, element by element to float32 rounding:
-// post == pre + attn (+ mlp if not null). Throws sg::Error naming the layer.
+// post == pre + attn (+ mlp if not null). Throws sg::Error naming the layer and
+// the first offending element.
 void check_residual(int layer, const char* what, const float* pre, const float* attn, const float* mlp,
                     const float* post, int64_t n);
 

@@ -1,5 +1,6 @@
 #include "engine/reducers.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "util/error.h"
@@ -49,12 +50,14 @@ void SublayerReducer::on_activation(const PointId& p, const Batch& batch, const 
   const int64_t N = batch.n_tokens();
   auto& layer = stats_.layers.at(p.layer);
   if (static_cast<int64_t>(layer.size()) < base_ + N) layer.resize(base_ + N);
-  if (p.point == Point::ResidPre) resid_pre_.assign(rows, rows + N * d);
+  const bool keep_pre = p.point == Point::ResidPre;
+  if (keep_pre) resid_pre_.resize(static_cast<size_t>(N * d));
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < N; ++r) {
     SublayerTokenStats& s = at(p.layer, r);
     const float* x = rows + r * d;
-    const float* pre = resid_pre_.data() + r * d;
+    float* pre = resid_pre_.data() + r * d;
+    if (keep_pre) std::copy(x, x + d, pre);
     const double n = row_norm(x, d);
     switch (p.point) {
       case Point::ResidPre: s.resid_pre = n; break;
@@ -77,6 +80,7 @@ void SublayerReducer::on_pattern(int layer, const Batch& batch, size_t seq, cons
                                  int64_t T) {
   auto& L = stats_.layers.at(layer);
   if (static_cast<int64_t>(L.size()) < base_ + batch.n_tokens()) L.resize(base_ + batch.n_tokens());
+#pragma omp parallel for schedule(static)
   for (int64_t q = 0; q < T; ++q) {
     double h_sum = 0;
     for (int h = 0; h < heads; ++h) {
