@@ -128,7 +128,6 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
     k = {qkv.data() + q_width, qkv_width, hd};
     v = {qkv.data() + q_width + kv_width, qkv_width, hd};
   }
-  std::vector<float> up(N * a.d_mlp), gate(a.gated_mlp ? N * a.d_mlp : 0);
   std::vector<float> patterns;
   const kernels::RopeTable rope(a.rotary == RotaryStyle::None ? 0 : a.rotary_dim, a.rope_theta,
                                 a.rotary == RotaryStyle::None ? 0 : batch.max_length());
@@ -179,13 +178,7 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
     }
     dispatch.fire(Point::Ln2Out, l, batch, mlp_in, d);
     // The activation (and SwiGLU's product with up) is fused into the GEMM.
-    if (a.gated_mlp) {
-      linear_.apply(L.up, mlp_in, N, up.data());
-      linear_.apply(L.gate, mlp_in, N, gate.data(), {a.activation, up.data()});
-    } else {
-      linear_.apply(L.up, mlp_in, N, up.data(), {a.activation, nullptr});
-    }
-    linear_.apply(L.down, a.gated_mlp ? gate.data() : up.data(), N, mlp_out.data());
+    linear_.mlp(L.up, a.gated_mlp ? &L.gate : nullptr, a.activation, L.down, mlp_in, N, mlp_out.data());
     dispatch.fire(Point::MlpOut, l, batch, mlp_out.data(), d);
 
     // resid_post = (resid_pre + attn_out) + mlp_out; for sequential blocks the

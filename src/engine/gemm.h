@@ -35,10 +35,13 @@ class Gemm {
   // The same with A and W in BF16 (products exact, float32 accumulation).
   void run_bf16(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t lda, const void* W, bool w_nk,
                 const float* bias, float* C, int64_t ldc, const Epilogue& epilogue = {});
+  // ... and C rounded to BF16 (nearest even) after the epilogue.
+  void run_bf16(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t lda, const void* W, bool w_nk,
+                const float* bias, uint16_t* C, int64_t ldc, const Epilogue& epilogue = {});
 
  private:
   void run_typed(bool bf16, int64_t M, int64_t N, int64_t K, const void* A, int64_t lda, const void* W, bool w_nk,
-                 const float* bias, float* C, int64_t ldc, const Epilogue& epilogue);
+                 const float* bias, void* C, bool c_bf16, int64_t ldc, const Epilogue& epilogue);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
@@ -60,14 +63,24 @@ class LinearRunner {
   void apply(const Linear& L, const float* x, int64_t M, float* y, const Epilogue& epilogue = {}) {
     apply(L, x, M, L.in, y, L.out, epilogue);
   }
+  // The MLP: y[M, down.out] = down(act(up(x))), or down(act(gate(x)) * up(x)) when
+  // gate is given (SwiGLU). When all its products run in BF16 the hidden
+  // activations pass between them in BF16, rounded once by the first product, as
+  // apply() would round them.
+  void mlp(const Linear& up, const Linear* gate, Activation act, const Linear& down, const float* x, int64_t M,
+           float* y);
 
  private:
+  bool bf16_products(const Linear& L) const;
+  const uint16_t* rounded_to_bf16(const float* x, int64_t M, int64_t ldx, int64_t n);  // into x_bf16_
   const Model& model_;
   MatmulPrecision precision_;
   Gemm gemm_;
   int64_t scratch_floats_;
   std::vector<float> scratch_;
   std::vector<uint16_t> x_bf16_;
+  std::vector<float> hidden_, up_;  // MLP activations, float32 path and SwiGLU's up
+  std::vector<uint16_t> hidden_bf16_;
 };
 
 }  // namespace sg

@@ -8,6 +8,10 @@
 #include <random>
 
 #include "engine/kernels.h"
+#include "io/safetensors.h"
+#include "io/safetensors_writer.h"
+#include "model/model.h"
+#include "support/test_support.h"
 
 namespace sg {
 namespace {
@@ -73,6 +77,57 @@ TEST(Gemm, StoredInOutAndStridedOutput) {
   for (int64_t m = 0; m < p.M; ++m) {
     for (int64_t n = 0; n < p.N; ++n) ASSERT_NEAR(c[m * ldc + n], want[m * p.N + n], 2e-6 * (1 + std::fabs(want[m * p.N + n])));
     for (int64_t n = p.N; n < ldc; ++n) ASSERT_EQ(c[m * ldc + n], -7.0f) << "wrote outside its columns";
+  }
+}
+
+// A golden model with every tensor rounded to BF16, so --fast multiplies it in BF16.
+std::filesystem::path bf16_copy(const std::string& golden_model) {
+  const auto dir = test::copy_model(test::shared_dir() / "golden/models" / golden_model, golden_model + "_bf16_mlp");
+  SafetensorsWriter out;
+  {
+    SafetensorsFile in(dir / "model.safetensors");
+    for (const TensorView& t : in.tensors()) {
+      std::vector<float> f(t.numel());
+      to_f32(t.dtype, t.data, f.data(), f.size());
+      std::vector<uint16_t> b(f.size());
+      for (size_t i = 0; i < f.size(); ++i) b[i] = f32_to_bf16(f[i]);
+      out.add(t.name, DType::BF16, t.shape, b.data(), b.size() * 2);
+    }
+  }
+  out.write(dir / "model.safetensors");
+  return dir;
+}
+
+// With BF16 products the MLP hands its hidden activations to the down
+// projection in BF16 straight from the first product: the result must equal,
+// bit for bit, the same products applied one by one (which round the float32
+// hidden activations to BF16 before the second product).
+TEST(LinearRunner, Bf16MlpEqualsItsProductsOneByOne) {
+  for (const std::string name : {"neox_parallel", "llama"}) {
+    auto model = Model::load(bf16_copy(name));
+    const ArchSpec& a = model->arch();
+    const LayerWeights& L = model->weights().layers[0];
+    const int64_t M = 7, d = a.d_model, m = a.d_mlp;
+    std::mt19937 rng(5);
+    std::normal_distribution<float> g(0.0f, 1.0f);
+    std::vector<float> x(M * d), y(M * d), want(M * d), up(M * m), hidden(M * m);
+    for (auto& v : x) v = g(rng);
+
+    LinearRunner fast(*model, MatmulPrecision::BF16);
+    fast.mlp(L.up, a.gated_mlp ? &L.gate : nullptr, a.activation, L.down, x.data(), M, y.data());
+    LinearRunner one_by_one(*model, MatmulPrecision::BF16);
+    if (a.gated_mlp) {
+      one_by_one.apply(L.up, x.data(), M, up.data());
+      one_by_one.apply(L.gate, x.data(), M, hidden.data(), {a.activation, up.data()});
+    } else {
+      one_by_one.apply(L.up, x.data(), M, hidden.data(), {a.activation, nullptr});
+    }
+    one_by_one.apply(L.down, hidden.data(), M, want.data());
+    for (int64_t i = 0; i < M * d; ++i) ASSERT_EQ(y[i], want[i]) << name << " element " << i;
+
+    LinearRunner exact(*model, MatmulPrecision::F32);  // and the float32 path is really another one
+    exact.mlp(L.up, a.gated_mlp ? &L.gate : nullptr, a.activation, L.down, x.data(), M, want.data());
+    EXPECT_NE(y, want) << name;
   }
 }
 
