@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "util/error.h"
@@ -111,53 +112,120 @@ int64_t pattern_offset(const Batch& batch, int H, size_t seq) {
   return off;
 }
 
+namespace {
+
+// Sixteen float lanes (GCC/Clang vector extension: one AVX-512 register, or
+// several narrower ones; the compiler lowers it for the target).
+using Lanes = float __attribute__((vector_size(64)));
+constexpr int kLanes = 16;
+constexpr int kQueryBlock = 8;  // queries whose products share each key/value load
+
+// Unaligned loads and stores; by reference, so no vector crosses a call ABI.
+inline void load(Lanes& v, const float* p) { std::memcpy(&v, p, sizeof v); }
+inline void store(float* p, const Lanes& v) { std::memcpy(p, &v, sizeof v); }
+
+// Per-thread scratch of attention: one head's keys transposed, one block's scores.
+struct AttentionScratch {
+  std::vector<float> keys_t;  // [hd][stride]: keys_t[e * stride + j] = k_j[e]
+  std::vector<float> scores;  // [kQueryBlock][stride]
+  int64_t stride = 0;         // T rounded up to whole lanes
+};
+
+// One (sequence, head) job: rows [base, base + T), query head h, kv head kvh.
+// Every score q_i . k_j and every output sum_j p_ij v_j is accumulated in a
+// fixed order (e, then j ascending), so results never depend on the batch.
+void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base, int64_t T, int h, int kvh, int hd,
+                    float scale, float* z, int64_t z_stride, float* pat, AttentionScratch& w) {
+  w.stride = (T + kLanes - 1) / kLanes * kLanes;
+  w.keys_t.assign(static_cast<size_t>(hd * w.stride), 0.0f);
+  w.scores.resize(static_cast<size_t>(kQueryBlock * w.stride));
+  for (int64_t j = 0; j < T; ++j) {
+    const float* kj = k.at(base + j, kvh);
+    for (int e = 0; e < hd; ++e) w.keys_t[e * w.stride + j] = kj[e];
+  }
+  const int full = hd / kLanes * kLanes;  // dims done in whole lanes; the rest one by one
+
+  for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
+    const int nb = static_cast<int>(std::min<int64_t>(kQueryBlock, T - i0));
+    const int64_t n_keys = i0 + nb;  // causal: the block's last query sees keys 0..i0+nb-1
+    const float* qr[kQueryBlock];
+    for (int r = 0; r < kQueryBlock; ++r) qr[r] = q.at(base + i0 + std::min(r, nb - 1), h);  // spare rows repeat
+
+    // Scores, sixteen keys at a time: s[r][j] = sum_e q_r[e] k_j[e].
+    for (int64_t j0 = 0; j0 < n_keys; j0 += kLanes) {
+      Lanes acc[kQueryBlock] = {};
+      for (int e = 0; e < hd; ++e) {
+        Lanes kt;
+        load(kt, w.keys_t.data() + e * w.stride + j0);
+        for (int r = 0; r < kQueryBlock; ++r) acc[r] += qr[r][e] * kt;
+      }
+      for (int r = 0; r < nb; ++r) {
+        const Lanes scaled = acc[r] * scale;
+        store(w.scores.data() + r * w.stride + j0, scaled);
+      }
+    }
+    // Softmax of each row over its keys 0..i; probabilities past i are zero.
+    for (int r = 0; r < nb; ++r) {
+      const int64_t i = i0 + r;
+      float* s = w.scores.data() + r * w.stride;
+      const float mx = *std::max_element(s, s + i + 1);
+      for (int64_t j = 0; j <= i; ++j) s[j] = std::exp(s[j] - mx);
+      double sum = 0;
+      for (int64_t j = 0; j <= i; ++j) sum += s[j];
+      const float inv = static_cast<float>(1.0 / sum);
+      for (int64_t j = 0; j <= i; ++j) s[j] *= inv;
+      std::fill(s + i + 1, s + w.stride, 0.0f);
+      if (pat) {
+        std::copy(s, s + i + 1, pat + i * T);
+        std::fill(pat + i * T + i + 1, pat + (i + 1) * T, 0.0f);
+      }
+    }
+    // Outputs, sixteen dims at a time: z_r = sum_{j <= i} p[r][j] v_j. Keys before
+    // the block are seen by every row; inside it, row r stops at key i0 + r.
+    auto p = [&](int r, int64_t j) { return w.scores[r * w.stride + j]; };
+    for (int e0 = 0; e0 < full; e0 += kLanes) {
+      Lanes acc[kQueryBlock] = {};
+      for (int64_t j = 0; j < i0; ++j) {
+        Lanes vj;
+        load(vj, v.at(base + j, kvh) + e0);
+        for (int r = 0; r < kQueryBlock; ++r) acc[r] += p(std::min(r, nb - 1), j) * vj;
+      }
+      for (int64_t j = i0; j < n_keys; ++j) {
+        Lanes vj;
+        load(vj, v.at(base + j, kvh) + e0);
+        for (int r = static_cast<int>(j - i0); r < nb; ++r) acc[r] += p(r, j) * vj;
+      }
+      for (int r = 0; r < nb; ++r) store(z + (base + i0 + r) * z_stride + e0, acc[r]);
+    }
+    for (int r = 0; r < nb; ++r)
+      for (int e = full; e < hd; ++e) {
+        float acc = 0;
+        for (int64_t j = 0; j <= i0 + r; ++j) acc += p(r, j) * v.at(base + j, kvh)[e];
+        z[(base + i0 + r) * z_stride + e] = acc;
+      }
+  }
+}
+
+}  // namespace
+
 void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, double scale, float* z,
                float* patterns) {
   const int group = H / KV;
   const int64_t n_seq = static_cast<int64_t>(batch.n_sequences());
   std::vector<int64_t> poff(n_seq);
   for (int64_t s = 0; s < n_seq; ++s) poff[s] = patterns ? pattern_offset(batch, H, s) : 0;
-  const int64_t max_t = batch.max_length();
   const float fscale = static_cast<float>(scale);
 
 #pragma omp parallel
   {
-    std::vector<float> scores(static_cast<size_t>(max_t));
-    std::vector<float> acc(hd);
+    AttentionScratch scratch;
 #pragma omp for schedule(dynamic)
     for (int64_t job = 0; job < n_seq * H; ++job) {
       const int64_t s = job / H;
       const int h = static_cast<int>(job % H);
-      const int kvh = h / group;
-      const int64_t base = batch.begin(s), T = batch.length(s);
-      float* pat = patterns ? patterns + poff[s] + h * T * T : nullptr;
-      for (int64_t i = 0; i < T; ++i) {
-        const float* qi = q.at(base + i, h);
-        float mx = -INFINITY;
-        for (int64_t j = 0; j <= i; ++j) {
-          const float* kj = k.at(base + j, kvh);
-          float dot = 0;
-#pragma omp simd reduction(+ : dot)
-          for (int e = 0; e < hd; ++e) dot += qi[e] * kj[e];
-          scores[j] = dot * fscale;
-          mx = std::max(mx, scores[j]);
-        }
-        double sum = 0;
-        for (int64_t j = 0; j <= i; ++j) {
-          scores[j] = std::exp(scores[j] - mx);
-          sum += scores[j];
-        }
-        const float inv = static_cast<float>(1.0 / sum);
-        std::fill(acc.begin(), acc.end(), 0.0f);
-        for (int64_t j = 0; j <= i; ++j) {
-          const float p = scores[j] * inv;
-          const float* vj = v.at(base + j, kvh);
-          for (int e = 0; e < hd; ++e) acc[e] += p * vj[e];
-          if (pat) pat[i * T + j] = p;
-        }
-        if (pat) std::fill(pat + i * T + i + 1, pat + (i + 1) * T, 0.0f);
-        std::copy(acc.begin(), acc.end(), z + (base + i) * H * hd + h * hd);
-      }
+      const int64_t T = batch.length(s);
+      attention_head(q, k, v, batch.begin(s), T, h, h / group, hd, fscale, z + int64_t{h} * hd, int64_t{H} * hd,
+                     patterns ? patterns + poff[s] + h * T * T : nullptr, scratch);
     }
   }
 }
