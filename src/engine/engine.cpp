@@ -92,43 +92,51 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
   for (size_t s = 0; s < batch.n_sequences(); ++s)
     for (int64_t t = 0; t < batch.length(s); ++t) positions[batch.begin(s) + t] = static_cast<int32_t>(t);
 
+  // Activation buffers, reused between runs; x is the block input, next receives
+  // the block output, and the two swap after each block.
+  using Slot = Workspace::Slot;
+  float* x = work_.get(Slot::X, N * d);
+  float* next = work_.get(Slot::Next, N * d);
+  float* h1 = work_.get(Slot::H1, N * d);
+  float* h2 = work_.get(Slot::H2, N * d);
+  float* attn_out = work_.get(Slot::AttnOut, N * d);
+  float* mlp_out = work_.get(Slot::MlpOut, N * d);
+
   // Embedding (+ learned positions).
-  std::vector<float> x(N * d);
   const size_t esize = dtype_size(w.embed->dtype);
   for (int64_t r = 0; r < N; ++r)
-    to_f32(w.embed->dtype, w.embed->data + batch.tokens[r] * d * esize, x.data() + r * d, d);
-  dispatch.fire(Point::Embed, -1, batch, x.data(), d);
+    to_f32(w.embed->dtype, w.embed->data + batch.tokens[r] * d * esize, x + r * d, d);
+  dispatch.fire(Point::Embed, -1, batch, x, d);
   if (w.pos_embed) {
-    std::vector<float> pos(N * d);
+    float* pos = next;  // free until the first block
     const size_t psize = dtype_size(w.pos_embed->dtype);
     for (int64_t r = 0; r < N; ++r)
-      to_f32(w.pos_embed->dtype, w.pos_embed->data + positions[r] * d * psize, pos.data() + r * d, d);
-    dispatch.fire(Point::PosEmbed, -1, batch, pos.data(), d);
-    for (int64_t i = 0; i < N * d; ++i) x[i] += pos[i];
+      to_f32(w.pos_embed->dtype, w.pos_embed->data + positions[r] * d * psize, pos + r * d, d);
+    dispatch.fire(Point::PosEmbed, -1, batch, pos, d);
+    kernels::add(x, pos, nullptr, x, N * d);
   }
 
   const int n_layers = dispatch.layers_needed();
-  // x is the block input; next receives the block output and the two swap.
-  std::vector<float> next(N * d), h1(N * d), h2(N * d), attn_out(N * d), mlp_out(N * d), z(N * q_width);
+  float* z = work_.get(Slot::Z, N * q_width);
   // The QKV projection's output; attention reads the heads in place.
   const bool separate = w.qkv_layout == QkvLayout::Separate;
   const int64_t qkv_width = q_width + 2 * kv_width;
-  std::vector<float> qkv(N * qkv_width);
+  float* qkv = work_.get(Slot::Qkv, N * qkv_width);
   kernels::Heads q{}, k{}, v{};
   if (separate) {  // [Q | K | V] blocks of rows [N, heads, hd]
-    q = {qkv.data(), q_width, hd};
-    k = {qkv.data() + N * q_width, kv_width, hd};
-    v = {qkv.data() + N * (q_width + kv_width), kv_width, hd};
+    q = {qkv, q_width, hd};
+    k = {qkv + N * q_width, kv_width, hd};
+    v = {qkv + N * (q_width + kv_width), kv_width, hd};
   } else if (w.qkv_layout == QkvLayout::FusedPerHead) {  // GPT-NeoX: row = [head][q|k|v][hd]
-    q = {qkv.data(), qkv_width, 3 * hd};
-    k = {qkv.data() + hd, qkv_width, 3 * hd};
-    v = {qkv.data() + 2 * hd, qkv_width, 3 * hd};
+    q = {qkv, qkv_width, 3 * hd};
+    k = {qkv + hd, qkv_width, 3 * hd};
+    v = {qkv + 2 * hd, qkv_width, 3 * hd};
   } else {  // GPT-2: row = [Q|K|V][head][hd]
-    q = {qkv.data(), qkv_width, hd};
-    k = {qkv.data() + q_width, qkv_width, hd};
-    v = {qkv.data() + q_width + kv_width, qkv_width, hd};
+    q = {qkv, qkv_width, hd};
+    k = {qkv + q_width, qkv_width, hd};
+    v = {qkv + q_width + kv_width, qkv_width, hd};
   }
-  std::vector<float> patterns;
+  float* patterns = nullptr;
   const kernels::RopeTable rope(a.rotary == RotaryStyle::None ? 0 : a.rotary_dim, a.rope_theta,
                                 a.rotary == RotaryStyle::None ? 0 : batch.max_length());
 
@@ -142,65 +150,65 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
   Progress progress(options.progress_label, static_cast<size_t>(n_layers));
   for (int l = 0; l < n_layers; ++l) {
     const LayerWeights& L = w.layers[l];
-    dispatch.fire(Point::ResidPre, l, batch, x.data(), d);
+    dispatch.fire(Point::ResidPre, l, batch, x, d);
 
     // Attention.
-    norm(L.ln1, x.data(), h1.data());
-    dispatch.fire(Point::Ln1Out, l, batch, h1.data(), d);
+    norm(L.ln1, x, h1);
+    dispatch.fire(Point::Ln1Out, l, batch, h1, d);
     if (separate) {
-      linear_.apply(L.q, h1.data(), N, q.data);
-      linear_.apply(L.k, h1.data(), N, k.data);
-      linear_.apply(L.v, h1.data(), N, v.data);
+      linear_.apply(L.q, h1, N, q.data);
+      linear_.apply(L.k, h1, N, k.data);
+      linear_.apply(L.v, h1, N, v.data);
     } else {
-      linear_.apply(L.qkv, h1.data(), N, qkv.data());
+      linear_.apply(L.qkv, h1, N, qkv);
     }
     kernels::apply_rotary(a.rotary, rope, q, N, H, positions);
     kernels::apply_rotary(a.rotary, rope, k, N, KV, positions);
     const bool want_pattern = dispatch.wants(Point::AttnPattern, l);
-    if (want_pattern) patterns.resize(kernels::pattern_offset(batch, H, batch.n_sequences()));
+    if (want_pattern) patterns = work_.get(Slot::Patterns, kernels::pattern_offset(batch, H, batch.n_sequences()));
     const double scale = a.attn_scale / (a.scale_by_inverse_layer_idx ? l + 1 : 1);
-    kernels::attention(batch, q, k, v, H, KV, hd, scale, z.data(), want_pattern ? patterns.data() : nullptr);
-    if (want_pattern) dispatch.fire_patterns(l, batch, patterns.data(), H);
-    linear_.apply(L.o, z.data(), N, attn_out.data());
-    dispatch.fire(Point::AttnOut, l, batch, attn_out.data(), d);
+    kernels::attention(batch, q, k, v, H, KV, hd, scale, z, want_pattern ? patterns : nullptr);
+    if (want_pattern) dispatch.fire_patterns(l, batch, patterns, H);
+    linear_.apply(L.o, z, N, attn_out);
+    dispatch.fire(Point::AttnOut, l, batch, attn_out, d);
 
     // MLP, reading the block input (parallel) or the stream after attention (sequential).
     const float* mlp_in;
     if (a.parallel_residual) {
-      if (!a.shared_norm) norm(L.ln2, x.data(), h2.data());
-      mlp_in = a.shared_norm ? h1.data() : h2.data();
+      if (!a.shared_norm) norm(L.ln2, x, h2);
+      mlp_in = a.shared_norm ? h1 : h2;
     } else {
-      kernels::add(x.data(), attn_out.data(), nullptr, next.data(), N * d);
-      dispatch.fire(Point::ResidMid, l, batch, next.data(), d);
-      kernels::check_residual(l, "resid_mid", x.data(), attn_out.data(), nullptr, next.data(), N * d);
-      norm(L.ln2, next.data(), h2.data());
-      mlp_in = h2.data();
+      kernels::add(x, attn_out, nullptr, next, N * d);
+      dispatch.fire(Point::ResidMid, l, batch, next, d);
+      kernels::check_residual(l, "resid_mid", x, attn_out, nullptr, next, N * d);
+      norm(L.ln2, next, h2);
+      mlp_in = h2;
     }
     dispatch.fire(Point::Ln2Out, l, batch, mlp_in, d);
     // The activation (and SwiGLU's product with up) is fused into the GEMM.
-    linear_.mlp(L.up, a.gated_mlp ? &L.gate : nullptr, a.activation, L.down, mlp_in, N, mlp_out.data());
-    dispatch.fire(Point::MlpOut, l, batch, mlp_out.data(), d);
+    linear_.mlp(L.up, a.gated_mlp ? &L.gate : nullptr, a.activation, L.down, mlp_in, N, mlp_out);
+    dispatch.fire(Point::MlpOut, l, batch, mlp_out, d);
 
     // resid_post = (resid_pre + attn_out) + mlp_out; for sequential blocks the
     // same float additions as resid_mid + mlp_out.
     if (a.parallel_residual)
-      kernels::add(x.data(), attn_out.data(), mlp_out.data(), next.data(), N * d);
+      kernels::add(x, attn_out, mlp_out, next, N * d);
     else
-      kernels::add(next.data(), mlp_out.data(), nullptr, next.data(), N * d);
-    kernels::check_residual(l, "resid_post", x.data(), attn_out.data(), mlp_out.data(), next.data(), N * d);
-    x.swap(next);
-    dispatch.fire(Point::ResidPost, l, batch, x.data(), d);
+      kernels::add(next, mlp_out, nullptr, next, N * d);
+    kernels::check_residual(l, "resid_post", x, attn_out, mlp_out, next, N * d);
+    std::swap(x, next);
+    dispatch.fire(Point::ResidPost, l, batch, x, d);
     progress.tick();
   }
 
   if (n_layers < a.n_layers || !(dispatch.wants(Point::LnFinalOut) || dispatch.wants(Point::Logits))) return;
-  norm(w.final_norm, x.data(), h1.data());
-  dispatch.fire(Point::LnFinalOut, -1, batch, h1.data(), d);
+  norm(w.final_norm, x, h1);
+  dispatch.fire(Point::LnFinalOut, -1, batch, h1, d);
   if (dispatch.wants(Point::Logits)) {
     if (!w.unembed.weight) fail("{}: the checkpoint has no unembedding tensor: logits are unavailable",
                                 model_.dir().string());
     std::vector<float> logits(N * static_cast<int64_t>(a.vocab_size));
-    linear_.apply(w.unembed, h1.data(), N, logits.data());
+    linear_.apply(w.unembed, h1, N, logits.data());
     dispatch.fire(Point::Logits, -1, batch, logits.data(), a.vocab_size);
   }
 }

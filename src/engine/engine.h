@@ -6,6 +6,8 @@
 //   sequential blocks: resid_mid = resid_pre + attn_out, resid_post = resid_mid + mlp_out
 // on exactly the buffers observers saw, so no capture point can silently be the
 // wrong tensor.
+#include <array>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -17,6 +19,26 @@
 #include "model/model.h"
 
 namespace sg {
+
+// The activation buffers of a forward, kept between runs and grown as needed.
+// They are never zero-filled: every kernel writes its output whole before
+// anything reads it.
+class Workspace {
+ public:
+  enum class Slot { X, Next, H1, H2, AttnOut, MlpOut, Z, Qkv, Patterns, Count };
+  float* get(Slot slot, int64_t n) {
+    Buffer& b = buffers_[static_cast<size_t>(slot)];
+    if (n > b.size) b = {std::make_unique_for_overwrite<float[]>(static_cast<size_t>(n)), n};
+    return b.data.get();
+  }
+
+ private:
+  struct Buffer {
+    std::unique_ptr<float[]> data;
+    int64_t size = 0;
+  };
+  std::array<Buffer, static_cast<size_t>(Slot::Count)> buffers_;
+};
 
 struct RunOptions {
   std::string progress_label;  // non-empty: a per-layer progress line on a terminal
@@ -40,6 +62,7 @@ class Engine {
   void validate(const Batch& batch) const;
   const Model& model_;
   LinearRunner linear_;
+  Workspace work_;
 };
 
 }  // namespace sg
