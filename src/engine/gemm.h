@@ -38,6 +38,10 @@ class Gemm {
   // ... and C rounded to BF16 (nearest even) after the epilogue.
   void run_bf16(int64_t M, int64_t N, int64_t K, const uint16_t* A, int64_t lda, const void* W, bool w_nk,
                 const float* bias, uint16_t* C, int64_t ldc, const Epilogue& epilogue = {});
+  // The float32 product the other way round: Ct[N, M] (row stride M) = W[N, K] A^T,
+  // with W (row-major) as oneDNN's source operand, which it reads in place (as the
+  // weights operand it would repack W on every call).
+  void run_transposed(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, float* Ct);
 
  private:
   void run_typed(bool bf16, int64_t M, int64_t N, int64_t K, const void* A, int64_t lda, const void* W, bool w_nk,
@@ -72,6 +76,9 @@ class LinearRunner {
 
  private:
   bool bf16_products(const Linear& L) const;
+  // y = epilogue(x W^T + bias) in float32; W is [N, K] (w_nk) or [K, N].
+  void multiply_f32(int64_t M, int64_t N, int64_t K, const float* x, int64_t ldx, const float* W, bool w_nk,
+                    const float* bias, float* y, int64_t ldy, const Epilogue& epilogue);
   const uint16_t* rounded_to_bf16(const float* x, int64_t M, int64_t ldx, int64_t n);  // into x_bf16_
   const Model& model_;
   MatmulPrecision precision_;
@@ -80,6 +87,7 @@ class LinearRunner {
   std::vector<float> scratch_;
   std::vector<uint16_t> x_bf16_;
   std::vector<float> hidden_, up_;  // MLP activations, float32 path and SwiGLU's up
+  std::vector<float> ct_;           // a transposed product before it is written out
   std::vector<uint16_t> hidden_bf16_;
 };
 

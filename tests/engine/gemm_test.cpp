@@ -63,6 +63,23 @@ TEST(Gemm, FusedEpiloguesMatchTheReferenceKernels) {
     }
 }
 
+// The product the other way round (weights as oneDNN's source operand), which
+// LinearRunner uses for float32 [out, in] weights: Ct = W A^T.
+TEST(Gemm, TransposedProductMatchesTheReference) {
+  Problem p(9);
+  const int64_t lda = p.K + 3;  // A read from a wider buffer
+  std::vector<float> a(p.M * lda, 99.0f);
+  for (int64_t m = 0; m < p.M; ++m) std::copy_n(p.A.data() + m * p.K, p.K, a.data() + m * lda);
+  std::fill(p.bias.begin(), p.bias.end(), 0.0f);
+  Gemm gemm;
+  std::vector<float> ct(p.N * p.M);
+  gemm.run_transposed(p.M, p.N, p.K, a.data(), lda, p.W.data(), ct.data());
+  const auto want = p.reference(std::nullopt, false);
+  for (int64_t m = 0; m < p.M; ++m)
+    for (int64_t n = 0; n < p.N; ++n)
+      ASSERT_NEAR(ct[n * p.M + m], want[m * p.N + n], 2e-6 * (1 + std::fabs(want[m * p.N + n]))) << m << "," << n;
+}
+
 TEST(Gemm, StoredInOutAndStridedOutput) {
   Problem p(11);
   // W stored [K, N] (GPT-2's Conv1D) and C written into a wider buffer.
