@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <new>
+
+#include <sys/mman.h>
 
 #include "engine/kernels.h"
 #include "util/error.h"
@@ -56,6 +60,23 @@ class Dispatch {
 };
 
 }  // namespace
+
+// Buffers of 2 MiB and more are aligned to, and asked to be backed by, huge
+// pages: a first forward then takes a few page faults instead of thousands.
+float* Workspace::get(Slot slot, int64_t n) {
+  Buffer& b = buffers_[static_cast<size_t>(slot)];
+  if (n <= b.size) return b.data.get();
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t bytes = static_cast<size_t>(n) * sizeof(float);
+  const size_t align = bytes >= kHuge ? kHuge : 64;
+  void* p = std::aligned_alloc(align, (bytes + align - 1) / align * align);
+  if (!p) throw std::bad_alloc();
+  if (align == kHuge) madvise(p, bytes, MADV_HUGEPAGE);  // advice only: ignored where unsupported
+  b = {std::unique_ptr<float[], Free>(static_cast<float*>(p)), n};
+  return b.data.get();
+}
+
+void Workspace::Free::operator()(float* p) const { std::free(p); }
 
 Engine::Engine(const Model& model, MatmulPrecision precision) : model_(model), linear_(model, precision) {}
 

@@ -26,15 +26,14 @@ namespace sg {
 class Workspace {
  public:
   enum class Slot { X, Next, H1, H2, AttnOut, MlpOut, Z, Qkv, Patterns, Count };
-  float* get(Slot slot, int64_t n) {
-    Buffer& b = buffers_[static_cast<size_t>(slot)];
-    if (n > b.size) b = {std::make_unique_for_overwrite<float[]>(static_cast<size_t>(n)), n};
-    return b.data.get();
-  }
+  float* get(Slot slot, int64_t n);
 
  private:
+  struct Free {
+    void operator()(float* p) const;
+  };
   struct Buffer {
-    std::unique_ptr<float[]> data;
+    std::unique_ptr<float[], Free> data;
     int64_t size = 0;
   };
   std::array<Buffer, static_cast<size_t>(Slot::Count)> buffers_;
