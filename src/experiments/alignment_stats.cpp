@@ -11,6 +11,7 @@
 #include <numeric>
 
 #include "experiments/pyrandom.h"
+#include "experiments/seed_math.h"
 #include "util/error.h"
 
 namespace sg::align {
@@ -134,13 +135,10 @@ ZScore matched_vs_scrambled_z(const double* a, const double* b, size_t d,
   ZScore out;
   out.matched = matched_sum / static_cast<double>(n);  // np.mean over rows
   for (double& s : sums) s /= static_cast<double>(n);
-  // scrambled.mean() and scrambled.std() (population, ddof = 0), two-pass as numpy.
-  double total = 0;
-  for (double s : sums) total += s;
-  out.scrambled_mean = total / static_cast<double>(n_perms);
-  double sq = 0;
-  for (double s : sums) sq += (s - out.scrambled_mean) * (s - out.scrambled_mean);
-  out.scrambled_std = std::sqrt(sq / static_cast<double>(n_perms));
+  // scrambled.mean() and scrambled.std() (population, ddof = 0).
+  const MeanStd scrambled_stats = mean_std(sums);
+  out.scrambled_mean = scrambled_stats.mean;
+  out.scrambled_std = scrambled_stats.std;
   out.z = (out.matched - out.scrambled_mean) / out.scrambled_std;
   if (scrambled) *scrambled = std::move(sums);
   return out;

@@ -5,6 +5,7 @@
 #include <limits>
 #include <random>
 
+#include "experiments/seed_math.h"
 #include "util/error.h"
 
 namespace sg::gains {
@@ -48,7 +49,7 @@ int count_if(const std::vector<double>& v, bool (*pred)(double)) {
 
 double sublayer_gain(double mean_out_norm, double mean_in_norm) {
   // Seed 000: gains['attn_gain'].append(norm_out / (norm_in + 1e-10)), norms = torch.norm(x, dim=-1).mean()
-  return mean_out_norm / (mean_in_norm + 1e-10);
+  return seed_ratio(mean_out_norm, mean_in_norm);
 }
 
 std::string phase_label(double ag, double mg) {
@@ -85,7 +86,7 @@ SeedSummary summarize(const std::vector<std::vector<double>>& attn_gain,
     // Seed 000: combined = np.array(attn_gains) * np.array(mlp_gains) on the averaged gains.
     s.combined.push_back(s.attn_gain[l] * s.mlp_gain[l]);
     // Seed 000 panel 3: gain_ratio = mlp_gains / (attn_gains + 1e-10).
-    s.ratio.push_back(s.mlp_gain[l] / (s.attn_gain[l] + 1e-10));
+    s.ratio.push_back(seed_ratio(s.mlp_gain[l], s.attn_gain[l]));
     // Seed 001 panel 4: cumulative_gain = np.cumprod(combined_gains).
     cum *= s.combined[l];
     s.cumulative.push_back(cum);

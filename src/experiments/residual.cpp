@@ -8,23 +8,10 @@
 
 namespace sg::residual {
 
-double seed_ratio(double numerator, double denominator) { return numerator / (denominator + kSeedEpsilon); }
-
 std::vector<double> consecutive_ratios(const std::vector<double>& norms) {
   std::vector<double> out;
   for (size_t i = 1; i < norms.size(); ++i) out.push_back(seed_ratio(norms[i], norms[i - 1]));
   return out;
-}
-
-MeanStd mean_std(const std::vector<double>& values) {
-  if (values.empty()) fail("mean of no values");
-  double sum = 0;
-  for (double v : values) sum += v;
-  const double mean = sum / static_cast<double>(values.size());
-  // numpy computes the variance as the mean of squared deviations (two passes).
-  double ss = 0;
-  for (double v : values) ss += (v - mean) * (v - mean);
-  return {mean, std::sqrt(ss / static_cast<double>(values.size()))};
 }
 
 std::vector<double> elementwise_mean(const std::vector<std::vector<double>>& rows) {

@@ -17,25 +17,18 @@
 #include <vector>
 
 #include "engine/capture.h"
+#include "experiments/seed_math.h"
 #include "model/arch.h"
 
 namespace sg::residual {
 
-// The seed's ratio: norms[i] / (norms[i-1] + 1e-10) (compute_residual_gains_detailed,
-// `gain = norms[i] / (norms[i-1] + 1e-10)`). Every gain in this experiment is
-// this one ratio, so the seed's numbers and ours differ only in which norms
-// they divide.
-constexpr double kSeedEpsilon = 1e-10;
-double seed_ratio(double numerator, double denominator);
+// Every gain in this experiment is the seed's ratio (seed_math.h: seed 004's
+// compute_residual_gains_detailed, `gain = norms[i] / (norms[i-1] + 1e-10)`), so
+// the seed's numbers and ours differ only in which norms they divide.
 
 // Ratios of consecutive entries: out[i] = seed_ratio(norms[i+1], norms[i]).
 std::vector<double> consecutive_ratios(const std::vector<double>& norms);
 
-// np.mean and np.std (population, ddof = 0) as the seed aggregates over prompts.
-struct MeanStd {
-  double mean = 0, std = 0;
-};
-MeanStd mean_std(const std::vector<double>& values);
 // np.mean(rows, axis=0); all rows must have one length.
 std::vector<double> elementwise_mean(const std::vector<std::vector<double>>& rows);
 
