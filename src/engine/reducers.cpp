@@ -7,13 +7,14 @@
 
 namespace sg {
 
-namespace {
 double row_norm(const float* x, int64_t n) {
   double s = 0;
 #pragma omp simd reduction(+ : s)
   for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
   return std::sqrt(s);
 }
+
+namespace {
 // Cosine of two rows whose norms are known; 0 when either is zero.
 double row_cos(const float* a, const float* b, int64_t n, double na, double nb) {
   if (na == 0 || nb == 0) return 0;

@@ -9,6 +9,10 @@
 
 namespace sg {
 
+// The L2 norm of one activation row, accumulated in double (torch.norm(x, dim=-1)
+// of the seeds, per token). Vectorised; its order of summation is fixed per row.
+double row_norm(const float* x, int64_t n);
+
 // Per token and layer, around each sublayer.
 struct SublayerTokenStats {
   double resid_pre = 0;     // ||blocks.l.hook_resid_pre||

@@ -10,6 +10,7 @@
 #include <limits>
 #include <numeric>
 
+#include "engine/reducers.h"
 #include "experiments/pyrandom.h"
 #include "experiments/seed_math.h"
 #include "util/error.h"
@@ -280,12 +281,7 @@ void finish_deltas(LayerScores& s) {
 // np.linalg.norm(x, axis=1).mean()
 double mean_row_norm(const MatrixView& m) {
   double total = 0;
-  for (size_t i = 0; i < m.rows; ++i) {
-    const float* row = m.data + i * m.cols;
-    double ss = 0;
-    for (size_t k = 0; k < m.cols; ++k) ss += static_cast<double>(row[k]) * row[k];
-    total += std::sqrt(ss);
-  }
+  for (size_t i = 0; i < m.rows; ++i) total += row_norm(m.data + i * m.cols, static_cast<int64_t>(m.cols));
   return total / static_cast<double>(m.rows);
 }
 

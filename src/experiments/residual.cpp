@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "engine/reducers.h"
 #include "util/error.h"
 
 namespace sg::residual {
@@ -73,10 +74,7 @@ void NormReducer::on_activation(const PointId& point, const Batch& batch, const 
   for (size_t s = 0; s < batch.n_sequences(); ++s) {
     double sum_norms = 0, last = 0;
     for (int64_t r = batch.begin(s); r <= batch.last_row(s); ++r) {
-      const float* x = rows + r * width;
-      double ss = 0;
-      for (int64_t i = 0; i < width; ++i) ss += static_cast<double>(x[i]) * x[i];
-      last = std::sqrt(ss);
+      last = row_norm(rows + r * width, width);
       sum_norms += last;
     }
     norms_[s].last[k] = last;  // the loop ends on the last row
