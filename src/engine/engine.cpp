@@ -41,10 +41,11 @@ class Dispatch {
     const PointId id{p, layer};
     for (Observer* o : slot(id)) o->on_activation(id, b, rows, width);
   }
-  void fire_patterns(int layer, const Batch& b, const float* probs, int heads) const {
+  // offsets: kernels::pattern_offsets of the batch.
+  void fire_patterns(int layer, const Batch& b, const float* probs, int heads,
+                     const std::vector<int64_t>& offsets) const {
     for (Observer* o : slot({Point::AttnPattern, layer}))
-      for (size_t s = 0; s < b.n_sequences(); ++s)
-        o->on_pattern(layer, b, s, probs + kernels::pattern_offset(b, heads, s), heads, b.length(s));
+      for (size_t s = 0; s < b.n_sequences(); ++s) o->on_pattern(layer, b, s, probs + offsets[s], heads, b.length(s));
   }
 
  private:
@@ -158,6 +159,7 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
     v = {qkv + q_width + kv_width, qkv_width, hd};
   }
   float* patterns = nullptr;
+  const std::vector<int64_t> pattern_offsets = kernels::pattern_offsets(batch, H);
   const kernels::RopeTable rope(a.rotary == RotaryStyle::None ? 0 : a.rotary_dim, a.rope_theta,
                                 a.rotary == RotaryStyle::None ? 0 : batch.max_length());
 
@@ -186,10 +188,10 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
     kernels::apply_rotary(a.rotary, rope, q, N, H, positions);
     kernels::apply_rotary(a.rotary, rope, k, N, KV, positions);
     const bool want_pattern = dispatch.wants(Point::AttnPattern, l);
-    if (want_pattern) patterns = work_.get(Slot::Patterns, kernels::pattern_offset(batch, H, batch.n_sequences()));
+    if (want_pattern) patterns = work_.get(Slot::Patterns, pattern_offsets.back());
     const double scale = a.attn_scale / (a.scale_by_inverse_layer_idx ? l + 1 : 1);
     kernels::attention(batch, q, k, v, H, KV, hd, scale, z, want_pattern ? patterns : nullptr);
-    if (want_pattern) dispatch.fire_patterns(l, batch, patterns, H);
+    if (want_pattern) dispatch.fire_patterns(l, batch, patterns, H, pattern_offsets);
     linear_.apply(L.o, z, N, attn_out);
     dispatch.fire(Point::AttnOut, l, batch, attn_out, d);
 

@@ -106,9 +106,10 @@ void apply_rotary(RotaryStyle style, const RopeTable& t, Heads x, int64_t rows, 
   }
 }
 
-int64_t pattern_offset(const Batch& batch, int H, size_t seq) {
-  int64_t off = 0;
-  for (size_t i = 0; i < seq; ++i) off += static_cast<int64_t>(H) * batch.length(i) * batch.length(i);
+std::vector<int64_t> pattern_offsets(const Batch& batch, int H) {
+  std::vector<int64_t> off{0};
+  for (size_t s = 0; s < batch.n_sequences(); ++s)
+    off.push_back(off.back() + static_cast<int64_t>(H) * batch.length(s) * batch.length(s));
   return off;
 }
 
@@ -212,8 +213,7 @@ void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int
                float* patterns) {
   const int group = H / KV;
   const int64_t n_seq = static_cast<int64_t>(batch.n_sequences());
-  std::vector<int64_t> poff(n_seq);
-  for (int64_t s = 0; s < n_seq; ++s) poff[s] = patterns ? pattern_offset(batch, H, s) : 0;
+  const std::vector<int64_t> poff = patterns ? pattern_offsets(batch, H) : std::vector<int64_t>{};
   const float fscale = static_cast<float>(scale);
 
 #pragma omp parallel

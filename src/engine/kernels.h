@@ -49,11 +49,12 @@ void apply_rotary(RotaryStyle style, const RopeTable& table, Heads x, int64_t ro
 // Causal softmax attention within each sequence of the batch, H query heads and
 // KV key/value heads of hd dims; query head h reads kv head h / (H / KV).
 // z: [rows, H * hd]. If patterns is non-null it receives, per sequence, [H, T, T]
-// probabilities (zero above the diagonal) at patterns + pattern_offset(seq).
+// probabilities (zero above the diagonal) at patterns + pattern_offsets(batch, H)[seq].
 void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, double scale, float* z,
                float* patterns);
-// Offset of sequence s's [H, T, T] block in the patterns buffer, and its total size.
-int64_t pattern_offset(const Batch& batch, int H, size_t seq);
+// Where each sequence's [H, T, T] block starts in the patterns buffer; the last
+// of the n_sequences + 1 entries is the buffer's size.
+std::vector<int64_t> pattern_offsets(const Batch& batch, int H);
 
 // out[i] = (a[i] + b[i]) (+ c[i] when c is not null), in that order of float
 // additions; out may be a.
