@@ -392,7 +392,7 @@ void add_align(CLI::App& app) {
       "with {\"a\": ..., \"b\": ...} text lines (needs the model's tokenizer) or {\"a_ids\": [...], \"b_ids\": [...]}\n"
       "token-id lines. 'a' plays the seed's zh side, 'b' its en side. Print a preset with `streamgauge pairs`.\n\n"
       "Example:\n  streamgauge align Qwen/Qwen2.5-3B --save-deltas");
-  cmd->add_option("MODEL", o->model, "Model directory or ORG/NAME[@REVISION] in the HuggingFace cache")->required();
+  cmd->add_option("MODEL", o->model, kModelHelp)->required();
   auto* pairs = cmd->add_option("--pairs", o->pairs, "JSONL file of pairs (text or token ids)");
   auto* preset = cmd->add_option("--preset", o->preset,
                                  fmt::format("Built-in pairs ({})", fmt::join(align::preset_names(), ", ")))

@@ -41,7 +41,7 @@ void add_capture(CLI::App& app) {
       "Capture point names: streamgauge inspect MODEL --points. Load in Python with\n"
       "safetensors.numpy.load_file(FILE).\n\n"
       "Example:\n  streamgauge capture MODEL --ids 5,17,3 --ids 9,9 --hooks 'blocks.*.hook_attn_out' --out acts.safetensors");
-  cmd->add_option("MODEL", opts->model, "Model directory or ORG/NAME[@REVISION] in the HuggingFace cache")->required();
+  cmd->add_option("MODEL", opts->model, kModelHelp)->required();
   opts->ids.add_options(cmd);
   cmd->add_option("--hooks", opts->hooks, "Capture points to save: globs, comma-separated (default: all)");
   cmd->add_option("--out", opts->out, "Output .safetensors file")->required();

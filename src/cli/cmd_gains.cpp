@@ -62,7 +62,7 @@ void add_gains(CLI::App& app) {
       "  streamgauge gains EleutherAI/pythia-1.4b             # from the HuggingFace cache\n"
       "  streamgauge gains path/to/pythia-6.9b --prompts ffn-6.9b --reference pythia-1.4b");
   cmd->add_option("MODEL", opts->model,
-                  "Model directory or ORG/NAME[@REVISION] in the HuggingFace cache (default: the random demo)");
+                  fmt::format("{} (default: the random demo)", kModelHelp));
   opts->prompts.add_options(cmd, "ffn-1.4b");
   cmd->add_option("--out", opts->out, "Output directory (default: ./streamgauge-out/<model>/gains)");
   cmd->add_option("--reference", opts->reference,

@@ -29,7 +29,7 @@ void add_generate(CLI::App& app) {
       "--stop id.\n\n"
       "Examples:\n  streamgauge generate MODEL --prompt 'Once upon a time' -n 40\n"
       "  streamgauge generate MODEL --ids 1,403,407 -n 20");
-  cmd->add_option("MODEL", opts->model, "Model directory or ORG/NAME[@REVISION] in the HuggingFace cache")
+  cmd->add_option("MODEL", opts->model, kModelHelp)
       ->required();
   cmd->add_option("--prompt", opts->prompt, "Prompt text");
   opts->ids.add_options(cmd);

@@ -25,7 +25,7 @@ void add_weights(CLI::App& app) {
       "singular values of W_V and of the OV circuit W_O W_V (power iteration). Writes weights.csv and\n"
       "weights.json to --out (default ./streamgauge-out/<model>/weights).\n\nExample:\n  streamgauge weights "
       "EleutherAI/pythia-1.4b");
-  cmd->add_option("MODEL", opts->model, "Model directory or ORG/NAME[@REVISION] in the HuggingFace cache")->required();
+  cmd->add_option("MODEL", opts->model, kModelHelp)->required();
   cmd->add_option("--out", opts->out, "Output directory");
   cmd->callback([opts] {
     auto model = load_model(opts->model);

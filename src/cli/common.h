@@ -12,6 +12,8 @@ namespace sg::cli {
 
 // MODEL: a model directory, or ORG/NAME[@REVISION] in the HuggingFace cache.
 std::unique_ptr<Model> load_model(const std::string& arg);
+// Its --help text.
+inline constexpr const char* kModelHelp = "Model directory or ORG/NAME[@REVISION] in the HuggingFace cache";
 
 // The offline demo model (random weights, Pythia architecture, byte-level
 // tokenizer), generated deterministically on first use into
