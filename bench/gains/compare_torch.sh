@@ -33,7 +33,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 # (OpenMP, shared with oneDNN) and runs with the default policy.
 [ -x "$build/streamgauge" ] && [ -x "$build/bench/make_model" ] && [ -x "$build/bench/engine_bench" ] ||
   { echo "build $build first (scripts/setup; SG_BENCH=ON)" >&2; exit 2; }
-$py -c 'import torch, numpy' 2>/dev/null || { echo "needs Debian's python3-torch and python3-numpy" >&2; exit 2; }
+# PyTorch at its best here multiplies float32 through OpenBLAS: Debian's python3-torch links
+# the generic libblas.so.3, which without OpenBLAS installed is the reference BLAS (~30x slower).
+bench_pkgs="python3-torch python3-numpy libopenblas0-pthread"
+$py -c 'import torch, numpy' 2>/dev/null && readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 | grep -q openblas ||
+  { echo "the PyTorch side needs OpenBLAS behind Debian's python3-torch: apt-get install $bench_pkgs" >&2; exit 2; }
 mkdir -p "$models"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

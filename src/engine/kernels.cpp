@@ -125,8 +125,10 @@ constexpr int kQueryBlock = 8;  // queries whose products share each key/value l
 inline void load(Lanes& v, const float* p) { std::memcpy(&v, p, sizeof v); }
 inline void store(float* p, const Lanes& v) { std::memcpy(p, &v, sizeof v); }
 
-// Per-thread scratch of attention: one head's keys transposed, one block's scores.
+// Per-thread scratch of attention: one head's queries, keys and values copied out
+// of the projection rows, the keys transposed, one block's scores.
 struct AttentionScratch {
+  std::vector<float> rows;    // [3][T][hd]: q_i, k_j and v_j of the head, contiguous
   std::vector<float> keys_t;  // [hd][stride]: keys_t[e * stride + j] = k_j[e]
   std::vector<float> scores;  // [kQueryBlock][stride]
   int64_t stride = 0;         // T rounded up to whole lanes
@@ -140,17 +142,28 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base
   w.stride = (T + kLanes - 1) / kLanes * kLanes;
   w.keys_t.assign(static_cast<size_t>(hd * w.stride), 0.0f);
   w.scores.resize(static_cast<size_t>(kQueryBlock * w.stride));
+  // A head's vectors are short runs one projection row apart; that row stride is
+  // often a multiple of 4 KiB (3072 floats, say), which puts them all in the same
+  // few L1 sets, where reading them column-wise evicts them before their reuse.
+  // Each is copied once, whole, into contiguous scratch, and used from there.
+  w.rows.resize(static_cast<size_t>(3 * T * hd));
+  float* qs = w.rows.data();
+  float* ks = qs + T * hd;
+  float* vs = ks + T * hd;
   for (int64_t j = 0; j < T; ++j) {
-    const float* kj = k.at(base + j, kvh);
-    for (int e = 0; e < hd; ++e) w.keys_t[e * w.stride + j] = kj[e];
+    std::memcpy(qs + j * hd, q.at(base + j, h), sizeof(float) * hd);
+    std::memcpy(ks + j * hd, k.at(base + j, kvh), sizeof(float) * hd);
+    std::memcpy(vs + j * hd, v.at(base + j, kvh), sizeof(float) * hd);
   }
+  for (int e = 0; e < hd; ++e)  // e outer: contiguous stores (scattered ones stall the loads)
+    for (int64_t j = 0; j < T; ++j) w.keys_t[e * w.stride + j] = ks[j * hd + e];
   const int full = hd / kLanes * kLanes;  // dims done in whole lanes; the rest one by one
 
   for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
     const int nb = static_cast<int>(std::min<int64_t>(kQueryBlock, T - i0));
     const int64_t n_keys = i0 + nb;  // causal: the block's last query sees keys 0..i0+nb-1
     const float* qr[kQueryBlock];
-    for (int r = 0; r < kQueryBlock; ++r) qr[r] = q.at(base + i0 + std::min(r, nb - 1), h);  // spare rows repeat
+    for (int r = 0; r < kQueryBlock; ++r) qr[r] = qs + (i0 + std::min(r, nb - 1)) * hd;  // spare rows repeat
 
     // Scores, sixteen keys at a time: s[r][j] = sum_e q_r[e] k_j[e].
     for (int64_t j0 = 0; j0 < n_keys; j0 += kLanes) {
@@ -188,12 +201,12 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base
       Lanes acc[kQueryBlock] = {};
       for (int64_t j = 0; j < i0; ++j) {
         Lanes vj;
-        load(vj, v.at(base + j, kvh) + e0);
+        load(vj, (vs + j * hd) + e0);
         for (int r = 0; r < kQueryBlock; ++r) acc[r] += p(std::min(r, nb - 1), j) * vj;
       }
       for (int64_t j = i0; j < n_keys; ++j) {
         Lanes vj;
-        load(vj, v.at(base + j, kvh) + e0);
+        load(vj, (vs + j * hd) + e0);
         for (int r = static_cast<int>(j - i0); r < nb; ++r) acc[r] += p(r, j) * vj;
       }
       for (int r = 0; r < nb; ++r) store(z + (base + i0 + r) * z_stride + e0, acc[r]);
@@ -201,7 +214,7 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base
     for (int r = 0; r < nb; ++r)
       for (int e = full; e < hd; ++e) {
         float acc = 0;
-        for (int64_t j = 0; j <= i0 + r; ++j) acc += p(r, j) * v.at(base + j, kvh)[e];
+        for (int64_t j = 0; j <= i0 + r; ++j) acc += p(r, j) * (vs + j * hd)[e];
         z[(base + i0 + r) * z_stride + e] = acc;
       }
   }
