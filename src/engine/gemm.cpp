@@ -122,15 +122,26 @@ void Gemm::run_transposed(int64_t M, int64_t N, int64_t K, const float* A, int64
 
 namespace {
 // dst[c * ld_dst + r] = src[r * cols + c] + bias[r] (bias may be null): src [rows,
-// cols] transposed into dst, in tiles.
+// cols] transposed into dst, in blocks of 64 rows x 16 columns: each column of a
+// block is one contiguous run of dst, read down src from sixteen cache lines.
 void transpose_into(const float* src, int64_t rows, int64_t cols, const float* bias, float* dst, int64_t ld_dst) {
-  constexpr int64_t kTile = 16;
+  constexpr int64_t kRows = 64, kCols = 16;
 #pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t r0 = 0; r0 < rows; r0 += kTile)
-    for (int64_t c0 = 0; c0 < cols; c0 += kTile)
-      for (int64_t c = c0; c < std::min(c0 + kTile, cols); ++c)
-        for (int64_t r = r0; r < std::min(r0 + kTile, rows); ++r)
-          dst[c * ld_dst + r] = bias ? src[r * cols + c] + bias[r] : src[r * cols + c];
+  for (int64_t r0 = 0; r0 < rows; r0 += kRows)
+    for (int64_t c0 = 0; c0 < cols; c0 += kCols) {
+      const int64_t r1 = std::min(r0 + kRows, rows), c1 = std::min(c0 + kCols, cols);
+      for (int64_t c = c0; c < c1; ++c) {
+        float* out = dst + c * ld_dst;
+        const float* in = src + c;
+        if (bias) {
+#pragma omp simd
+          for (int64_t r = r0; r < r1; ++r) out[r] = in[r * cols] + bias[r];
+        } else {
+#pragma omp simd
+          for (int64_t r = r0; r < r1; ++r) out[r] = in[r * cols];
+        }
+      }
+    }
 }
 }  // namespace
 
