@@ -269,11 +269,22 @@ inline bool residual_ok(const float* pre, const float* attn, const float* mlp, c
 // roundings); only the others take the double-precision test.
 void check_residual(int layer, const char* what, const float* pre, const float* attn, const float* mlp,
                     const float* post, int64_t n) {
+  // Fast path: count elements that differ from the float sum or are not finite (a
+  // NaN differs from everything). Per-thread counters vectorise; an OpenMP simd
+  // reduction of this loop ran 4x slower.
+  constexpr float kMax = std::numeric_limits<float>::max();
   int64_t n_suspect = 0;
-#pragma omp parallel for simd schedule(static) reduction(+ : n_suspect)
-  for (int64_t i = 0; i < n; ++i) {
-    const float sum = mlp ? (pre[i] + attn[i]) + mlp[i] : pre[i] + attn[i];
-    n_suspect += !(post[i] == sum && std::fabs(post[i]) <= std::numeric_limits<float>::max());
+#pragma omp parallel reduction(+ : n_suspect)
+  {
+    int64_t bad = 0;
+    if (mlp) {
+#pragma omp for schedule(static) nowait
+      for (int64_t i = 0; i < n; ++i) bad += (post[i] != (pre[i] + attn[i]) + mlp[i]) | (std::fabs(post[i]) > kMax);
+    } else {
+#pragma omp for schedule(static) nowait
+      for (int64_t i = 0; i < n; ++i) bad += (post[i] != pre[i] + attn[i]) | (std::fabs(post[i]) > kMax);
+    }
+    n_suspect += bad;
   }
   if (n_suspect == 0) return;
   for (int64_t i = 0; i < n; ++i) {
