@@ -150,7 +150,17 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base
   float* qs = w.rows.data();
   float* ks = qs + T * hd;
   float* vs = ks + T * hd;
+  constexpr int64_t kAhead = 8;  // rows requested ahead: hardware prefetchers miss this pattern
+  auto prefetch_row = [&](int64_t j) {
+    for (int e = 0; e < hd; e += 16) {
+      __builtin_prefetch(q.at(base + j, h) + e);
+      __builtin_prefetch(k.at(base + j, kvh) + e);
+      __builtin_prefetch(v.at(base + j, kvh) + e);
+    }
+  };
+  for (int64_t j = 0; j < std::min(kAhead, T); ++j) prefetch_row(j);
   for (int64_t j = 0; j < T; ++j) {
+    if (j + kAhead < T) prefetch_row(j + kAhead);
     std::memcpy(qs + j * hd, q.at(base + j, h), sizeof(float) * hd);
     std::memcpy(ks + j * hd, k.at(base + j, kvh), sizeof(float) * hd);
     std::memcpy(vs + j * hd, v.at(base + j, kvh), sizeof(float) * hd);
