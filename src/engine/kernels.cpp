@@ -152,7 +152,7 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base
   float* vs = ks + T * hd;
   constexpr int64_t kAhead = 8;  // rows requested ahead: hardware prefetchers miss this pattern
   auto prefetch_row = [&](int64_t j) {
-    for (int e = 0; e < hd; e += 16) {
+    for (int e = 0; e < hd; e += kLanes) {  // sixteen floats: one 64-byte line
       __builtin_prefetch(q.at(base + j, h) + e);
       __builtin_prefetch(k.at(base + j, kvh) + e);
       __builtin_prefetch(v.at(base + j, kvh) + e);
