@@ -185,12 +185,10 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
     } else {
       linear_.apply(L.qkv, h1, N, qkv);
     }
-    kernels::apply_rotary(a.rotary, rope, q, N, H, positions);
-    kernels::apply_rotary(a.rotary, rope, k, N, KV, positions);
     const bool want_pattern = dispatch.wants(Point::AttnPattern, l);
     if (want_pattern) patterns = work_.get(Slot::Patterns, pattern_offsets.back());
     const double scale = a.attn_scale / (a.scale_by_inverse_layer_idx ? l + 1 : 1);
-    kernels::attention(batch, q, k, v, H, KV, hd, scale, z, want_pattern ? patterns : nullptr);
+    kernels::attention(batch, q, k, v, H, KV, hd, {a.rotary, &rope}, scale, z, want_pattern ? patterns : nullptr);
     if (want_pattern) dispatch.fire_patterns(l, batch, patterns, H, pattern_offsets);
     linear_.apply(L.o, z, N, attn_out);
     dispatch.fire(Point::AttnOut, l, batch, attn_out, d);

@@ -84,25 +84,18 @@ RopeTable::RopeTable(int r, double theta, int64_t max_pos) : rotary_dim(r) {
   }
 }
 
-void apply_rotary(RotaryStyle style, const RopeTable& t, Heads x, int64_t rows, int heads,
-                  const std::vector<int32_t>& positions) {
-  if (style == RotaryStyle::None || t.rotary_dim == 0) return;
-  const int half = t.rotary_dim / 2;
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* c = t.cos.data() + static_cast<int64_t>(positions[r]) * half;
-    const float* s = t.sin.data() + static_cast<int64_t>(positions[r]) * half;
-    for (int h = 0; h < heads; ++h) {
-      float* v = x.at(r, h);
-      for (int j = 0; j < half; ++j) {
-        // rotate_half pairs (j, j + r/2); rotate_every_two pairs (2j, 2j + 1).
-        const int a = style == RotaryStyle::Half ? j : 2 * j;
-        const int b = style == RotaryStyle::Half ? j + half : 2 * j + 1;
-        const float xa = v[a], xb = v[b];
-        v[a] = xa * c[j] - xb * s[j];
-        v[b] = xb * c[j] + xa * s[j];
-      }
-    }
+void Rotary::apply(float* v, int64_t pos) const {
+  if (style == RotaryStyle::None || !table || table->rotary_dim == 0) return;
+  const int half = table->rotary_dim / 2;
+  const float* c = table->cos.data() + pos * half;
+  const float* s = table->sin.data() + pos * half;
+  const bool split = style == RotaryStyle::Half;
+  for (int j = 0; j < half; ++j) {
+    const int a = split ? j : 2 * j;
+    const int b = split ? j + half : 2 * j + 1;
+    const float xa = v[a], xb = v[b];
+    v[a] = xa * c[j] - xb * s[j];
+    v[b] = xb * c[j] + xa * s[j];
   }
 }
 
@@ -138,14 +131,15 @@ struct AttentionScratch {
 // Every score q_i . k_j and every output sum_j p_ij v_j is accumulated in a
 // fixed order (e, then j ascending), so results never depend on the batch.
 void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base, int64_t T, int h, int kvh, int hd,
-                    float scale, float* z, int64_t z_stride, float* pat, AttentionScratch& w) {
+                    const Rotary& rotary, float scale, float* z, int64_t z_stride, float* pat, AttentionScratch& w) {
   w.stride = (T + kLanes - 1) / kLanes * kLanes;
   w.keys_t.assign(static_cast<size_t>(hd * w.stride), 0.0f);
   w.scores.resize(static_cast<size_t>(kQueryBlock * w.stride));
   // A head's vectors are short runs one projection row apart; that row stride is
   // often a multiple of 4 KiB (3072 floats, say), which puts them all in the same
   // few L1 sets, where reading them column-wise evicts them before their reuse.
-  // Each is copied once, whole, into contiguous scratch, and used from there.
+  // Each is copied once, whole, into contiguous scratch (queries and keys rotated
+  // there), and used from there.
   w.rows.resize(static_cast<size_t>(3 * T * hd));
   float* qs = w.rows.data();
   float* ks = qs + T * hd;
@@ -164,6 +158,8 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base
     std::memcpy(qs + j * hd, q.at(base + j, h), sizeof(float) * hd);
     std::memcpy(ks + j * hd, k.at(base + j, kvh), sizeof(float) * hd);
     std::memcpy(vs + j * hd, v.at(base + j, kvh), sizeof(float) * hd);
+    rotary.apply(qs + j * hd, j);
+    rotary.apply(ks + j * hd, j);
   }
   for (int e = 0; e < hd; ++e)  // e outer: contiguous stores (scattered ones stall the loads)
     for (int64_t j = 0; j < T; ++j) w.keys_t[e * w.stride + j] = ks[j * hd + e];
@@ -232,8 +228,8 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base
 
 }  // namespace
 
-void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, double scale, float* z,
-               float* patterns) {
+void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, const Rotary& rotary,
+               double scale, float* z, float* patterns) {
   const int group = H / KV;
   const int64_t n_seq = static_cast<int64_t>(batch.n_sequences());
   const std::vector<int64_t> poff = patterns ? pattern_offsets(batch, H) : std::vector<int64_t>{};
@@ -247,7 +243,7 @@ void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int
       const int64_t s = job / H;
       const int h = static_cast<int>(job % H);
       const int64_t T = batch.length(s);
-      attention_head(q, k, v, batch.begin(s), T, h, h / group, hd, fscale, z + int64_t{h} * hd, int64_t{H} * hd,
+      attention_head(q, k, v, batch.begin(s), T, h, h / group, hd, rotary, fscale, z + int64_t{h} * hd, int64_t{H} * hd,
                      patterns ? patterns + poff[s] + h * T * T : nullptr, scratch);
     }
   }

@@ -41,17 +41,23 @@ struct Heads {
   float* at(int64_t row, int head) const { return data + row * row_stride + head * head_stride; }
 };
 
-// Rotates the first rotary_dim dims of each of `heads` heads of x in place; row r
-// is at position positions[r].
-void apply_rotary(RotaryStyle style, const RopeTable& table, Heads x, int64_t rows, int heads,
-                  const std::vector<int32_t>& positions);
+// Rotary position embedding of one head vector at position pos, in place: the
+// first rotary_dim dims rotated in pairs, (j, j + r/2) for rotate_half and
+// (2j, 2j + 1) for rotate_every_two. No style (or no table) leaves v as it is.
+struct Rotary {
+  RotaryStyle style = RotaryStyle::None;
+  const RopeTable* table = nullptr;
+  void apply(float* v, int64_t pos) const;
+};
 
 // Causal softmax attention within each sequence of the batch, H query heads and
-// KV key/value heads of hd dims; query head h reads kv head h / (H / KV).
+// KV key/value heads of hd dims; query head h reads kv head h / (H / KV). Queries
+// and keys are rotated (position = index within the sequence) as they are read:
+// q and k themselves are left unrotated.
 // z: [rows, H * hd]. If patterns is non-null it receives, per sequence, [H, T, T]
 // probabilities (zero above the diagonal) at patterns + pattern_offsets(batch, H)[seq].
-void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, double scale, float* z,
-               float* patterns);
+void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, const Rotary& rotary,
+               double scale, float* z, float* patterns);
 // Where each sequence's [H, T, T] block starts in the patterns buffer; the last
 // of the n_sequences + 1 entries is the buffer's size.
 std::vector<int64_t> pattern_offsets(const Batch& batch, int H);

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <random>
+#include <utility>
 
 #include "engine/kernels.h"
 
@@ -59,13 +60,46 @@ TEST(Attention, MatchesADoublePrecisionReference) {
         v{qkv.data() + (c.H + c.KV) * c.hd, width, c.hd};
     const double scale = 1.0 / std::sqrt(c.hd);
     std::vector<float> z(N * c.H * c.hd), pat(kernels::pattern_offsets(b, c.H).back());
-    kernels::attention(b, q, k, v, c.H, c.KV, c.hd, scale, z.data(), pat.data());
+    kernels::attention(b, q, k, v, c.H, c.KV, c.hd, {}, scale, z.data(), pat.data());
     std::vector<double> want_z, want_pat;
     reference(b, q, k, v, c.H, c.KV, c.hd, scale, want_z, want_pat);
     for (size_t i = 0; i < z.size(); ++i)
       ASSERT_NEAR(z[i], want_z[i], 1e-5 * (1 + std::fabs(want_z[i]))) << "hd " << c.hd << " element " << i;
     ASSERT_EQ(pat.size(), want_pat.size());
     for (size_t i = 0; i < pat.size(); ++i) ASSERT_NEAR(pat[i], want_pat[i], 1e-6) << "hd " << c.hd << " prob " << i;
+  }
+}
+
+// Rotation happens as attention reads q and k: the same floats as rotating the
+// projection output first (position = index within the sequence), bit for bit.
+TEST(Attention, RotatesAsItReads) {
+  const std::vector<int32_t> lengths{3, 11, 20};
+  Batch b;
+  for (int32_t T : lengths) b.add(std::vector<int32_t>(T, 0));
+  std::mt19937 rng(5);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  const int H = 4, KV = 2, hd = 16;
+  const int64_t N = b.n_tokens(), width = int64_t{H} * hd + 2 * int64_t{KV} * hd;
+  for (const auto& [style, rotary_dim] : {std::pair{RotaryStyle::Half, 16}, std::pair{RotaryStyle::Half, 4},
+                                          std::pair{RotaryStyle::Interleaved, 8}}) {
+    std::vector<float> qkv(N * width);
+    for (auto& x : qkv) x = g(rng);
+    const kernels::RopeTable table(rotary_dim, 10000.0, b.max_length());
+    const kernels::Rotary rotary{style, &table};
+    std::vector<float> rotated = qkv;
+    for (size_t s = 0; s < b.n_sequences(); ++s)
+      for (int64_t t = 0; t < b.length(s); ++t)
+        for (int h = 0; h < H + KV; ++h) rotary.apply(rotated.data() + (b.begin(s) + t) * width + h * hd, t);
+    auto run = [&](std::vector<float>& x, const kernels::Rotary& rot) {
+      const kernels::Heads q{x.data(), width, hd}, k{x.data() + H * hd, width, hd},
+          v{x.data() + (H + KV) * hd, width, hd};
+      std::vector<float> z(N * H * hd);
+      kernels::attention(b, q, k, v, H, KV, hd, rot, 0.25, z.data(), nullptr);
+      return z;
+    };
+    const std::vector<float> before = qkv;
+    EXPECT_EQ(run(qkv, rotary), run(rotated, {})) << "rotary_dim " << rotary_dim;
+    EXPECT_EQ(qkv, before) << "attention must not modify q and k";
   }
 }
 
