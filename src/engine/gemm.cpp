@@ -15,6 +15,8 @@ struct Gemm::Impl {
   using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, bool, bool, bool, int, bool, bool, bool>;
   using Entry = std::pair<dnnl::matmul::primitive_desc, dnnl::matmul>;
   std::map<Key, Entry> cache;
+  // Stand-alone activations: M, N, ldc, activation.
+  std::map<std::tuple<int64_t, int64_t, int64_t, int>, dnnl::eltwise_forward> eltwise;
 
   // The cached primitive for key, made by make_pd() the first time.
   template <class MakePd>
@@ -68,11 +70,13 @@ dnnl::algorithm eltwise_of(Activation a) {
   }
   fail("internal: unknown activation");
 }
+// oneDNN's alpha for an activation: swish's sigmoid(alpha x) takes alpha = 1.
+float alpha_of(Activation a) { return a == Activation::Silu ? 1.0f : 0.0f; }
 }  // namespace
 
 dnnl::primitive_attr post_ops_attr(std::optional<Activation> act, const dnnl::memory::desc* mul_md) {
   dnnl::post_ops ops;
-  if (act) ops.append_eltwise(1.0f, eltwise_of(*act), *act == Activation::Silu ? 1.0f : 0.0f, 0.0f);
+  if (act) ops.append_eltwise(1.0f, eltwise_of(*act), alpha_of(*act), 0.0f);
   if (mul_md) ops.append_binary(dnnl::algorithm::binary_mul, *mul_md);
   dnnl::primitive_attr attr;
   attr.set_post_ops(ops);
@@ -118,6 +122,22 @@ void Gemm::run_transposed(int64_t M, int64_t N, int64_t K, const float* A, int64
     return dnnl::matmul::primitive_desc(dnnl::matmul::desc(w_md, a_md, ct_md), impl_->engine);
   });
   impl_->execute(e, W, A, Ct, nullptr);
+}
+
+void Gemm::activate(Activation act, float* C, int64_t M, int64_t N, int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  const dnnl::memory::desc md({M, N}, dnnl::memory::data_type::f32, {ldc, 1});
+  auto& cache = impl_->eltwise;
+  if (cache.size() > 64) cache.clear();
+  const auto key = std::make_tuple(M, N, ldc, static_cast<int>(act));
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, eltwise_of(act), md, alpha_of(act));
+    it = cache.emplace(key, dnnl::eltwise_forward(dnnl::eltwise_forward::primitive_desc(desc, impl_->engine))).first;
+  }
+  const dnnl::memory mem(md, impl_->engine, C);
+  it->second.execute(impl_->stream, {{DNNL_ARG_SRC, mem}, {DNNL_ARG_DST, mem}});
+  impl_->stream.wait();
 }
 
 namespace {
@@ -223,18 +243,20 @@ void LinearRunner::apply(const Linear& L, const float* x, int64_t M, int64_t ldx
 
 void LinearRunner::multiply_f32(int64_t M, int64_t N, int64_t K, const float* x, int64_t ldx, const float* W,
                                 bool w_nk, const float* bias, float* y, int64_t ldy, const Epilogue& epilogue) {
-  // [out, in] weights without an epilogue go the other way round: oneDNN reads
-  // them in place as its source operand instead of repacking them on every call
-  // (measured 8% faster at M = 128, 1.5x at M = 16); the bias is added as the
-  // result is transposed into y. oneDNN 2.6 has no fast path for a per-row bias,
-  // so products with an activation, which must follow the bias, stay as they are.
-  if (!w_nk || epilogue.act || epilogue.mul) {  // [in, out] weights are read in place the usual way
+  // [out, in] weights go the other way round: oneDNN reads them in place as its
+  // source operand instead of repacking them on every call (measured 8% faster
+  // at M = 128, 1.5x at M = 16); the bias is added as the result is transposed
+  // into y, and an activation follows as its own pass (oneDNN 2.6 has no fast
+  // path for a per-row bias, which would have to precede a fused activation).
+  // A product multiplied by another (SwiGLU's gate) stays as it is.
+  if (!w_nk || epilogue.mul) {  // [in, out] weights are read in place the usual way
     gemm_.run(M, N, K, x, ldx, W, w_nk, bias, y, ldy, epilogue);
     return;
   }
   ct_.resize(static_cast<size_t>(N * M));
   gemm_.run_transposed(M, N, K, x, ldx, W, ct_.data());
   transpose_into(ct_.data(), N, M, bias, y, ldy);
+  if (epilogue.act) gemm_.activate(*epilogue.act, y, M, N, ldy);
 }
 
 }  // namespace sg

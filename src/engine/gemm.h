@@ -42,6 +42,9 @@ class Gemm {
   // with W (row-major) as oneDNN's source operand, which it reads in place (as the
   // weights operand it would repack W on every call).
   void run_transposed(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W, float* Ct);
+  // C[M, N] (row stride ldc) = act(C), in place: the computation a fused
+  // activation post-op performs, as its own pass.
+  void activate(Activation act, float* C, int64_t M, int64_t N, int64_t ldc);
 
  private:
   void run_typed(bool bf16, int64_t M, int64_t N, int64_t K, const void* A, int64_t lda, const void* W, bool w_nk,
