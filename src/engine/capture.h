@@ -66,6 +66,14 @@ class Observer {
   virtual void on_pattern(int layer, const Batch& batch, size_t seq, const float* probs, int heads, int64_t T) {
     (void)layer, (void)batch, (void)seq, (void)probs, (void)heads, (void)T;
   }
+  // All sequences of the batch at once: sequence s's [heads, T, T] block starts
+  // at probs + offsets[s] (kernels::pattern_offsets). By default, on_pattern for
+  // each; an observer may override it to work across sequences in one pass.
+  virtual void on_patterns(int layer, const Batch& batch, const float* probs, int heads,
+                           const std::vector<int64_t>& offsets) {
+    for (size_t s = 0; s < batch.n_sequences(); ++s)
+      on_pattern(layer, batch, s, probs + offsets[s], heads, batch.length(s));
+  }
 };
 
 // An observer that wants every point matching one of a list of globs.

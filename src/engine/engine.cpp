@@ -44,8 +44,7 @@ class Dispatch {
   // offsets: kernels::pattern_offsets of the batch.
   void fire_patterns(int layer, const Batch& b, const float* probs, int heads,
                      const std::vector<int64_t>& offsets) const {
-    for (Observer* o : slot({Point::AttnPattern, layer}))
-      for (size_t s = 0; s < b.n_sequences(); ++s) o->on_pattern(layer, b, s, probs + offsets[s], heads, b.length(s));
+    for (Observer* o : slot({Point::AttnPattern, layer})) o->on_patterns(layer, b, probs, heads, offsets);
   }
 
  private:

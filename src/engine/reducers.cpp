@@ -77,21 +77,27 @@ void SublayerReducer::on_activation(const PointId& p, const Batch& batch, const 
   }
 }
 
-void SublayerReducer::on_pattern(int layer, const Batch& batch, size_t seq, const float* probs, int heads,
-                                 int64_t T) {
+// Mean over heads of each query's attention entropy, -sum_k p log p in nats,
+// for every token of the batch in one pass.
+void SublayerReducer::on_patterns(int layer, const Batch& batch, const float* probs, int heads,
+                                  const std::vector<int64_t>& offsets) {
   auto& L = stats_.layers.at(layer);
-  if (static_cast<int64_t>(L.size()) < base_ + batch.n_tokens()) L.resize(base_ + batch.n_tokens());
+  const int64_t N = batch.n_tokens();
+  if (static_cast<int64_t>(L.size()) < base_ + N) L.resize(base_ + N);
 #pragma omp parallel for schedule(static)
-  for (int64_t q = 0; q < T; ++q) {
+  for (int64_t r = 0; r < N; ++r) {
+    const auto s = static_cast<size_t>(std::upper_bound(batch.offsets.begin(), batch.offsets.end(), r) -
+                                       batch.offsets.begin() - 1);
+    const int64_t T = batch.length(s), q = r - batch.begin(s);
     double h_sum = 0;
     for (int h = 0; h < heads; ++h) {
-      const float* row = probs + (h * T + q) * T;
+      const float* row = probs + offsets[s] + (h * T + q) * T;
       double h_row = 0;
       for (int64_t k = 0; k <= q; ++k)
         if (row[k] > 0) h_row -= row[k] * std::log(static_cast<double>(row[k]));
       h_sum += h_row;
     }
-    at(layer, batch.begin(seq) + q).attn_entropy = h_sum / heads;
+    at(layer, r).attn_entropy = h_sum / heads;
   }
 }
 

@@ -43,7 +43,8 @@ class SublayerReducer : public Observer {
   SublayerReducer(int n_layers, bool entropy);
   bool wants(const PointId& point) override;
   void on_activation(const PointId& point, const Batch& batch, const float* rows, int64_t width) override;
-  void on_pattern(int layer, const Batch& batch, size_t seq, const float* probs, int heads, int64_t T) override;
+  void on_patterns(int layer, const Batch& batch, const float* probs, int heads,
+                   const std::vector<int64_t>& offsets) override;
 
   // Call after each forward (registers the batch's sequences).
   void finish_batch(const Batch& batch);
