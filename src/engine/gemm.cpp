@@ -7,6 +7,18 @@
 
 namespace sg {
 
+namespace {
+// The cached value for key, made by make() the first time. The bound is small:
+// shapes vary with the batch (generation grows M by one per step).
+template <class Map, class Make>
+typename Map::mapped_type& cached(Map& cache, const typename Map::key_type& key, Make make) {
+  if (cache.size() > 512) cache.clear();
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, make()).first;
+  return it->second;
+}
+}  // namespace
+
 struct Gemm::Impl {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
@@ -18,17 +30,13 @@ struct Gemm::Impl {
   // Stand-alone activations: M, N, ldc, activation.
   std::map<std::tuple<int64_t, int64_t, int64_t, int>, dnnl::eltwise_forward> eltwise;
 
-  // The cached primitive for key, made by make_pd() the first time.
+  // The cached primitive for key, made from make_pd() the first time.
   template <class MakePd>
   Entry& primitive(const Key& key, MakePd make_pd) {
-    // A small cache bound: shapes vary with the batch (generation grows M by one per step).
-    if (cache.size() > 512) cache.clear();
-    auto it = cache.find(key);
-    if (it == cache.end()) {
-      dnnl::matmul::primitive_desc pd = make_pd();
-      it = cache.emplace(key, Entry(pd, dnnl::matmul(pd))).first;
-    }
-    return it->second;
+    return cached(cache, key, [&] {
+      const dnnl::matmul::primitive_desc pd = make_pd();
+      return Entry(pd, dnnl::matmul(pd));
+    });
   }
   void execute(const Entry& e, const void* src, const void* weights, void* dst, const float* bias,
                std::unordered_map<int, dnnl::memory> args = {}) {
@@ -127,16 +135,12 @@ void Gemm::run_transposed(int64_t M, int64_t N, int64_t K, const float* A, int64
 void Gemm::activate(Activation act, float* C, int64_t M, int64_t N, int64_t ldc) {
   if (M == 0 || N == 0) return;
   const dnnl::memory::desc md({M, N}, dnnl::memory::data_type::f32, {ldc, 1});
-  auto& cache = impl_->eltwise;
-  if (cache.size() > 64) cache.clear();
-  const auto key = std::make_tuple(M, N, ldc, static_cast<int>(act));
-  auto it = cache.find(key);
-  if (it == cache.end()) {
+  const dnnl::eltwise_forward& op = cached(impl_->eltwise, {M, N, ldc, static_cast<int>(act)}, [&] {
     const dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_inference, eltwise_of(act), md, alpha_of(act));
-    it = cache.emplace(key, dnnl::eltwise_forward(dnnl::eltwise_forward::primitive_desc(desc, impl_->engine))).first;
-  }
+    return dnnl::eltwise_forward(dnnl::eltwise_forward::primitive_desc(desc, impl_->engine));
+  });
   const dnnl::memory mem(md, impl_->engine, C);
-  it->second.execute(impl_->stream, {{DNNL_ARG_SRC, mem}, {DNNL_ARG_DST, mem}});
+  op.execute(impl_->stream, {{DNNL_ARG_SRC, mem}, {DNNL_ARG_DST, mem}});
   impl_->stream.wait();
 }
 
