@@ -80,6 +80,26 @@ TEST(Gemm, TransposedProductMatchesTheReference) {
       ASSERT_NEAR(ct[n * p.M + m], want[m * p.N + n], 2e-6 * (1 + std::fabs(want[m * p.N + n]))) << m << "," << n;
 }
 
+// The activation as its own pass (LinearRunner's float32 [out, in] route: the
+// product transposed into rows with its bias, then the activation).
+TEST(Gemm, ActivationPassMatchesTheReferenceKernels) {
+  Problem p(13);
+  Gemm gemm;
+  const int64_t ldc = p.N + 3;
+  for (Activation act : {Activation::GeluErf, Activation::GeluTanh, Activation::Silu, Activation::Relu}) {
+    std::vector<float> c(p.M * ldc, -7.0f);
+    gemm.run(p.M, p.N, p.K, p.A.data(), p.K, p.W.data(), true, p.bias.data(), c.data(), ldc);
+    gemm.activate(act, c.data(), p.M, p.N, ldc);
+    const auto want = p.reference(act, false);
+    for (int64_t m = 0; m < p.M; ++m) {
+      for (int64_t n = 0; n < p.N; ++n)
+        ASSERT_NEAR(c[m * ldc + n], want[m * p.N + n], 2e-6 * (1 + std::fabs(want[m * p.N + n])))
+            << to_string(act) << " at " << m << "," << n;
+      for (int64_t n = p.N; n < ldc; ++n) ASSERT_EQ(c[m * ldc + n], -7.0f) << "wrote outside its columns";
+    }
+  }
+}
+
 TEST(Gemm, StoredInOutAndStridedOutput) {
   Problem p(11);
   // W stored [K, N] (GPT-2's Conv1D) and C written into a wider buffer.
