@@ -109,10 +109,6 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
   const int64_t q_width = int64_t{H} * hd, kv_width = int64_t{KV} * hd;
   if (N == 0) return;
 
-  std::vector<int32_t> positions(N);
-  for (size_t s = 0; s < batch.n_sequences(); ++s)
-    for (int64_t t = 0; t < batch.length(s); ++t) positions[batch.begin(s) + t] = static_cast<int32_t>(t);
-
   // Activation buffers, reused between runs; x is the block input, next receives
   // the block output, and the two swap after each block.
   using Slot = Workspace::Slot;
@@ -131,8 +127,9 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
   if (w.pos_embed) {
     float* pos = next;  // free until the first block
     const size_t psize = dtype_size(w.pos_embed->dtype);
-    for (int64_t r = 0; r < N; ++r)
-      to_f32(w.pos_embed->dtype, w.pos_embed->data + positions[r] * d * psize, pos + r * d, d);
+    for (size_t s = 0; s < batch.n_sequences(); ++s)  // a token's position is its index in its sequence
+      for (int64_t t = 0; t < batch.length(s); ++t)
+        to_f32(w.pos_embed->dtype, w.pos_embed->data + t * d * psize, pos + (batch.begin(s) + t) * d, d);
     dispatch.fire(Point::PosEmbed, -1, batch, pos, d);
     kernels::add(x, pos, nullptr, x, N * d);
   }
