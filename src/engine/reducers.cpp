@@ -77,8 +77,11 @@ void SublayerReducer::on_activation(const PointId& p, const Batch& batch, const 
   }
 }
 
-// Mean over heads of each query's attention entropy, -sum_k p log p in nats,
-// for every token of the batch in one pass.
+// Per token: the mean over heads of its attention distribution's entropy,
+// -sum_k p_k log p_k in nats (terms with p_k = 0 contribute 0), for every token
+// of the batch in one pass. Seed 000 cites an "L*_entropy" layer of minimum
+// attention entropy from earlier work without a formula; this is the Shannon
+// entropy of each query's softmax row, which gains.cpp averages per prompt.
 void SublayerReducer::on_patterns(int layer, const Batch& batch, const float* probs, int heads,
                                   const std::vector<int64_t>& offsets) {
   auto& L = stats_.layers.at(layer);
