@@ -13,7 +13,7 @@
 #       the best of its 3 repeats
 #   (b) ROUNDS rounds (default 5) of: this machine's GEMM rate measured now (the
 #       best of 3 repetitions), then streamgauge gains on the F32 file, the BF16
-#       file, and the BF16 file with --fast, each the best of 3 runs (forward
+#       file, and the BF16 file with --fast, each the best of $tries = 3 runs (forward
 #       seconds from gains.json; peak RSS of the whole command).
 # The floor is FLOPs / the GEMM rate (engine_bench's gemm*/<shape>/{plain,packed}:
 # weights streamed from memory; the floor takes the faster, pre-packed layout;
@@ -28,6 +28,7 @@ set -euo pipefail
 build=${1:-build}
 shapes=${2:-"pythia-410m pythia-1.4b"}
 rounds=${3:-5}
+tries=3  # runs of each streamgauge command per round; the fastest counts
 models=${STREAMGAUGE_BENCH_DIR:-bench-models}
 py=/usr/bin/python3
 here=$(cd "$(dirname "$0")" && pwd)
@@ -68,15 +69,15 @@ for shape in $shapes; do
       --benchmark_min_time=0.3 --benchmark_repetitions=3 --benchmark_format=json > "$out/gemm.json" 2>/dev/null
     for run in F32 BF16 fast; do
       dir="$models/$shape-$([ $run = fast ] && echo BF16 || echo $run)"
-      for try in 1 2 3; do
+      for try in $(seq "$tries"); do
         peak_rss "$build/streamgauge" gains "$dir" --ids-file "$tmp/ids.jsonl" --out "$out/$run-$try" \
           --no-weights --no-figures --bootstrap 0 $([ $run = fast ] && echo --fast) > "$out/$run-$try.rss"
       done
     done
   done
-  $py - "$tmp" "$models" "$shape" "$rounds" <<'PY'
+  $py - "$tmp" "$models" "$shape" "$rounds" "$tries" <<'PY'
 import json, os, statistics, sys
-tmp, models, shape, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+tmp, models, shape, rounds, tries = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 cfg = json.load(open(f"{models}/{shape}-F32/config.json"))
 dm, m, L = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
 lens = [16, 15, 13, 17, 14, 19, 14, 20]
@@ -93,7 +94,7 @@ def rates(r):  # {"gemm": {"plain": x, "packed": y}, "gemm_bf16": {...}} in GFLO
     return out
 
 R = [rates(r) for r in range(1, rounds + 1)]
-TRIES = (1, 2, 3)
+TRIES = range(1, tries + 1)
 def runs(run):  # per round, the gains.json of its fastest try
     return [min((json.load(open(f"{tmp}/{shape}-{r}/{run}-{t}/gains.json")) for t in TRIES),
                 key=lambda j: j["provenance"]["seconds"]) for r in range(1, rounds + 1)]
