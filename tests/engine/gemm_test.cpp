@@ -1,120 +1,192 @@
-// The matrix-product path (oneDNN, with fused activations) against a plain
-// reference: double-precision loops and the scalar activation kernels.
+// The matrix products (engine/matmul.h) against the scalar definition of their
+// order of summation, bit for bit, on every kernel family the CPU has; and
+// LinearRunner's epilogue against the activation kernels.
 #include "engine/gemm.h"
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
+#include <bit>
 #include <cmath>
 #include <random>
+#include <tuple>
 
 #include "engine/kernels.h"
 #include "io/safetensors.h"
 #include "io/safetensors_writer.h"
 #include "model/model.h"
 #include "support/test_support.h"
+#include "util/error.h"
 
 namespace sg {
 namespace {
 
-struct Problem {
-  int64_t M = 13, N = 37, K = 29;
-  std::vector<float> A, W, bias, mul;
-  explicit Problem(uint32_t seed) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> g(0.0f, 1.0f);
-    for (auto* v : {&A, &W}) v->resize(v == &A ? M * K : N * K);
-    for (auto& x : A) x = g(rng);
-    for (auto& x : W) x = g(rng) * 0.3f;
-    bias.resize(N);
-    for (auto& x : bias) x = g(rng) * 0.1f;
-    mul.resize(M * N);
-    for (auto& x : mul) x = g(rng);
+// The scalar definition of matmul.h's exact path: one FMA per k, k ascending, then the bias.
+float chain(const float* x, const float* w, int64_t K, int64_t w_step, const float* bias) {
+  float acc = 0.0f;
+  for (int64_t k = 0; k < K; ++k) acc = std::fma(x[k], w[k * w_step], acc);
+  return bias ? acc + *bias : acc;
+}
+// ... and of the BF16 path: pairs, odd element first, each addition rounded.
+float pair_chain(const float* x, const float* w, int64_t K, int64_t w_step, const float* bias) {
+  float acc = 0.0f;
+  for (int64_t k = 0; k < K; k += 2) {
+    if (k + 1 < K) acc = std::fma(x[k + 1], w[(k + 1) * w_step], acc);
+    else acc = std::fma(0.0f, 0.0f, acc);
+    acc = std::fma(x[k], w[k * w_step], acc);
   }
-  // Reference: double-precision dot products, then the scalar activation kernel.
-  std::vector<float> reference(std::optional<Activation> act, bool with_mul) const {
-    std::vector<float> c(M * N);
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t n = 0; n < N; ++n) {
-        double s = bias[n];
-        for (int64_t k = 0; k < K; ++k) s += static_cast<double>(A[m * K + k]) * W[n * K + k];
-        c[m * N + n] = static_cast<float>(s);
-      }
-    if (act && with_mul) {
-      kernels::gated_activate(*act, c.data(), mul.data(), M * N);
-    } else if (act) {
-      kernels::activate(*act, c.data(), M * N);
-    }
-    return c;
+  return bias ? acc + *bias : acc;
+}
+
+std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> g(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = g(rng);
+  return v;
+}
+
+// Stored weights of one dtype (the values already representable in it).
+struct StoredWeights {
+  DType dtype;
+  std::vector<float> f32;      // the values, widened
+  std::vector<uint16_t> bits;  // 16-bit storage
+  const void* data() const { return dtype == DType::F32 ? static_cast<const void*>(f32.data()) : bits.data(); }
+};
+StoredWeights store(DType dtype, std::vector<float> v) {
+  StoredWeights s{dtype, std::move(v), {}};
+  if (dtype == DType::F32) return s;
+  s.bits.resize(s.f32.size());
+  for (size_t i = 0; i < s.f32.size(); ++i) {
+    s.bits[i] = dtype == DType::BF16 ? f32_to_bf16(s.f32[i]) : f32_to_f16(s.f32[i]);
+    s.f32[i] = dtype == DType::BF16 ? bf16_to_f32(s.bits[i]) : f16_to_f32(s.bits[i]);
+  }
+  return s;
+}
+
+std::vector<matmul::Isa> isas() {
+  std::vector<matmul::Isa> out;
+  for (auto i : {matmul::Isa::Avx2, matmul::Isa::Avx512, matmul::Isa::Avx512Bf16})
+    if (matmul::supported(i)) out.push_back(i);
+  return out;
+}
+
+// Restores the process's kernel choice and thread count when a test ends.
+struct IsaGuard {
+  matmul::Isa saved = matmul::active_isa();
+  int threads = omp_get_max_threads();
+  ~IsaGuard() {
+    matmul::set_isa(saved);
+    omp_set_num_threads(threads);
   }
 };
 
-TEST(Gemm, FusedEpiloguesMatchTheReferenceKernels) {
-  Problem p(7);
-  Gemm gemm;
+// Every output equals the scalar chain bit for bit, on every kernel family this
+// CPU has, for both weight layouts, every weight dtype, tails in every
+// dimension, strided input and output, and 1-3 threads; nothing is written
+// outside the output's columns.
+TEST(Matmul, EveryOutputIsTheExactChainOnEveryIsa) {
+  IsaGuard guard;
+  int checked = 0;
+  for (matmul::Isa isa : isas()) {
+    matmul::set_isa(isa);
+    for (int threads : {1, 2, 3}) {
+      omp_set_num_threads(threads);
+      for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {5, 13, 7}, {13, 37, 29}, {33, 70, 64},
+                             {40, 25, 130}, {70, 33, 3}})
+        for (bool kn : {false, true})
+          for (DType dt : {DType::F32, DType::BF16, DType::F16})
+            for (bool with_bias : {false, true}) {
+              const int64_t ldx = K + 3, ldy = N + 5;
+              const auto x = randn(static_cast<size_t>(M * ldx), 1);
+              const StoredWeights w = store(dt, randn(static_cast<size_t>(N * K), 2, 0.3f));  // [N,K] or [K,N]
+              const auto bias = randn(static_cast<size_t>(N), 3, 0.1f);
+              std::vector<float> y(static_cast<size_t>(M * ldy), -7.0f);
+              matmul::matmul_f32(M, N, K, x.data(), ldx, {w.data(), dt, kn}, with_bias ? bias.data() : nullptr,
+                                 y.data(), ldy);
+              for (int64_t m = 0; m < M; ++m) {
+                for (int64_t n = 0; n < N; ++n) {
+                  const float want = kn ? chain(&x[m * ldx], &w.f32[n], K, N, with_bias ? &bias[n] : nullptr)
+                                        : chain(&x[m * ldx], &w.f32[n * K], K, 1, with_bias ? &bias[n] : nullptr);
+                  ASSERT_EQ(std::bit_cast<uint32_t>(y[m * ldy + n]), std::bit_cast<uint32_t>(want))
+                      << matmul::to_string(isa) << " threads " << threads << " M" << M << " N" << N << " K" << K
+                      << (kn ? " [K,N] " : " [N,K] ") << dtype_name(dt) << " at " << m << "," << n;
+                }
+                for (int64_t n = N; n < ldy; ++n) ASSERT_EQ(y[m * ldy + n], -7.0f) << "wrote outside its columns";
+              }
+              ++checked;
+            }
+    }
+  }
+  EXPECT_GT(checked, 0);
+}
+
+// The BF16 path is the pair-order chain on every kernel family (natively on
+// AVX512-BF16, emulated elsewhere): the same bits for normal numbers.
+TEST(Matmul, Bf16ProductsAreThePairChainOnEveryIsa) {
+  IsaGuard guard;
+  for (matmul::Isa isa : isas()) {
+    matmul::set_isa(isa);
+    for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {5, 13, 7}, {33, 70, 64}, {40, 25, 131}})
+      for (bool kn : {false, true}) {
+        const int64_t ldx = K + 2;
+        const StoredWeights xs = store(DType::BF16, randn(static_cast<size_t>(M * ldx), 4));
+        const StoredWeights w = store(DType::BF16, randn(static_cast<size_t>(N * K), 5, 0.3f));
+        const auto bias = randn(static_cast<size_t>(N), 6, 0.1f);
+        std::vector<float> y(static_cast<size_t>(M * N));
+        matmul::matmul_bf16(M, N, K, xs.bits.data(), ldx, {w.data(), DType::BF16, kn}, bias.data(), y.data(), N);
+        for (int64_t m = 0; m < M; ++m)
+          for (int64_t n = 0; n < N; ++n) {
+            const float want = kn ? pair_chain(&xs.f32[m * ldx], &w.f32[n], K, N, &bias[n])
+                                  : pair_chain(&xs.f32[m * ldx], &w.f32[n * K], K, 1, &bias[n]);
+            ASSERT_EQ(std::bit_cast<uint32_t>(y[m * N + n]), std::bit_cast<uint32_t>(want))
+                << matmul::to_string(isa) << " M" << M << " N" << N << " K" << K << (kn ? " [K,N]" : " [N,K]")
+                << " at " << m << "," << n;
+          }
+      }
+  }
+}
+
+TEST(Matmul, UnsupportedIsaIsRefusedByName) {
+  IsaGuard guard;
+  for (auto i : {matmul::Isa::Avx512, matmul::Isa::Avx512Bf16})
+    if (!matmul::supported(i)) {
+      try {
+        matmul::set_isa(i);
+        FAIL() << "accepted " << matmul::to_string(i);
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(matmul::to_string(i)), std::string::npos) << e.what();
+      }
+    }
+}
+
+// LinearRunner's epilogue: act(x W^T + bias) (* mul) is the activation kernel
+// applied to the product, element by element, with strided output.
+TEST(LinearRunner, EpilogueIsTheActivationKernelAfterTheProduct) {
+  auto model = Model::load(test::shared_dir() / "golden/models/neox_parallel");
+  const Linear& L = model->weights().layers[0].up;
+  const int64_t M = 9, ldy = L.out + 3;
+  const auto x = randn(static_cast<size_t>(M * L.in), 8);
+  const auto mul = randn(static_cast<size_t>(M * ldy), 9);
+  LinearRunner runner(*model);
+  std::vector<float> plain(static_cast<size_t>(M * ldy), -7.0f);
+  runner.apply(L, x.data(), M, L.in, plain.data(), ldy);
   for (Activation act : {Activation::GeluErf, Activation::GeluTanh, Activation::Silu, Activation::Relu})
     for (bool with_mul : {false, true}) {
-      std::vector<float> c(p.M * p.N);
-      gemm.run(p.M, p.N, p.K, p.A.data(), p.K, p.W.data(), true, p.bias.data(), c.data(), p.N,
-               {act, with_mul ? p.mul.data() : nullptr});
-      const auto want = p.reference(act, with_mul);
-      for (size_t i = 0; i < c.size(); ++i)
-        ASSERT_NEAR(c[i], want[i], 2e-6 * (1 + std::fabs(want[i])))
-            << to_string(act) << (with_mul ? " * mul" : "") << " at " << i;
+      std::vector<float> y(static_cast<size_t>(M * ldy), -7.0f);
+      runner.apply(L, x.data(), M, L.in, y.data(), ldy, {act, with_mul ? mul.data() : nullptr});
+      for (int64_t m = 0; m < M; ++m) {
+        std::vector<float> want(plain.begin() + m * ldy, plain.begin() + m * ldy + L.out);
+        if (with_mul)
+          kernels::gated_activate(act, want.data(), mul.data() + m * ldy, L.out);
+        else
+          kernels::activate(act, want.data(), L.out);
+        for (int64_t n = 0; n < L.out; ++n)
+          ASSERT_EQ(std::bit_cast<uint32_t>(y[m * ldy + n]), std::bit_cast<uint32_t>(want[n]))
+              << to_string(act) << " at " << m << "," << n;
+        for (int64_t n = L.out; n < ldy; ++n) ASSERT_EQ(y[m * ldy + n], -7.0f) << "wrote outside its columns";
+      }
     }
-}
-
-// The product the other way round (weights as oneDNN's source operand), which
-// LinearRunner uses for float32 [out, in] weights: Ct = W A^T.
-TEST(Gemm, TransposedProductMatchesTheReference) {
-  Problem p(9);
-  const int64_t lda = p.K + 3;  // A read from a wider buffer
-  std::vector<float> a(p.M * lda, 99.0f);
-  for (int64_t m = 0; m < p.M; ++m) std::copy_n(p.A.data() + m * p.K, p.K, a.data() + m * lda);
-  std::fill(p.bias.begin(), p.bias.end(), 0.0f);
-  Gemm gemm;
-  std::vector<float> ct(p.N * p.M);
-  gemm.run_transposed(p.M, p.N, p.K, a.data(), lda, p.W.data(), ct.data());
-  const auto want = p.reference(std::nullopt, false);
-  for (int64_t m = 0; m < p.M; ++m)
-    for (int64_t n = 0; n < p.N; ++n)
-      ASSERT_NEAR(ct[n * p.M + m], want[m * p.N + n], 2e-6 * (1 + std::fabs(want[m * p.N + n]))) << m << "," << n;
-}
-
-// The activation as its own pass (LinearRunner's float32 [out, in] route: the
-// product transposed into rows with its bias, then the activation).
-TEST(Gemm, ActivationPassMatchesTheReferenceKernels) {
-  Problem p(13);
-  Gemm gemm;
-  const int64_t ldc = p.N + 3;
-  for (Activation act : {Activation::GeluErf, Activation::GeluTanh, Activation::Silu, Activation::Relu}) {
-    std::vector<float> c(p.M * ldc, -7.0f);
-    gemm.run(p.M, p.N, p.K, p.A.data(), p.K, p.W.data(), true, p.bias.data(), c.data(), ldc);
-    gemm.activate(act, c.data(), p.M, p.N, ldc);
-    const auto want = p.reference(act, false);
-    for (int64_t m = 0; m < p.M; ++m) {
-      for (int64_t n = 0; n < p.N; ++n)
-        ASSERT_NEAR(c[m * ldc + n], want[m * p.N + n], 2e-6 * (1 + std::fabs(want[m * p.N + n])))
-            << to_string(act) << " at " << m << "," << n;
-      for (int64_t n = p.N; n < ldc; ++n) ASSERT_EQ(c[m * ldc + n], -7.0f) << "wrote outside its columns";
-    }
-  }
-}
-
-TEST(Gemm, StoredInOutAndStridedOutput) {
-  Problem p(11);
-  // W stored [K, N] (GPT-2's Conv1D) and C written into a wider buffer.
-  std::vector<float> w_kn(p.K * p.N);
-  for (int64_t n = 0; n < p.N; ++n)
-    for (int64_t k = 0; k < p.K; ++k) w_kn[k * p.N + n] = p.W[n * p.K + k];
-  const int64_t ldc = p.N + 5;
-  std::vector<float> c(p.M * ldc, -7.0f);
-  Gemm gemm;
-  gemm.run(p.M, p.N, p.K, p.A.data(), p.K, w_kn.data(), false, p.bias.data(), c.data(), ldc);
-  const auto want = p.reference(std::nullopt, false);
-  for (int64_t m = 0; m < p.M; ++m) {
-    for (int64_t n = 0; n < p.N; ++n) ASSERT_NEAR(c[m * ldc + n], want[m * p.N + n], 2e-6 * (1 + std::fabs(want[m * p.N + n])));
-    for (int64_t n = p.N; n < ldc; ++n) ASSERT_EQ(c[m * ldc + n], -7.0f) << "wrote outside its columns";
-  }
 }
 
 // A golden model with every tensor rounded to BF16, so --fast multiplies it in BF16.
@@ -135,10 +207,8 @@ std::filesystem::path bf16_copy(const std::string& golden_model) {
   return dir;
 }
 
-// With BF16 products the MLP hands its hidden activations to the down
-// projection in BF16 straight from the first product: the result must equal,
-// bit for bit, the same products applied one by one (which round the float32
-// hidden activations to BF16 before the second product).
+// With BF16 products the MLP is its products applied one by one (the float32
+// hidden activations rounded to BF16 before the second product), bit for bit.
 TEST(LinearRunner, Bf16MlpEqualsItsProductsOneByOne) {
   for (const std::string name : {"neox_parallel", "llama"}) {
     auto model = Model::load(bf16_copy(name));

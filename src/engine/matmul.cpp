@@ -1,0 +1,113 @@
+#include "engine/matmul.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <string_view>
+
+#include "engine/matmul_kernels.h"
+#include "util/error.h"
+
+namespace sg::matmul {
+
+namespace detail {
+void f32_avx2(const Problem& p);
+void bf16_avx2(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
+               float* y, int64_t ldy);
+#ifdef SG_HAVE_AVX512
+void f32_avx512(const Problem& p);
+void bf16_avx512(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
+                 float* y, int64_t ldy);
+void bf16_avx512bf16(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
+                     float* y, int64_t ldy);
+#endif
+}  // namespace detail
+
+const char* to_string(Isa isa) {
+  switch (isa) {
+    case Isa::Avx2: return "avx2";
+    case Isa::Avx512: return "avx512";
+    case Isa::Avx512Bf16: return "avx512_bf16";
+  }
+  return "?";
+}
+
+bool supported(Isa isa) {
+  switch (isa) {
+    case Isa::Avx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case Isa::Avx512:
+    case Isa::Avx512Bf16:
+#ifdef SG_HAVE_AVX512
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+             (isa == Isa::Avx512 || __builtin_cpu_supports("avx512bf16"));
+#else
+      return false;
+#endif
+  }
+  return false;
+}
+
+namespace {
+std::atomic<int> g_isa{-1};
+
+Isa choose() {
+  Isa best = Isa::Avx2;
+  for (Isa i : {Isa::Avx512, Isa::Avx512Bf16})
+    if (supported(i)) best = i;
+  const char* env = std::getenv("SG_ISA");
+  if (!env || !*env) return best;
+  for (Isa i : {Isa::Avx2, Isa::Avx512, Isa::Avx512Bf16})
+    if (std::string_view(env) == to_string(i)) {
+      if (!supported(i)) fail("SG_ISA={}: this CPU or build has no {} kernels (the widest here: {})", env, env,
+                              to_string(best));
+      return i;
+    }
+  fail("SG_ISA={}: expected avx2, avx512 or avx512_bf16", env);
+}
+}  // namespace
+
+Isa active_isa() {
+  int v = g_isa.load(std::memory_order_relaxed);
+  if (v < 0) {
+    v = static_cast<int>(choose());
+    g_isa.store(v, std::memory_order_relaxed);
+  }
+  return static_cast<Isa>(v);
+}
+
+void set_isa(Isa isa) {
+  if (!supported(isa)) fail("internal: {} kernels are not available on this CPU or build", to_string(isa));
+  g_isa.store(static_cast<int>(isa), std::memory_order_relaxed);
+}
+
+namespace {
+// Weights read in place as float must be aligned to a float.
+void check_weights(Weights w) {
+  const size_t align = w.dtype == DType::F32 ? alignof(float) : alignof(uint16_t);
+  if (reinterpret_cast<uintptr_t>(w.data) % align != 0) fail("internal: misaligned weight tensor");
+}
+}  // namespace
+
+void matmul_f32(int64_t M, int64_t N, int64_t K, const float* x, int64_t ldx, Weights w, const float* bias, float* y,
+                int64_t ldy) {
+  check_weights(w);
+  const detail::Problem p{M, N, K, x, ldx, w, bias, y, ldy};
+#ifdef SG_HAVE_AVX512
+  if (active_isa() != Isa::Avx2) return detail::f32_avx512(p);
+#endif
+  detail::f32_avx2(p);
+}
+
+void matmul_bf16(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
+                 float* y, int64_t ldy) {
+  if (w.dtype != DType::BF16) fail("internal: matmul_bf16 needs BF16 weights");
+  check_weights(w);
+#ifdef SG_HAVE_AVX512
+  if (active_isa() == Isa::Avx512Bf16) return detail::bf16_avx512bf16(M, N, K, x, ldx, w, bias, y, ldy);
+  if (active_isa() == Isa::Avx512) return detail::bf16_avx512(M, N, K, x, ldx, w, bias, y, ldy);
+#endif
+  detail::bf16_avx2(M, N, K, x, ldx, w, bias, y, ldy);
+}
+
+}  // namespace sg::matmul

@@ -1,0 +1,162 @@
+// The matrix-product kernels for AVX-512 (F, BW, VL, DQ): 16 float lanes, tiles
+// of 12 rows x 32 lanes (24 accumulators of 32 registers); with AVX512-BF16 the
+// --fast products run on vdpbf16ps. Compiled with those instruction sets
+// enabled and only ever called on CPUs that have them (matmul.cpp).
+#include <immintrin.h>
+
+#include "engine/matmul_kernels.h"
+
+namespace sg::matmul::detail {
+
+namespace {
+struct Avx512 {
+  using Vec = __m512;
+  static constexpr int kLanes = 16;
+  static constexpr int kRows = 12;
+  static Vec zero() { return _mm512_setzero_ps(); }
+  static Vec load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+  static Vec broadcast(const float* p) { return _mm512_set1_ps(*p); }
+  static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+};
+
+constexpr int kRows = Avx512::kRows;
+constexpr int kPanel = 32;  // tokens (or features) per tile: two vectors of 16
+
+inline uint32_t load_pair(const uint16_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// out[i][j] = the vdpbf16ps chain over pairs q < Kh of rows[i * lds + 2q, +1]
+// against panel[(q * kPanel + j) * 2, +1] (BF16 pairs, element 2q first in memory).
+void tile_bf16(int64_t Kh, const uint16_t* rows, int64_t lds, const uint16_t* panel, float* out) {
+  __m512 acc[kRows][2];
+#pragma GCC unroll 16
+  for (int i = 0; i < kRows; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int64_t q = 0; q < Kh; ++q) {
+    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(panel + q * 2 * kPanel);
+    const __m512bh b1 = (__m512bh)_mm512_loadu_si512(panel + q * 2 * kPanel + 32);
+#pragma GCC unroll 16
+    for (int i = 0; i < kRows; ++i) {
+      const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(load_pair(rows + i * lds + 2 * q)));
+      acc[i][0] = _mm512_dpbf16_ps(acc[i][0], a, b0);
+      acc[i][1] = _mm512_dpbf16_ps(acc[i][1], a, b1);
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < kRows; ++i) {
+    _mm512_storeu_ps(out + i * kPanel, acc[i][0]);
+    _mm512_storeu_ps(out + i * kPanel + 16, acc[i][1]);
+  }
+}
+
+// Rows r0..r0+nr of a BF16 matrix [rows, K] (row stride ld) as kRows rows of Kp
+// (even) values, zero-padded, in buf; returns buf.
+const uint16_t* padded_rows(const uint16_t* src, int64_t ld, int64_t nr, int64_t K, int64_t Kp,
+                            std::vector<uint16_t>& buf) {
+  uint16_t* r = scratch(buf, static_cast<size_t>(kRows * Kp));
+  for (int64_t i = 0; i < kRows; ++i) {
+    uint16_t* d = r + i * Kp;
+    if (i < nr) std::memcpy(d, src + i * ld, sizeof(uint16_t) * K);
+    std::fill(d + (i < nr ? K : 0), d + Kp, uint16_t{0});
+  }
+  return r;
+}
+
+void write_tile(const float* out, int64_t rows, int64_t cols, bool transposed, const float* bias, float* y,
+                int64_t ldy) {
+  // out is [kRows][kPanel]; not transposed: y[i][j] = out[i][j] + bias[j];
+  // transposed: y[j][i] = out[i][j] + bias[i].
+  if (!transposed) {
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) y[i * ldy + j] = bias ? out[i * kPanel + j] + bias[j] : out[i * kPanel + j];
+  } else {
+    for (int64_t j = 0; j < cols; ++j)
+      for (int64_t i = 0; i < rows; ++i) y[j * ldy + i] = bias ? out[i * kPanel + j] + bias[i] : out[i * kPanel + j];
+  }
+}
+
+void bf16_native(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
+                 float* y, int64_t ldy) {
+  if (M == 0 || N == 0) return;
+  const auto* W = static_cast<const uint16_t*>(w.data);
+  const int64_t Kp = (K + 1) / 2 * 2, Kh = Kp / 2;
+  if (!w.kn) {
+    // Tokens in lanes: x packed as [panel][pair][token][2].
+    const int64_t n_panels = (M + kPanel - 1) / kPanel;
+    static thread_local std::vector<uint16_t> packed;
+    uint16_t* xt = scratch(packed, static_cast<size_t>(n_panels * Kp * kPanel));
+#pragma omp parallel for schedule(static)
+    for (int64_t mp = 0; mp < n_panels; ++mp) {
+      uint16_t* dst = xt + mp * Kp * kPanel;
+      const int64_t m0 = mp * kPanel, mc = std::min<int64_t>(kPanel, M - m0);
+      for (int64_t q = 0; q < Kh; ++q)
+        for (int64_t j = 0; j < kPanel; ++j)
+          for (int e = 0; e < 2; ++e) {
+            const int64_t k = 2 * q + e;
+            dst[(q * kPanel + j) * 2 + e] = j < mc && k < K ? x[(m0 + j) * ldx + k] : uint16_t{0};
+          }
+    }
+    const int64_t n_blocks = (N + kRows - 1) / kRows;
+#pragma omp parallel
+    {
+      static thread_local std::vector<uint16_t> rows_buf;
+      alignas(64) float out[kRows * kPanel];
+#pragma omp for schedule(static)
+      for (int64_t nb = 0; nb < n_blocks; ++nb) {
+        const int64_t n0 = nb * kRows, nr = std::min<int64_t>(kRows, N - n0);
+        const bool in_place = nr == kRows && Kp == K;
+        const uint16_t* rows = in_place ? W + n0 * K : padded_rows(W + n0 * K, K, nr, K, Kp, rows_buf);
+        for (int64_t mp = 0; mp < n_panels; ++mp) {
+          tile_bf16(Kh, rows, in_place ? K : Kp, xt + mp * Kp * kPanel, out);
+          const int64_t m0 = mp * kPanel;
+          write_tile(out, nr, std::min<int64_t>(kPanel, M - m0), true, bias ? bias + n0 : nullptr,
+                     y + m0 * ldy + n0, ldy);
+        }
+      }
+    }
+    return;
+  }
+  // Features in lanes: weight columns packed as [pair][feature][2] per panel.
+  const int64_t n_panels = (N + kPanel - 1) / kPanel;
+#pragma omp parallel
+  {
+    static thread_local std::vector<uint16_t> panel_buf, rows_buf;
+    alignas(64) float out[kRows * kPanel];
+    uint16_t* panel = scratch(panel_buf, static_cast<size_t>(Kp * kPanel));
+#pragma omp for schedule(static)
+    for (int64_t np = 0; np < n_panels; ++np) {
+      const int64_t n0 = np * kPanel, nc = std::min<int64_t>(kPanel, N - n0);
+      for (int64_t q = 0; q < Kh; ++q)
+        for (int64_t j = 0; j < kPanel; ++j)
+          for (int e = 0; e < 2; ++e) {
+            const int64_t k = 2 * q + e;
+            panel[(q * kPanel + j) * 2 + e] = j < nc && k < K ? W[k * N + n0 + j] : uint16_t{0};
+          }
+      for (int64_t m0 = 0; m0 < M; m0 += kRows) {
+        const int64_t mr = std::min<int64_t>(kRows, M - m0);
+        const bool in_place = mr == kRows && Kp == K;
+        const uint16_t* rows = in_place ? x + m0 * ldx : padded_rows(x + m0 * ldx, ldx, mr, K, Kp, rows_buf);
+        tile_bf16(Kh, rows, in_place ? ldx : Kp, panel, out);
+        write_tile(out, mr, nc, false, bias ? bias + n0 : nullptr, y + m0 * ldy + n0, ldy);
+      }
+    }
+  }
+}
+}  // namespace
+
+void f32_avx512(const Problem& p) { run<Avx512, false>(p); }
+
+void bf16_avx512(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
+                 float* y, int64_t ldy) {
+  run_bf16_emulated<Avx512>(M, N, K, x, ldx, w, bias, y, ldy);
+}
+
+void bf16_avx512bf16(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
+                     float* y, int64_t ldy) {
+  bf16_native(M, N, K, x, ldx, w, bias, y, ldy);
+}
+
+}  // namespace sg::matmul::detail

@@ -1,0 +1,230 @@
+#pragma once
+// The blocked matrix-product drivers, written once over a vector type V and
+// compiled once per instruction set (matmul_avx2.cpp, matmul_avx512.cpp): the
+// only code that differs between them is V's handful of intrinsics. Included by
+// those files only. matmul.h states the order of summation every kernel keeps.
+//
+// A register tile holds V::kRows x kPanel outputs: kRows "broadcast" rows (one
+// scalar per k, broadcast to all lanes) against a panel of kPanel = 2 vectors of
+// lanes (contiguous per k). Per k, every accumulator takes exactly one FMA.
+//   [N, K] weights: lanes over tokens (x packed transposed, panel [k][tokens]),
+//                   broadcast rows = weight rows, read in place;
+//   [K, N] weights: lanes over features (weight rows read in place as the
+//                   panel), broadcast rows = token rows.
+// Which operand takes which role changes neither product nor order: fma(a, b, c)
+// = fma(b, a, c).
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "engine/matmul.h"
+
+namespace sg::matmul::detail {
+
+// Grows a thread's scratch buffer to at least n elements (never shrinks).
+template <class T>
+T* scratch(std::vector<T>& buf, size_t n) {
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+
+inline void widen(DType dt, const void* src, float* dst, int64_t n) { to_f32(dt, src, dst, static_cast<size_t>(n)); }
+
+inline const std::byte* at(const void* base, DType dt, int64_t index) {
+  return static_cast<const std::byte*>(base) + index * static_cast<int64_t>(dtype_size(dt));
+}
+
+template <class V>
+struct Kernels {
+  static constexpr int kRows = V::kRows;
+  static constexpr int kPanel = 2 * V::kLanes;
+  using Vec = typename V::Vec;
+
+  // out[i][j] = sum over k (ascending, one FMA each) of rows[i * lds + k] * panel[k * ldp + j],
+  // i < kRows, j < kPanel. In kPairs mode the steps go k = 1, 0, 3, 2, ... (K even),
+  // vdpbf16ps's order.
+  template <bool kPairs>
+  static void tile(int64_t K, const float* rows, int64_t lds, const float* panel, int64_t ldp, float* out) {
+    Vec acc[kRows][2];
+#pragma GCC unroll 16
+    for (int i = 0; i < kRows; ++i) acc[i][0] = acc[i][1] = V::zero();
+    auto step = [&](int64_t k) {
+      const Vec b0 = V::load(panel + k * ldp);
+      const Vec b1 = V::load(panel + k * ldp + V::kLanes);
+      const float* r = rows + k;
+#pragma GCC unroll 16
+      for (int i = 0; i < kRows; ++i) {
+        const Vec a = V::broadcast(r + i * lds);
+        acc[i][0] = V::fma(a, b0, acc[i][0]);
+        acc[i][1] = V::fma(a, b1, acc[i][1]);
+      }
+    };
+    if constexpr (kPairs) {
+      for (int64_t k = 0; k < K; k += 2) {
+        step(k + 1);
+        step(k);
+      }
+    } else {
+      for (int64_t k = 0; k < K; ++k) step(k);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < kRows; ++i) {
+      V::store(out + i * kPanel, acc[i][0]);
+      V::store(out + i * kPanel + V::kLanes, acc[i][1]);
+    }
+  }
+};
+
+// The problem one driver call solves: y = x W^T + bias, x already in float32
+// (for the emulated BF16 path: the BF16 activations widened exactly).
+struct Problem {
+  int64_t M, N, K;
+  const float* x;
+  int64_t ldx;
+  Weights w;
+  const float* bias;
+  float* y;
+  int64_t ldy;
+};
+
+// kPairs: the BF16 order (K is then padded to even with zeros).
+template <class V, bool kPairs>
+void run_nk(const Problem& p) {
+  using Kn = Kernels<V>;
+  constexpr int R = Kn::kRows, P = Kn::kPanel;
+  const int64_t M = p.M, N = p.N, K = p.K;
+  const int64_t Kp = kPairs ? (K + 1) / 2 * 2 : K;  // padded depth
+  const int64_t n_panels = (M + P - 1) / P;
+  // x transposed into panels [panel][k][P], zero beyond M and K.
+  static thread_local std::vector<float> packed;
+  float* xt = scratch(packed, static_cast<size_t>(n_panels * Kp * P));
+#pragma omp parallel for schedule(static)
+  for (int64_t mp = 0; mp < n_panels; ++mp) {
+    float* dst = xt + mp * Kp * P;
+    const int64_t m0 = mp * P, mc = std::min<int64_t>(P, M - m0);
+    for (int64_t k = 0; k < Kp; ++k) {
+      float* d = dst + k * P;
+      for (int64_t j = 0; j < mc; ++j) d[j] = k < K ? p.x[(m0 + j) * p.ldx + k] : 0.0f;
+      for (int64_t j = mc; j < P; ++j) d[j] = 0.0f;
+    }
+  }
+  const bool in_place = p.w.dtype == DType::F32 && !kPairs;
+  const int64_t n_blocks = (N + R - 1) / R;
+#pragma omp parallel
+  {
+    static thread_local std::vector<float> rows_buf, out_buf;
+    float* out = scratch(out_buf, static_cast<size_t>(R * P));
+#pragma omp for schedule(static)
+    for (int64_t nb = 0; nb < n_blocks; ++nb) {
+      const int64_t n0 = nb * R, nr = std::min<int64_t>(R, N - n0);
+      const float* rows;
+      if (in_place && nr == R) {
+        rows = static_cast<const float*>(p.w.data) + n0 * K;
+      } else {  // widened (and padded) copies of the block's weight rows
+        float* r = scratch(rows_buf, static_cast<size_t>(R * Kp));
+        for (int64_t i = 0; i < R; ++i) {
+          if (i < nr)
+            widen(p.w.dtype, at(p.w.data, p.w.dtype, (n0 + i) * K), r + i * Kp, K);
+          else
+            std::fill(r + i * Kp, r + i * Kp + K, 0.0f);
+          std::fill(r + i * Kp + K, r + (i + 1) * Kp, 0.0f);
+        }
+        rows = r;
+      }
+      for (int64_t mp = 0; mp < n_panels; ++mp) {
+        Kn::template tile<kPairs>(Kp, rows, in_place && nr == R ? K : Kp, xt + mp * Kp * P, P, out);
+        const int64_t m0 = mp * P, mc = std::min<int64_t>(P, M - m0);
+        for (int64_t j = 0; j < mc; ++j) {
+          float* yr = p.y + (m0 + j) * p.ldy + n0;
+          if (p.bias)
+            for (int64_t i = 0; i < nr; ++i) yr[i] = out[i * P + j] + p.bias[n0 + i];
+          else
+            for (int64_t i = 0; i < nr; ++i) yr[i] = out[i * P + j];
+        }
+      }
+    }
+  }
+}
+
+template <class V, bool kPairs>
+void run_kn(const Problem& p) {
+  using Kn = Kernels<V>;
+  constexpr int R = Kn::kRows, P = Kn::kPanel;
+  const int64_t M = p.M, N = p.N, K = p.K;
+  const int64_t Kp = kPairs ? (K + 1) / 2 * 2 : K;
+  const int64_t n_panels = (N + P - 1) / P;
+  const bool in_place = p.w.dtype == DType::F32 && !kPairs;
+#pragma omp parallel
+  {
+    static thread_local std::vector<float> panel_buf, rows_buf, out_buf;
+    float* out = scratch(out_buf, static_cast<size_t>(R * P));
+#pragma omp for schedule(static)
+    for (int64_t np = 0; np < n_panels; ++np) {
+      const int64_t n0 = np * P, nc = std::min<int64_t>(P, N - n0);
+      const float* panel;
+      int64_t ldp;
+      if (in_place && nc == P) {
+        panel = static_cast<const float*>(p.w.data) + n0;
+        ldp = N;
+      } else {  // the weight columns n0..n0+nc widened into [Kp][P], zero-padded
+        float* b = scratch(panel_buf, static_cast<size_t>(Kp * P));
+        for (int64_t k = 0; k < Kp; ++k) {
+          float* d = b + k * P;
+          if (k < K) widen(p.w.dtype, at(p.w.data, p.w.dtype, k * N + n0), d, nc);
+          std::fill(d + (k < K ? nc : 0), d + P, 0.0f);
+        }
+        panel = b;
+        ldp = P;
+      }
+      for (int64_t m0 = 0; m0 < M; m0 += R) {
+        const int64_t mr = std::min<int64_t>(R, M - m0);
+        const float* rows = p.x + m0 * p.ldx;
+        int64_t lds = p.ldx;
+        if (mr < R || Kp != K) {  // the last rows, padded with zero rows (and zero depth)
+          float* r = scratch(rows_buf, static_cast<size_t>(R * Kp));
+          for (int64_t i = 0; i < R; ++i) {
+            float* d = r + i * Kp;
+            if (i < mr) std::memcpy(d, p.x + (m0 + i) * p.ldx, sizeof(float) * K);
+            std::fill(d + (i < mr ? K : 0), d + Kp, 0.0f);
+          }
+          rows = r;
+          lds = Kp;
+        }
+        Kn::template tile<kPairs>(Kp, rows, lds, panel, ldp, out);
+        for (int64_t i = 0; i < mr; ++i) {
+          float* yr = p.y + (m0 + i) * p.ldy + n0;
+          const float* o = out + i * P;
+          if (p.bias)
+            for (int64_t j = 0; j < nc; ++j) yr[j] = o[j] + p.bias[n0 + j];
+          else
+            for (int64_t j = 0; j < nc; ++j) yr[j] = o[j];
+        }
+      }
+    }
+  }
+}
+
+template <class V, bool kPairs>
+void run(const Problem& p) {
+  if (p.M == 0 || p.N == 0) return;
+  if (p.w.kn)
+    run_kn<V, kPairs>(p);
+  else
+    run_nk<V, kPairs>(p);
+}
+
+// The emulated BF16 path: x widened exactly, then the pair-order float kernels.
+template <class V>
+void run_bf16_emulated(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w,
+                       const float* bias, float* y, int64_t ldy) {
+  static thread_local std::vector<float> wide;
+  float* xf = scratch(wide, static_cast<size_t>(M * K));
+#pragma omp parallel for schedule(static)
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t k = 0; k < K; ++k) xf[m * K + k] = bf16_to_f32(x[m * ldx + k]);
+  run<V, true>({M, N, K, xf, K, w, bias, y, ldy});
+}
+
+}  // namespace sg::matmul::detail
