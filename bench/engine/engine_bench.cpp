@@ -7,9 +7,13 @@
 // into $STREAMGAUGE_BENCH_DIR (default ./bench-models) and memory-mapped.
 //
 // "-fast" runs the BF16 matrix products of `gains --fast`, against the BF16 GEMM rate.
-// The GEMM rates (gemm*/SHAPE/{plain,packed}) are measured first, in the same run.
+// The GEMM rates (gemm*/SHAPE/PRODUCT/{plain,packed}, oneDNN) are measured first,
+// in the same run, then our kernels on the same products (ours*/SHAPE/PRODUCT,
+// with vs_oneDNN), then the forwards.
 //
 //   build/bench/engine_bench --benchmark_min_time=2
+//   SG_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2 build/bench/engine_bench --benchmark_filter='gemm/|ours/'
+//       (both libraries limited to AVX2: the AVX2 comparison on an AVX-512 machine)
 #include <benchmark/benchmark.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -22,6 +26,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/matmul.h"
 #include "io/dtype.h"
 #include "model/synthetic.h"
 
@@ -82,22 +87,35 @@ class Sink : public sg::Observer {
 // GFLOP/s per shape name, of the best reference GEMM measured in this run (see BM_Gemm).
 std::map<std::string, double> gemm_rate;       // float32
 std::map<std::string, double> gemm_bf16_rate;  // BF16 inputs, float32 accumulation
+// GFLOP/s of oneDNN per product ("pythia-410m/up"), plain and packed's best, for
+// our kernels' ratio (BM_Ours).
+std::map<std::string, double> onednn_rate, onednn_bf16_rate;
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// The machine's GEMM rate at the forward's largest shape, C[128, 4d] = A[128, d] W[4d, d]^T,
-// measured as ../shared/PERFORMANCE.md defines its ceilings: weights streamed from
-// memory as in a forward pass (the product cycles through 24 distinct weight
-// matrices, far more bytes than the 32 MiB L3), in two layouts:
+// One of a forward's matrix products: y[128, N] = x[128, K] W^T, W stored [N, K].
+struct Product {
+  const char* name;
+  int64_t N, K;
+};
+std::vector<Product> products(const Shape& shape) {
+  const int64_t d = shape.spec.d_model, m = shape.spec.d_mlp;
+  return {{"qkv", 3 * d, d}, {"o", d, d}, {"up", m, d}, {"down", d, m}};
+}
+
+// The machine's GEMM rate for a product at M = 128, measured as
+// ../shared/PERFORMANCE.md defines its ceilings: weights streamed from memory as
+// in a forward pass (the product cycles through distinct weight matrices, far
+// more bytes than the last-level cache), in two layouts:
 //   plain:  W as the checkpoint stores it, [out, in] (what the forward multiplies)
 //   packed: W reordered once into oneDNN's preferred blocked layout (the best rate)
-// The floor of a forward uses the better of the two.
-void BM_Gemm(benchmark::State& state, const Shape* shape, bool bf16, bool packed) {
+// The floor of a forward uses the better of the two at its largest product (up).
+void BM_Gemm(benchmark::State& state, const Shape* shape, Product product, bool bf16, bool packed) {
   using dt = dnnl::memory::data_type;
-  const int64_t M = 128, K = shape->spec.d_model, N = shape->spec.d_mlp;
-  const int kCopies = 24;
+  const int64_t M = 128, K = product.K, N = product.N;
+  const int copies = static_cast<int>(std::max<int64_t>(8, (int64_t{1} << 30) / (N * K * 4)));  // >= 1 GiB
   const dt type = bf16 ? dt::bf16 : dt::f32;
   const size_t esize = bf16 ? 2 : 4;
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
@@ -117,7 +135,7 @@ void BM_Gemm(benchmark::State& state, const Shape* shape, bool bf16, bool packed
     return v;
   };
   std::vector<uint8_t> A = filled(M * K, 0.5f), C(M * N * 4);
-  std::vector<std::vector<uint8_t>> W(kCopies);
+  std::vector<std::vector<uint8_t>> W(copies);
   for (auto& w : W) {
     std::vector<uint8_t> plain = filled(N * K, 0.25f);
     if (!packed) {
@@ -134,18 +152,54 @@ void BM_Gemm(benchmark::State& state, const Shape* shape, bool bf16, bool packed
     prim.execute(stream, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, c}});
     stream.wait();
   };
-  for (int i = 0; i < kCopies; ++i) run(i);  // warm-up
+  for (int i = 0; i < copies; ++i) run(i);  // warm-up
   int i = 0;
   const auto t0 = std::chrono::steady_clock::now();
   for (auto _ : state) {
     run(i);
-    i = (i + 1) % kCopies;
+    i = (i + 1) % copies;
     benchmark::DoNotOptimize(C.data());
   }
   const double gflops = 2e-9 * M * N * K * state.iterations() / seconds_since(t0);
-  double& best = (bf16 ? gemm_bf16_rate : gemm_rate)[shape->name];
+  const std::string key = std::string(shape->name) + "/" + product.name;
+  double& best = (bf16 ? onednn_bf16_rate : onednn_rate)[key];
   best = std::max(best, gflops);
+  if (std::string(product.name) == "up") {
+    double& floor_rate = (bf16 ? gemm_bf16_rate : gemm_rate)[shape->name];
+    floor_rate = std::max(floor_rate, gflops);
+  }
   state.counters["GFLOP/s"] = gflops;
+}
+
+// Our kernels (engine/matmul.h, the ISA chosen by SG_ISA or the best the CPU has)
+// on the same products, weights streamed the same way from their stored layout;
+// vs_oneDNN is the ratio to oneDNN's best rate for that product in this run.
+void BM_Ours(benchmark::State& state, const Shape* shape, Product product, bool bf16) {
+  const int64_t M = 128, K = product.K, N = product.N;
+  const int copies = static_cast<int>(std::max<int64_t>(8, (int64_t{1} << 30) / (N * K * 4)));
+  std::vector<float> A(M * K, 0.5f), C(M * N);
+  std::vector<uint16_t> Ab(M * K, sg::f32_to_bf16(0.5f));
+  std::vector<std::vector<float>> W(bf16 ? 0 : copies, std::vector<float>(N * K, 0.25f));
+  std::vector<std::vector<uint16_t>> Wb(bf16 ? copies : 0, std::vector<uint16_t>(N * K, sg::f32_to_bf16(0.25f)));
+  auto run = [&](int i) {
+    if (bf16)
+      sg::matmul::matmul_bf16(M, N, K, Ab.data(), K, {Wb[i].data(), sg::DType::BF16, false}, nullptr, C.data(), N);
+    else
+      sg::matmul::matmul_f32(M, N, K, A.data(), K, {W[i].data(), sg::DType::F32, false}, nullptr, C.data(), N);
+  };
+  for (int i = 0; i < copies; ++i) run(i);  // warm-up
+  int i = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    run(i);
+    i = (i + 1) % copies;
+    benchmark::DoNotOptimize(C.data());
+  }
+  const double gflops = 2e-9 * M * N * K * state.iterations() / seconds_since(t0);
+  state.counters["GFLOP/s"] = gflops;
+  const double ref = (bf16 ? onednn_bf16_rate : onednn_rate)[std::string(shape->name) + "/" + product.name];
+  if (ref > 0) state.counters["vs_oneDNN"] = gflops / ref;
+  state.SetLabel(sg::matmul::to_string(sg::matmul::active_isa()));
 }
 
 void BM_Forward(benchmark::State& state, const Shape* shape, sg::DType dtype, bool fast) {
@@ -172,14 +226,24 @@ void BM_Forward(benchmark::State& state, const Shape* shape, sg::DType dtype, bo
 }  // namespace
 
 int main(int argc, char** argv) {
+  // oneDNN 2.6 has BF16 products only from AVX-512 on (avx512_core).
+  const bool bf16_gemm = sg::matmul::supported(sg::matmul::Isa::Avx512);
   for (const Shape& shape : kShapes) {
-    for (bool bf16 : {false, true})
-      for (bool packed : {false, true})
-        benchmark::RegisterBenchmark(
-            (std::string(bf16 ? "gemm_bf16/" : "gemm/") + shape.name + (packed ? "/packed" : "/plain")).c_str(),
-            BM_Gemm, &shape, bf16, packed)
+    for (const Product& product : products(shape))
+      for (bool bf16 : {false, true}) {
+        if (bf16 && !bf16_gemm) continue;
+        const std::string suffix = std::string(shape.name) + "/" + product.name;
+        for (bool packed : {false, true})
+          benchmark::RegisterBenchmark(
+              (std::string(bf16 ? "gemm_bf16/" : "gemm/") + suffix + (packed ? "/packed" : "/plain")).c_str(),
+              BM_Gemm, &shape, product, bf16, packed)
+              ->Unit(benchmark::kMillisecond)
+              ->UseRealTime();
+        benchmark::RegisterBenchmark((std::string(bf16 ? "ours_bf16/" : "ours/") + suffix).c_str(), BM_Ours, &shape,
+                                     product, bf16)
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
+      }
     for (auto [dt, fast] : {std::pair{sg::DType::F32, false}, {sg::DType::BF16, false}, {sg::DType::BF16, true}})
       benchmark::RegisterBenchmark((std::string("forward/") + shape.name + "/" + std::string(sg::dtype_name(dt)) +
                                     (fast ? "-fast" : ""))

@@ -9,6 +9,7 @@
 #include "cli/gains_outputs.h"
 #include "cli/prompts.h"
 #include "engine/engine.h"
+#include "engine/matmul.h"
 #include "experiments/compare.h"
 #include "report/csv.h"
 #include "report/json_io.h"
@@ -94,6 +95,7 @@ void add_gains(CLI::App& app) {
       warnings.push_back(fmt::format("--fast has no effect: the weights are {}, not BF16",
                                      dtype_name(model->weight_dtype())));
     const bool fast = opts->fast && model->weight_dtype() == DType::BF16;
+    if (fast) fmt::print(stderr, "streamgauge: --fast: {}\n", matmul::describe(true));
     Engine engine(*model, fast ? MatmulPrecision::BF16 : MatmulPrecision::F32);
     SublayerReducer reducer(model->arch().n_layers, opts->options.entropy);
     Observer* obs[] = {&reducer};
@@ -111,8 +113,9 @@ void add_gains(CLI::App& app) {
     run.result = gains::analyze(reducer.stats(), opts->options);
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     run.warnings = warnings;
-    run.precision = fast ? "BF16 matrix products (--fast): BF16 weights and activations, float32 accumulation"
-                         : "float32 (16-bit weights widened exactly), norms accumulated in float64";
+    run.precision = (fast ? "BF16 matrix products (--fast): BF16 weights and activations, float32 accumulation; "
+                          : "float32 (16-bit weights widened exactly), norms accumulated in float64; ") +
+                    matmul::describe(fast);
     if (!opts->no_weights) {
       Progress progress("weight norms", model->arch().n_layers);
       run.weights = weights::layer_norms(*model, [&](int) { progress.tick(); });

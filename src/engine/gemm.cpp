@@ -33,7 +33,7 @@ void LinearRunner::apply(const Linear& L, const float* x, int64_t M, int64_t ldx
     // Activations rounded to BF16 (nearest even), weights as stored.
     x_bf16_.resize(static_cast<size_t>(M * L.in));
     uint16_t* xb = x_bf16_.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (M * L.in >= (int64_t{1} << 16))
     for (int64_t r = 0; r < M; ++r)
       for (int64_t i = 0; i < L.in; ++i) xb[r * L.in + i] = f32_to_bf16(x[r * ldx + i]);
     matmul::matmul_bf16(M, L.out, L.in, xb, L.in, w, bias, y, ldy);

@@ -81,6 +81,14 @@ void set_isa(Isa isa) {
   g_isa.store(static_cast<int>(isa), std::memory_order_relaxed);
 }
 
+std::string describe(bool bf16) {
+  const Isa isa = active_isa();
+  std::string s = std::string(to_string(isa)) + " kernels, ";
+  if (!bf16) return s + "float32 FMA chains (k ascending)";
+  if (isa == Isa::Avx512Bf16) return s + "BF16 products on vdpbf16ps (native)";
+  return s + "BF16 products emulated with float32 FMAs in vdpbf16ps's order (this CPU or build has no AVX512-BF16)";
+}
+
 namespace {
 // Weights read in place as float must be aligned to a float.
 void check_weights(Weights w) {

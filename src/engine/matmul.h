@@ -41,6 +41,10 @@ Isa active_isa();
 void set_isa(Isa isa);
 // Whether this CPU and build can run isa.
 bool supported(Isa isa);
+// One line on how this process multiplies, for provenance and the --fast note:
+// e.g. "avx512 kernels, float32 FMA chains" or "avx2 kernels, BF16 products
+// emulated with float32 FMAs in vdpbf16ps's order (no AVX512-BF16 here)".
+std::string describe(bool bf16);
 
 // A weight matrix as the checkpoint stores it: [N, K] (out, in; the usual
 // Linear) or [K, N] (kn; GPT-2's Conv1D), of dtype F32, F16 or BF16, read in

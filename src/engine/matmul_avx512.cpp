@@ -88,20 +88,20 @@ void bf16_native(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx
     const int64_t n_panels = (M + kPanel - 1) / kPanel;
     static thread_local std::vector<uint16_t> packed;
     uint16_t* xt = scratch(packed, static_cast<size_t>(n_panels * Kp * kPanel));
-#pragma omp parallel for schedule(static)
-    for (int64_t mp = 0; mp < n_panels; ++mp) {
-      uint16_t* dst = xt + mp * Kp * kPanel;
-      const int64_t m0 = mp * kPanel, mc = std::min<int64_t>(kPanel, M - m0);
-      for (int64_t q = 0; q < Kh; ++q)
-        for (int64_t j = 0; j < kPanel; ++j)
-          for (int e = 0; e < 2; ++e) {
-            const int64_t k = 2 * q + e;
-            dst[(q * kPanel + j) * 2 + e] = j < mc && k < K ? x[(m0 + j) * ldx + k] : uint16_t{0};
-          }
-    }
     const int64_t n_blocks = (N + kRows - 1) / kRows;
-#pragma omp parallel
+#pragma omp parallel if (parallel_worth(M, N, K))
     {
+#pragma omp for schedule(static)
+      for (int64_t mp = 0; mp < n_panels; ++mp) {
+        uint16_t* dst = xt + mp * Kp * kPanel;
+        const int64_t m0 = mp * kPanel, mc = std::min<int64_t>(kPanel, M - m0);
+        for (int64_t q = 0; q < Kh; ++q)
+          for (int64_t j = 0; j < kPanel; ++j)
+            for (int e = 0; e < 2; ++e) {
+              const int64_t k = 2 * q + e;
+              dst[(q * kPanel + j) * 2 + e] = j < mc && k < K ? x[(m0 + j) * ldx + k] : uint16_t{0};
+            }
+      }
       static thread_local std::vector<uint16_t> rows_buf;
       alignas(64) float out[kRows * kPanel];
 #pragma omp for schedule(static)
@@ -121,7 +121,7 @@ void bf16_native(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx
   }
   // Features in lanes: weight columns packed as [pair][feature][2] per panel.
   const int64_t n_panels = (N + kPanel - 1) / kPanel;
-#pragma omp parallel
+#pragma omp parallel if (parallel_worth(M, N, K))
   {
     static thread_local std::vector<uint16_t> panel_buf, rows_buf;
     alignas(64) float out[kRows * kPanel];

@@ -36,6 +36,12 @@ inline const std::byte* at(const void* base, DType dt, int64_t index) {
   return static_cast<const std::byte*>(base) + index * static_cast<int64_t>(dtype_size(dt));
 }
 
+// Whether a product is big enough to share between threads: below about a
+// million multiply-adds, waking the other threads costs more than it saves
+// (and on a busy machine a lot more). Which thread computes an output never
+// changes its value, so this is a matter of speed only.
+inline bool parallel_worth(int64_t M, int64_t N, int64_t K) { return M * N * K >= (int64_t{1} << 20); }
+
 template <class V>
 struct Kernels {
   static constexpr int kRows = V::kRows;
@@ -100,20 +106,20 @@ void run_nk(const Problem& p) {
   // x transposed into panels [panel][k][P], zero beyond M and K.
   static thread_local std::vector<float> packed;
   float* xt = scratch(packed, static_cast<size_t>(n_panels * Kp * P));
-#pragma omp parallel for schedule(static)
-  for (int64_t mp = 0; mp < n_panels; ++mp) {
-    float* dst = xt + mp * Kp * P;
-    const int64_t m0 = mp * P, mc = std::min<int64_t>(P, M - m0);
-    for (int64_t k = 0; k < Kp; ++k) {
-      float* d = dst + k * P;
-      for (int64_t j = 0; j < mc; ++j) d[j] = k < K ? p.x[(m0 + j) * p.ldx + k] : 0.0f;
-      for (int64_t j = mc; j < P; ++j) d[j] = 0.0f;
-    }
-  }
   const bool in_place = p.w.dtype == DType::F32 && !kPairs;
   const int64_t n_blocks = (N + R - 1) / R;
-#pragma omp parallel
+#pragma omp parallel if (parallel_worth(M, N, K))
   {
+#pragma omp for schedule(static)
+    for (int64_t mp = 0; mp < n_panels; ++mp) {
+      float* dst = xt + mp * Kp * P;
+      const int64_t m0 = mp * P, mc = std::min<int64_t>(P, M - m0);
+      for (int64_t k = 0; k < Kp; ++k) {
+        float* d = dst + k * P;
+        for (int64_t j = 0; j < mc; ++j) d[j] = k < K ? p.x[(m0 + j) * p.ldx + k] : 0.0f;
+        for (int64_t j = mc; j < P; ++j) d[j] = 0.0f;
+      }
+    }
     static thread_local std::vector<float> rows_buf, out_buf;
     float* out = scratch(out_buf, static_cast<size_t>(R * P));
 #pragma omp for schedule(static)
@@ -156,7 +162,7 @@ void run_kn(const Problem& p) {
   const int64_t Kp = kPairs ? (K + 1) / 2 * 2 : K;
   const int64_t n_panels = (N + P - 1) / P;
   const bool in_place = p.w.dtype == DType::F32 && !kPairs;
-#pragma omp parallel
+#pragma omp parallel if (parallel_worth(M, N, K))
   {
     static thread_local std::vector<float> panel_buf, rows_buf, out_buf;
     float* out = scratch(out_buf, static_cast<size_t>(R * P));
@@ -221,7 +227,7 @@ void run_bf16_emulated(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64
                        const float* bias, float* y, int64_t ldy) {
   static thread_local std::vector<float> wide;
   float* xf = scratch(wide, static_cast<size_t>(M * K));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_worth(M, N, K))
   for (int64_t m = 0; m < M; ++m)
     for (int64_t k = 0; k < K; ++k) xf[m * K + k] = bf16_to_f32(x[m * ldx + k]);
   run<V, true>({M, N, K, xf, K, w, bias, y, ldy});
