@@ -22,6 +22,7 @@ struct Avx512 {
 
 constexpr int kRows = Avx512::kRows;
 constexpr int kPanel = 32;  // tokens (or features) per tile: two vectors of 16
+constexpr int64_t kDepthPairs = kDepth / 2;
 
 inline uint32_t load_pair(const uint16_t* p) {
   uint32_t v;
@@ -31,10 +32,14 @@ inline uint32_t load_pair(const uint16_t* p) {
 
 // out[i][j] = the vdpbf16ps chain over pairs q < Kh of rows[i * lds + 2q, +1]
 // against panel[(q * kPanel + j) * 2, +1] (BF16 pairs, element 2q first in memory).
-void tile_bf16(int64_t Kh, const uint16_t* rows, int64_t lds, const uint16_t* panel, float* out) {
+// With carry, the chains continue from out's values (see Kernels::tile).
+void tile_bf16(int64_t Kh, const uint16_t* rows, int64_t lds, const uint16_t* panel, float* out, bool carry) {
   __m512 acc[kRows][2];
 #pragma GCC unroll 16
-  for (int i = 0; i < kRows; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < kRows; ++i) {
+    acc[i][0] = carry ? _mm512_loadu_ps(out + i * kPanel) : _mm512_setzero_ps();
+    acc[i][1] = carry ? _mm512_loadu_ps(out + i * kPanel + 16) : _mm512_setzero_ps();
+  }
   for (int64_t q = 0; q < Kh; ++q) {
     const __m512bh b0 = (__m512bh)_mm512_loadu_si512(panel + q * 2 * kPanel);
     const __m512bh b1 = (__m512bh)_mm512_loadu_si512(panel + q * 2 * kPanel + 32);
@@ -103,14 +108,20 @@ void bf16_native(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx
             }
       }
       static thread_local std::vector<uint16_t> rows_buf;
-      alignas(64) float out[kRows * kPanel];
+      static thread_local std::vector<float> out_buf;
+      float* outs = scratch(out_buf, static_cast<size_t>(n_panels * kRows * kPanel));
 #pragma omp for schedule(static)
       for (int64_t nb = 0; nb < n_blocks; ++nb) {
         const int64_t n0 = nb * kRows, nr = std::min<int64_t>(kRows, N - n0);
         const bool in_place = nr == kRows && Kp == K;
         const uint16_t* rows = in_place ? W + n0 * K : padded_rows(W + n0 * K, K, nr, K, Kp, rows_buf);
+        const int64_t lds = in_place ? K : Kp;
+        for (int64_t q0 = 0; q0 < Kh; q0 += kDepthPairs)
+          for (int64_t mp = 0; mp < n_panels; ++mp)
+            tile_bf16(std::min(kDepthPairs, Kh - q0), rows + 2 * q0, lds, xt + mp * Kp * kPanel + q0 * 2 * kPanel,
+                      outs + mp * kRows * kPanel, q0 > 0);
         for (int64_t mp = 0; mp < n_panels; ++mp) {
-          tile_bf16(Kh, rows, in_place ? K : Kp, xt + mp * Kp * kPanel, out);
+          const float* out = outs + mp * kRows * kPanel;
           const int64_t m0 = mp * kPanel;
           write_tile(out, nr, std::min<int64_t>(kPanel, M - m0), true, bias ? bias + n0 : nullptr,
                      y + m0 * ldy + n0, ldy);
@@ -139,7 +150,9 @@ void bf16_native(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx
         const int64_t mr = std::min<int64_t>(kRows, M - m0);
         const bool in_place = mr == kRows && Kp == K;
         const uint16_t* rows = in_place ? x + m0 * ldx : padded_rows(x + m0 * ldx, ldx, mr, K, Kp, rows_buf);
-        tile_bf16(Kh, rows, in_place ? ldx : Kp, panel, out);
+        for (int64_t q0 = 0; q0 < Kh; q0 += kDepthPairs)
+          tile_bf16(std::min(kDepthPairs, Kh - q0), rows + 2 * q0, in_place ? ldx : Kp, panel + q0 * 2 * kPanel, out,
+                    q0 > 0);
         write_tile(out, mr, nc, false, bias ? bias + n0 : nullptr, y + m0 * ldy + n0, ldy);
       }
     }

@@ -42,6 +42,10 @@ inline const std::byte* at(const void* base, DType dt, int64_t index) {
 // changes its value, so this is a matter of speed only.
 inline bool parallel_worth(int64_t M, int64_t N, int64_t K) { return M * N * K >= (int64_t{1} << 20); }
 
+// The depth of one pass of a tile (even, for the pair order): a weight block of
+// 12 rows x 256 floats (12 KiB) plus a 256 x 32 panel (32 KiB) fit in L1/L2.
+constexpr int64_t kDepth = 256;
+
 template <class V>
 struct Kernels {
   static constexpr int kRows = V::kRows;
@@ -50,12 +54,18 @@ struct Kernels {
 
   // out[i][j] = sum over k (ascending, one FMA each) of rows[i * lds + k] * panel[k * ldp + j],
   // i < kRows, j < kPanel. In kPairs mode the steps go k = 1, 0, 3, 2, ... (K even),
-  // vdpbf16ps's order.
+  // vdpbf16ps's order. With carry, the chains continue from out's values: a
+  // depth split into blocks this way gives the same bits as one pass (the
+  // accumulators are float32 in registers and in out alike).
   template <bool kPairs>
-  static void tile(int64_t K, const float* rows, int64_t lds, const float* panel, int64_t ldp, float* out) {
+  static void tile(int64_t K, const float* rows, int64_t lds, const float* panel, int64_t ldp, float* out,
+                   bool carry) {
     Vec acc[kRows][2];
 #pragma GCC unroll 16
-    for (int i = 0; i < kRows; ++i) acc[i][0] = acc[i][1] = V::zero();
+    for (int i = 0; i < kRows; ++i) {
+      acc[i][0] = carry ? V::load(out + i * kPanel) : V::zero();
+      acc[i][1] = carry ? V::load(out + i * kPanel + V::kLanes) : V::zero();
+    }
     auto step = [&](int64_t k) {
       const Vec b0 = V::load(panel + k * ldp);
       const Vec b1 = V::load(panel + k * ldp + V::kLanes);
@@ -121,7 +131,7 @@ void run_nk(const Problem& p) {
       }
     }
     static thread_local std::vector<float> rows_buf, out_buf;
-    float* out = scratch(out_buf, static_cast<size_t>(R * P));
+    float* outs = scratch(out_buf, static_cast<size_t>(n_panels * R * P));  // one tile per token panel
 #pragma omp for schedule(static)
     for (int64_t nb = 0; nb < n_blocks; ++nb) {
       const int64_t n0 = nb * R, nr = std::min<int64_t>(R, N - n0);
@@ -139,8 +149,14 @@ void run_nk(const Problem& p) {
         }
         rows = r;
       }
+      // Depth in blocks of kDepth: the block's rows stay in L1 across the token panels.
+      const int64_t lds = in_place && nr == R ? K : Kp;
+      for (int64_t k0 = 0; k0 < Kp; k0 += kDepth)
+        for (int64_t mp = 0; mp < n_panels; ++mp)
+          Kn::template tile<kPairs>(std::min(kDepth, Kp - k0), rows + k0, lds, xt + mp * Kp * P + k0 * P, P,
+                                    outs + mp * R * P, k0 > 0);
       for (int64_t mp = 0; mp < n_panels; ++mp) {
-        Kn::template tile<kPairs>(Kp, rows, in_place && nr == R ? K : Kp, xt + mp * Kp * P, P, out);
+        const float* out = outs + mp * R * P;
         const int64_t m0 = mp * P, mc = std::min<int64_t>(P, M - m0);
         for (int64_t j = 0; j < mc; ++j) {
           float* yr = p.y + (m0 + j) * p.ldy + n0;
@@ -198,7 +214,8 @@ void run_kn(const Problem& p) {
           rows = r;
           lds = Kp;
         }
-        Kn::template tile<kPairs>(Kp, rows, lds, panel, ldp, out);
+        for (int64_t k0 = 0; k0 < Kp; k0 += kDepth)
+          Kn::template tile<kPairs>(std::min(kDepth, Kp - k0), rows + k0, lds, panel + k0 * ldp, ldp, out, k0 > 0);
         for (int64_t i = 0; i < mr; ++i) {
           float* yr = p.y + (m0 + i) * p.ldy + n0;
           const float* o = out + i * P;

@@ -93,7 +93,7 @@ TEST(Matmul, EveryOutputIsTheExactChainOnEveryIsa) {
     for (int threads : {1, 2, 3}) {
       omp_set_num_threads(threads);
       for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {5, 13, 7}, {13, 37, 29}, {33, 70, 64},
-                             {40, 25, 130}, {70, 33, 3}})
+                             {40, 25, 130}, {70, 33, 3}, {9, 30, 600}})
         for (bool kn : {false, true})
           for (DType dt : {DType::F32, DType::BF16, DType::F16})
             for (bool with_bias : {false, true}) {
@@ -127,7 +127,7 @@ TEST(Matmul, Bf16ProductsAreThePairChainOnEveryIsa) {
   IsaGuard guard;
   for (matmul::Isa isa : isas()) {
     matmul::set_isa(isa);
-    for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {5, 13, 7}, {33, 70, 64}, {40, 25, 131}})
+    for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {5, 13, 7}, {33, 70, 64}, {40, 25, 131}, {9, 30, 601}})
       for (bool kn : {false, true}) {
         const int64_t ldx = K + 2;
         const StoredWeights xs = store(DType::BF16, randn(static_cast<size_t>(M * ldx), 4));
