@@ -120,16 +120,23 @@ void run_nk(const Problem& p) {
   const int64_t n_blocks = (N + R - 1) / R;
 #pragma omp parallel if (parallel_worth(M, N, K))
   {
-#pragma omp for schedule(static)
-    for (int64_t mp = 0; mp < n_panels; ++mp) {
-      float* dst = xt + mp * Kp * P;
-      const int64_t m0 = mp * P, mc = std::min<int64_t>(P, M - m0);
-      for (int64_t k = 0; k < Kp; ++k) {
-        float* d = dst + k * P;
-        for (int64_t j = 0; j < mc; ++j) d[j] = k < K ? p.x[(m0 + j) * p.ldx + k] : 0.0f;
-        for (int64_t j = mc; j < P; ++j) d[j] = 0.0f;
+    // x transposed into the panels, 16 values of a row at a time (contiguous
+    // reads; the 16 panel rows written stay in L1), zero-padded past M and K.
+#pragma omp for schedule(static) collapse(2)
+    for (int64_t mp = 0; mp < n_panels; ++mp)
+      for (int64_t k0 = 0; k0 < Kp; k0 += 16) {
+        float* dst = xt + mp * Kp * P;
+        const int64_t m0 = mp * P, mc = std::min<int64_t>(P, M - m0);
+        const int64_t k1 = std::min(k0 + 16, Kp), kx = std::min(k1, K);
+        for (int64_t j = 0; j < P; ++j) {
+          if (j >= mc) {
+            for (int64_t k = k0; k < k1; ++k) dst[k * P + j] = 0.0f;
+            continue;
+          }
+          const float* src = p.x + (m0 + j) * p.ldx;
+          for (int64_t k = k0; k < k1; ++k) dst[k * P + j] = k < kx ? src[k] : 0.0f;
+        }
       }
-    }
     static thread_local std::vector<float> rows_buf, out_buf;
     float* outs = scratch(out_buf, static_cast<size_t>(n_panels * R * P));  // one tile per token panel
 #pragma omp for schedule(static)
