@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the tests: where the project's shared data lives, scratch
 // directories, and reading golden safetensors files independently of src/io.
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -39,5 +40,20 @@ std::vector<GoldenCase> golden_cases();
 // Copies a model directory (e.g. a golden model) into a fresh scratch directory,
 // so a test can damage it; returns the copy.
 std::filesystem::path copy_model(const std::filesystem::path& src, const std::string& name);
+
+}  // namespace sg::test
+
+namespace sg::test {
+
+// The three input sequences of the golden README, section 2 (the same for every
+// golden model): T = 1, 7 and 33.
+std::vector<std::vector<int32_t>> golden_readme_sequences();
+
+// The golden README's check (section 9) of a float32 tensor c against a
+// reference g, both n values in rows of `width`: max|c - g| <= tol * max|g| over
+// the tensor and ||c[t] - g[t]|| <= tol * ||g[t]|| for every row t. Returns ""
+// if it holds, else a one-line message starting with `what`.
+std::string check_close(const std::string& what, const float* c, const double* g, size_t n, int64_t width,
+                        double tol = 1e-4);
 
 }  // namespace sg::test
