@@ -1,6 +1,7 @@
 // The float64 reference forward (engine/reference.h): against the golden
 // float64 activations of every supported golden model, and the engine against
 // it on random architectures.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -167,26 +168,7 @@ TEST(ReferenceForward, RefusesWhatTheEngineRefuses) {
 // ---------------------------------------------------------------------------
 // The engine against the reference on random architectures.
 
-// A small deterministic generator (splitmix64), the same on every platform
-// (std:: distributions are not).
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  int between(int lo, int hi) { return lo + static_cast<int>(next() % static_cast<uint64_t>(hi - lo + 1)); }
-  template <typename T>
-  const T& pick(std::initializer_list<T> items) {
-    return items.begin()[next() % items.size()];
-  }
-
- private:
-  uint64_t state_;
-};
+using test::Rng;
 
 constexpr int kRandomConfigs = 40;
 const char* const kFamilies[] = {"gpt_neox", "gptj", "llama", "qwen2", "gpt2"};
@@ -272,11 +254,7 @@ TEST_P(RandomArchitecture, EngineAgreesWithTheFloat64Reference) {
   // blocks, one random.
   Rng r(0xba7c4ull + static_cast<uint64_t>(GetParam()));
   std::vector<std::vector<int32_t>> seqs;
-  for (int len : {r.between(1, 4), r.between(17, 40), r.between(1, 40)}) {
-    std::vector<int32_t> ids(static_cast<size_t>(len));
-    for (auto& t : ids) t = r.between(0, spec.vocab_size - 1);
-    seqs.push_back(ids);
-  }
+  for (int len : {r.between(1, 4), r.between(17, 40), r.between(1, 40)}) seqs.push_back(r.tokens(len, spec.vocab_size));
   Engine engine(*model);
   CaptureStore store({"*"});
   Observer* obs[] = {&store};
