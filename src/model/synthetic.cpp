@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "io/safetensors_writer.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -163,6 +164,171 @@ void write_synthetic_model(const std::filesystem::path& dir, const SyntheticSpec
     }
   }
   f.commit();
+}
+
+namespace {
+
+// The tensors of a random model, collected in a safetensors writer: values
+// offset + scale * u with u uniform in [-1, 1), rounded to the model's dtype.
+class RandomTensors {
+ public:
+  RandomTensors(DType dtype, uint64_t seed) : dtype_(dtype), state_(seed) {}
+
+  void add(const std::string& name, std::vector<int64_t> shape, float scale, float offset = 0) {
+    int64_t n = 1;
+    for (auto v : shape) n *= v;
+    const size_t esize = dtype_size(dtype_);
+    std::vector<char> buf(static_cast<size_t>(n) * esize);
+    for (int64_t i = 0; i < n; ++i) {
+      const float u = static_cast<float>(splitmix64(state_) >> 40) * (2.0f / 16777216.0f) - 1.0f;
+      const float v = offset + scale * u;
+      if (dtype_ == DType::F32) {
+        std::memcpy(buf.data() + 4 * i, &v, 4);
+      } else {
+        const uint16_t h = dtype_ == DType::BF16 ? f32_to_bf16(v) : f32_to_f16(v);
+        std::memcpy(buf.data() + 2 * i, &h, 2);
+      }
+    }
+    writer_.add(name, dtype_, std::move(shape), buf.data(), buf.size());
+  }
+  // "<base>.weight" ([out, in], or [in, out] for Conv1D) with std ~ gain / sqrt(in),
+  // and "<base>.bias" ([out]) if bias.
+  void linear(const std::string& base, int64_t in, int64_t out, bool bias, float gain, bool in_out = false) {
+    add(base + ".weight", in_out ? std::vector<int64_t>{in, out} : std::vector<int64_t>{out, in},
+        gain * std::sqrt(3.0f / static_cast<float>(in)));
+    if (bias) add(base + ".bias", {out}, 0.1f);
+  }
+  // Gains around 1, and for LayerNorm a bias.
+  void norm(const std::string& base, int64_t d, bool bias) {
+    add(base + ".weight", {d}, 0.2f, 1.0f);
+    if (bias) add(base + ".bias", {d}, 0.1f);
+  }
+  void write(const std::filesystem::path& path) {
+    writer_.set_metadata("format", "pt");
+    writer_.write(path);
+  }
+
+ private:
+  DType dtype_;
+  uint64_t state_;
+  SafetensorsWriter writer_;
+};
+
+// Input-side projections (q, k, v, up, gate) get larger weights than output
+// projections, so attention patterns are far from uniform and the residual
+// stream changes visibly from block to block.
+constexpr float kInGain = 1.5f, kOutGain = 0.5f;
+
+}  // namespace
+
+void write_random_model(const std::filesystem::path& dir, const RandomModelSpec& s) {
+  if (s.dtype != DType::F32 && s.dtype != DType::F16 && s.dtype != DType::BF16)
+    fail("random models are F32, F16 or BF16");
+  const std::string& type = s.model_type;
+  const int64_t d = s.d_model, m = s.d_mlp, V = s.vocab_size, hd = s.head_dim;
+  const int64_t q_width = int64_t{s.n_heads} * hd, kv_width = int64_t{s.n_kv_heads} * hd;
+  const std::string dtype_text = s.dtype == DType::F32 ? "float32" : s.dtype == DType::BF16 ? "bfloat16" : "float16";
+  auto act = [&](const char* dflt) { return s.activation.empty() ? std::string(dflt) : s.activation; };
+  nlohmann::ordered_json config;
+  RandomTensors t(s.dtype, s.seed);
+
+  if (type == "gpt_neox") {
+    if (q_width != d) fail("gpt_neox needs d_model = n_heads * head_dim");
+    config = {{"architectures", {"GPTNeoXForCausalLM"}}, {"model_type", type}, {"hidden_size", d},
+              {"num_hidden_layers", s.n_layers}, {"num_attention_heads", s.n_heads}, {"intermediate_size", m},
+              {"vocab_size", V}, {"max_position_embeddings", s.max_positions}, {"rotary_pct", s.rotary_pct},
+              {"rotary_emb_base", s.rope_theta}, {"hidden_act", act("gelu")}, {"layer_norm_eps", s.norm_eps},
+              {"use_parallel_residual", s.parallel_residual}, {"attention_bias", s.biases},
+              {"tie_word_embeddings", s.tied}};
+    t.add("gpt_neox.embed_in.weight", {V, d}, 1.0f);
+    for (int l = 0; l < s.n_layers; ++l) {
+      const std::string p = "gpt_neox.layers." + std::to_string(l) + ".";
+      t.norm(p + "input_layernorm", d, true);
+      t.norm(p + "post_attention_layernorm", d, true);
+      t.linear(p + "attention.query_key_value", d, 3 * d, s.biases, kInGain);
+      t.linear(p + "attention.dense", d, d, s.biases, kOutGain);
+      t.linear(p + "mlp.dense_h_to_4h", d, m, true, kInGain);
+      t.linear(p + "mlp.dense_4h_to_h", m, d, true, kOutGain);
+    }
+    t.norm("gpt_neox.final_layer_norm", d, true);
+    if (!s.tied) t.linear("embed_out", d, V, false, 1.0f);
+  } else if (type == "gptj") {
+    if (q_width != d) fail("gptj needs d_model = n_heads * head_dim");
+    config = {{"architectures", {"GPTJForCausalLM"}}, {"model_type", type}, {"n_embd", d},
+              {"n_layer", s.n_layers}, {"n_head", s.n_heads}, {"n_inner", m}, {"n_positions", s.max_positions},
+              {"vocab_size", V}, {"rotary_dim", s.rotary_dim}, {"activation_function", act("gelu_new")},
+              {"layer_norm_epsilon", s.norm_eps}, {"tie_word_embeddings", false}};
+    t.add("transformer.wte.weight", {V, d}, 1.0f);
+    for (int l = 0; l < s.n_layers; ++l) {
+      const std::string p = "transformer.h." + std::to_string(l) + ".";
+      t.norm(p + "ln_1", d, true);
+      for (const char* n : {"q_proj", "k_proj", "v_proj"}) t.linear(p + "attn." + n, d, d, false, kInGain);
+      t.linear(p + "attn.out_proj", d, d, false, kOutGain);
+      t.linear(p + "mlp.fc_in", d, m, true, kInGain);
+      t.linear(p + "mlp.fc_out", m, d, true, kOutGain);
+    }
+    t.norm("transformer.ln_f", d, true);
+    t.linear("lm_head", d, V, true, 1.0f);
+  } else if (type == "gpt2") {
+    if (q_width != d) fail("gpt2 needs d_model = n_heads * head_dim");
+    config = {{"architectures", {"GPT2LMHeadModel"}}, {"model_type", type}, {"n_embd", d},
+              {"n_layer", s.n_layers}, {"n_head", s.n_heads}, {"n_inner", m}, {"n_positions", s.max_positions},
+              {"vocab_size", V}, {"activation_function", act("gelu_new")}, {"layer_norm_epsilon", s.norm_eps},
+              {"scale_attn_weights", s.scale_attn_weights},
+              {"scale_attn_by_inverse_layer_idx", s.scale_attn_by_inverse_layer_idx}, {"tie_word_embeddings", s.tied}};
+    t.add("transformer.wte.weight", {V, d}, 1.0f);
+    t.add("transformer.wpe.weight", {s.max_positions, d}, 0.3f);
+    for (int l = 0; l < s.n_layers; ++l) {
+      const std::string p = "transformer.h." + std::to_string(l) + ".";
+      t.norm(p + "ln_1", d, true);
+      t.linear(p + "attn.c_attn", d, 3 * d, true, kInGain, /*in_out=*/true);
+      t.linear(p + "attn.c_proj", d, d, true, kOutGain, true);
+      t.norm(p + "ln_2", d, true);
+      t.linear(p + "mlp.c_fc", d, m, true, kInGain, true);
+      t.linear(p + "mlp.c_proj", m, d, true, kOutGain, true);
+    }
+    t.norm("transformer.ln_f", d, true);
+    if (!s.tied) t.linear("lm_head", d, V, false, 1.0f);
+  } else if (type == "llama" || type == "qwen2") {
+    const bool qwen = type == "qwen2";
+    if (qwen && q_width != d) fail("qwen2 needs d_model = n_heads * head_dim");
+    config = {{"architectures", {qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM"}}, {"model_type", type},
+              {"hidden_size", d}, {"num_hidden_layers", s.n_layers}, {"num_attention_heads", s.n_heads},
+              {"num_key_value_heads", s.n_kv_heads}, {"intermediate_size", m}, {"vocab_size", V},
+              {"max_position_embeddings", s.max_positions}, {"rms_norm_eps", s.norm_eps},
+              {"rope_theta", s.rope_theta}, {"hidden_act", act("silu")}, {"tie_word_embeddings", s.tied}};
+    if (qwen) {
+      config["use_sliding_window"] = false;
+    } else {
+      config["head_dim"] = hd;
+      config["attention_bias"] = s.biases;
+      config["mlp_bias"] = s.biases;
+    }
+    const bool qkv_bias = qwen || s.biases, other_bias = !qwen && s.biases;
+    t.add("model.embed_tokens.weight", {V, d}, 1.0f);
+    for (int l = 0; l < s.n_layers; ++l) {
+      const std::string p = "model.layers." + std::to_string(l) + ".";
+      t.norm(p + "input_layernorm", d, false);
+      t.norm(p + "post_attention_layernorm", d, false);
+      t.linear(p + "self_attn.q_proj", d, q_width, qkv_bias, kInGain);
+      t.linear(p + "self_attn.k_proj", d, kv_width, qkv_bias, kInGain);
+      t.linear(p + "self_attn.v_proj", d, kv_width, qkv_bias, kInGain);
+      t.linear(p + "self_attn.o_proj", q_width, d, other_bias, kOutGain);
+      t.linear(p + "mlp.gate_proj", d, m, other_bias, kInGain);
+      t.linear(p + "mlp.up_proj", d, m, other_bias, kInGain);
+      t.linear(p + "mlp.down_proj", m, d, other_bias, kOutGain);
+    }
+    t.norm("model.norm", d, false);
+    if (!s.tied) t.linear("lm_head", d, V, false, 1.0f);
+  } else {
+    fail("random models: unknown model_type \"{}\"", type);
+  }
+  config["torch_dtype"] = dtype_text;
+  config["streamgauge_synthetic"] = {{"seed", s.seed}, {"note", "random weights: numbers mean nothing"}};
+
+  std::filesystem::create_directories(dir);
+  write_file_atomic(dir / "config.json", config.dump(2) + "\n");
+  t.write(dir / "model.safetensors");
 }
 
 }  // namespace sg

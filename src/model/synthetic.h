@@ -1,7 +1,8 @@
 #pragma once
 // Synthetic models: HF-format GPT-NeoX checkpoints (config.json +
 // model.safetensors) with random weights from a fixed seed, for benchmarks and
-// the offline demo. The same arguments always give the same bytes.
+// the offline demo; and small random models of every supported family, for
+// differential tests. The same arguments always give the same bytes.
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -37,5 +38,40 @@ void write_byte_tokenizer(const std::filesystem::path& dir);
 // Writes config.json and model.safetensors into dir (created if needed),
 // streaming the tensors so memory stays small whatever the model size.
 void write_synthetic_model(const std::filesystem::path& dir, const SyntheticSpec& spec);
+
+}  // namespace sg
+
+namespace sg {
+
+// A small model of any supported family with random weights (differential
+// tests). Fields a family has no use for are ignored; d_model, heads and
+// head_dim are written as given (families without a head_dim key need
+// d_model = n_heads * head_dim).
+struct RandomModelSpec {
+  std::string model_type = "llama";  // gpt_neox, gptj, gpt2, llama or qwen2
+  int n_layers = 2;
+  int d_model = 64;
+  int n_heads = 4;
+  int n_kv_heads = 4;  // llama, qwen2 (grouped-query attention when < n_heads)
+  int head_dim = 16;   // llama: written as head_dim (may differ from d_model / n_heads)
+  int d_mlp = 128;
+  int vocab_size = 256;
+  int max_positions = 128;
+  double rotary_pct = 0.25;  // gpt_neox
+  int rotary_dim = 8;        // gptj
+  double rope_theta = 10000;  // gpt_neox, llama, qwen2
+  bool parallel_residual = true;  // gpt_neox
+  bool tied = false;              // tie_word_embeddings (gptj: always untied, lm_head with bias)
+  bool biases = true;  // gpt_neox attention_bias; llama attention_bias and mlp_bias (qwen2: q/k/v always)
+  std::string activation;  // hidden_act / activation_function; empty: the family's default
+  bool scale_attn_weights = true;                 // gpt2
+  bool scale_attn_by_inverse_layer_idx = false;  // gpt2
+  double norm_eps = 1e-5;
+  DType dtype = DType::F32;  // F32, F16 or BF16
+  uint64_t seed = 1;
+};
+
+// Writes config.json and model.safetensors into dir (created if needed).
+void write_random_model(const std::filesystem::path& dir, const RandomModelSpec& spec);
 
 }  // namespace sg

@@ -1,9 +1,12 @@
 #include "support/test_support.h"
 
+#include <fmt/format.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -86,6 +89,47 @@ std::filesystem::path copy_model(const std::filesystem::path& src, const std::st
   for (auto& e : std::filesystem::directory_iterator(src))
     if (e.is_regular_file()) std::filesystem::copy(e.path(), dir / e.path().filename());
   return dir;
+}
+
+}  // namespace sg::test
+
+namespace sg::test {
+
+std::vector<std::vector<int32_t>> golden_readme_sequences() {
+  return {{226},
+          {229, 29, 129, 164, 169, 254, 126},
+          {101, 34, 29, 0, 118, 113, 59, 142, 105, 91, 247, 118, 208, 114, 201, 11, 77,
+           138, 81, 210, 166, 7, 43, 231, 23, 29, 184, 183, 31, 189, 97, 255, 87}};
+}
+
+std::string check_close(const std::string& what, const float* c, const double* g, size_t n, int64_t width,
+                        double tol) {
+  double max_g = 0, max_diff = 0;
+  size_t worst = 0;
+  for (size_t i = 0; i < n; ++i) {
+    max_g = std::max(max_g, std::fabs(g[i]));
+    const double diff = std::fabs(static_cast<double>(c[i]) - g[i]);
+    if (!(diff <= max_diff)) {  // NaN counts as the worst
+      max_diff = diff;
+      worst = i;
+    }
+  }
+  if (!(max_diff <= tol * max_g))
+    return fmt::format("{}: max|c - g| = {:.3g} (element {}) > {:g} * max|g| = {:.3g}", what, max_diff, worst, tol,
+                       tol * max_g);
+  const size_t rows = width > 0 ? n / static_cast<size_t>(width) : 0;
+  for (size_t r = 0; r < rows; ++r) {
+    double dn = 0, gn = 0;
+    for (int64_t j = 0; j < width; ++j) {
+      const double gv = g[r * width + j], dv = c[r * width + j] - gv;
+      dn += dv * dv;
+      gn += gv * gv;
+    }
+    if (!(std::sqrt(dn) <= tol * std::sqrt(gn)))
+      return fmt::format("{}: row {}: ||c - g|| = {:.3g} > {:g} * ||g|| = {:.3g}", what, r, std::sqrt(dn), tol,
+                         tol * std::sqrt(gn));
+  }
+  return "";
 }
 
 }  // namespace sg::test
