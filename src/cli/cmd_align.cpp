@@ -330,6 +330,7 @@ void run(const Opts& o) {
   }
   const report::Table table = layer_table(r);
 
+  create_output_dir(out);
   std::vector<std::string> written = {"align.json", "layers.csv"};
   const fs::path figure_svg = out / "align.svg";
   if (!o.no_figures) {

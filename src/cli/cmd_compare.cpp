@@ -14,6 +14,7 @@
 #include <set>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "experiments/compare.h"
 #include "report/csv.h"
 #include "report/figure.h"
@@ -286,7 +287,8 @@ void run(const Opts& o) {
   }
 
   // Outputs.
-  fs::path out(o.out);
+  const fs::path out(o.out);
+  create_output_dir(out);
   nlohmann::json prov_inputs = nlohmann::json::array();
   for (const auto& in : inputs)
     prov_inputs.push_back(in.sha256.empty()

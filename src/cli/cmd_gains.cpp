@@ -126,7 +126,7 @@ void add_gains(CLI::App& app) {
       comparison = comparison_table(opts->reference, doc);
       if (auto p = compare::preset(opts->reference)) ref_last = p->mlp_last_layer_gain;
     }
-    std::filesystem::create_directories(out);
+    create_output_dir(out);
     report::write_json(out / "gains.json", doc);
     report::write_csv(out / "layers.csv", layers_table(run));
     if (!opts->no_figures) write_gains_figures(run, out, ref_last);

@@ -430,6 +430,7 @@ void run(const Opts& o) {
                {"true_metric", h25_json(h25_true, "true last-block gain ||resid_post[L-1]|| / ||resid_post[L-2]||")}}},
       {"results", results},
       {"provenance", prov}};
+  create_output_dir(out);
   report::write_json(out / "residual.json", doc);
   report::write_csv(out / "layers.csv", layers_table(all));
 

@@ -49,7 +49,7 @@ void add_weights(CLI::App& app) {
       for (auto& row : t.rows) col.push_back(std::get<double>(row[c]));  // NaN is written as null
     }
     j["provenance"] = report::provenance({{"model_path", std::filesystem::absolute(model->dir()).string()}});
-    std::filesystem::create_directories(out);
+    create_output_dir(out);
     report::write_csv(out / "weights.csv", t);
     report::write_json(out / "weights.json", j);
     fmt::print("{}\nWrote {}/weights.csv and weights.json\n", report::format_text_table(t), out.string());

@@ -37,6 +37,12 @@ std::filesystem::path default_out_dir(const Model& model, const std::string& exp
   return std::filesystem::path("streamgauge-out") / model.name() / experiment;
 }
 
+void create_output_dir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) fail("cannot create the output directory {}: {}", dir.string(), ec.message());
+}
+
 void IdsInput::add_options(CLI::App* cmd) {
   cmd->add_option("--ids", ids, "A sequence of token ids, comma-separated (repeat for several sequences)");
   cmd->add_option("--ids-file", ids_file,

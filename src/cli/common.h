@@ -23,6 +23,9 @@ std::filesystem::path demo_model_dir();
 // Default output directory: ./streamgauge-out/<model name>/<experiment>.
 std::filesystem::path default_out_dir(const Model& model, const std::string& experiment);
 
+// Creates the output directory (and its parents) if missing.
+void create_output_dir(const std::filesystem::path& dir);
+
 // --ids (repeatable) and --ids-file options, added to a subcommand.
 struct IdsInput {
   std::vector<std::string> ids;
