@@ -368,6 +368,11 @@ report::Figure make_figure(const std::vector<Analysed>& all) {
 
 void run(const Opts& o) {
   const fs::path out(o.out);
+  // Every path first: a bad one is refused before any model is loaded.
+  o.prompts.check();
+  std::vector<std::string> files = {"residual.json", "layers.csv", "report.html"};
+  if (!o.no_figures) files.insert(files.end(), {"residual.png", "residual.svg"});
+  check_output_dir("--out", out, files);
   std::vector<Analysed> all;
   std::map<std::string, int> taken;  // model name -> times used
   for (const auto& arg : o.models) {
