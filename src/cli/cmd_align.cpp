@@ -249,6 +249,12 @@ report::Figure align_figure(const align::AlignResult& r, const std::string& mode
 
 void run(const Opts& o) {
   if (o.perms < 1) fail("--perms must be at least 1");
+  // Every path first: a bad one is refused before the model is loaded.
+  std::vector<std::string> files = {"align.json", "layers.csv", "report.html"};
+  if (!o.no_figures) files.insert(files.end(), {"align.png", "align.svg"});
+  if (o.save_deltas) files.push_back("attn_mlp_deltas.npz");
+  if (!o.pairs.empty()) check_input_file("--pairs", o.pairs);
+  if (!o.out.empty()) check_output_dir("--out", o.out, files);
   auto model = load_model(o.model);
   const ArchSpec& arch = model->arch();
   if (arch.n_layers < 1) fail("{}: the model has no layers", model->dir().string());
@@ -257,6 +263,7 @@ void run(const Opts& o) {
   Inputs in = load_inputs(o, *model);
   const size_t n = in.set.pairs.size();
   const fs::path out = o.out.empty() ? default_out_dir(*model, "align") : fs::path(o.out);
+  if (o.out.empty()) check_output_dir("the default output directory", out, files);
 
   std::printf("Model: %s, %d layers, d=%d%s\n", model->name().c_str(), arch.n_layers, arch.d_model,
               arch.parallel_residual ? " (parallel residual)" : "");
@@ -330,6 +337,7 @@ void run(const Opts& o) {
   }
   const report::Table table = layer_table(r);
 
+  create_output_dir(out);
   std::vector<std::string> written = {"align.json", "layers.csv"};
   const fs::path figure_svg = out / "align.svg";
   if (!o.no_figures) {

@@ -39,15 +39,17 @@ void add_capture(CLI::App& app) {
       "Writes F32 tensors named seq{i}.{capture point}, shape [tokens, width] (logits: [tokens, vocab];\n"
       "attention patterns: [heads, query, key]) plus seq{i}.input_ids. All sequences run as one batch.\n"
       "Capture point names: streamgauge inspect MODEL --points. Load in Python with\n"
-      "safetensors.numpy.load_file(FILE).\n\n"
+      "safetensors.numpy.load_file(FILE). A regular FILE (or a symlink's target) is replaced atomically; '-',\n"
+      "a FIFO or a device is written through as a stream.\n\n"
       "Example:\n  streamgauge capture MODEL --ids 5,17,3 --ids 9,9 --hooks 'blocks.*.hook_attn_out' --out acts.safetensors");
   cmd->add_option("MODEL", opts->model, kModelHelp)->required();
   opts->ids.add_options(cmd);
   cmd->add_option("--hooks", opts->hooks, "Capture points to save: globs, comma-separated (default: all)");
-  cmd->add_option("--out", opts->out, "Output .safetensors file")->required();
+  cmd->add_option("--out", opts->out, "Output .safetensors file; - for standard output")->required();
   cmd->callback([opts] {
     auto seqs = opts->ids.sequences();
     if (seqs.empty()) fail("capture needs token ids: --ids 1,2,3 or --ids-file FILE.jsonl");
+    check_output_file("--out", opts->out);  // before the model is loaded
     auto model = load_model(opts->model);
     const auto patterns = split_commas(opts->hooks);
     const auto points = capture_points(model->arch());
@@ -68,7 +70,8 @@ void add_capture(CLI::App& app) {
       w.add_i64("seq" + std::to_string(s) + ".input_ids", std::vector<int64_t>(seqs[s].begin(), seqs[s].end()));
     for (auto& [name, t] : store.tensors()) w.add_f32(name, t.shape, t.data);
     w.write(opts->out);
-    fmt::print(stderr, "wrote {} tensors for {} sequence(s) to {}\n", store.tensors().size(), seqs.size(), opts->out);
+    fmt::print(stderr, "wrote {} tensors for {} sequence(s) to {}\n", store.tensors().size(), seqs.size(),
+               opts->out == "-" ? "standard output" : opts->out);
   });
 }
 

@@ -14,6 +14,7 @@
 #include <set>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "experiments/compare.h"
 #include "report/csv.h"
 #include "report/figure.h"
@@ -54,7 +55,9 @@ std::vector<Input> load_inputs(const std::vector<std::string>& args) {
   for (const auto& arg : args) {
     Input in;
     std::string name = arg.rfind("preset:", 0) == 0 ? arg.substr(7) : arg;
-    if (arg.rfind("preset:", 0) != 0 && fs::is_regular_file(arg)) {
+    std::error_code ec;
+    if (arg.rfind("preset:", 0) != 0 && fs::exists(fs::symlink_status(arg, ec))) {
+      check_input_file("results", arg);  // a directory or an unreadable file: the real reason
       in.s = compare::parse_gains(report::read_json(arg), arg);
       in.sha256 = report::sha256_file(arg);
       name = fs::weakly_canonical(arg).string();
@@ -137,6 +140,11 @@ report::Panel overlay_panel(const std::vector<Input>& inputs, const std::string&
 }
 
 void run(const Opts& o) {
+  std::vector<std::string> files = {"compare.json", "compare.csv", "report.html"};
+  if (!o.no_figures)
+    for (const char* f : {"overlay_attention", "overlay_mlp", "overlay_combined", "segments", "scaling"})
+      files.insert(files.end(), {std::string(f) + ".png", std::string(f) + ".svg"});
+  check_output_dir("--out", o.out, files);
   std::vector<Input> inputs = load_inputs(o.inputs);
   const compare::ParamBasis basis = parse_basis(o.params);
   std::vector<const compare::Metric*> fit_metrics;
@@ -286,7 +294,8 @@ void run(const Opts& o) {
   }
 
   // Outputs.
-  fs::path out(o.out);
+  const fs::path out(o.out);
+  create_output_dir(out);
   nlohmann::json prov_inputs = nlohmann::json::array();
   for (const auto& in : inputs)
     prov_inputs.push_back(in.sha256.empty()

@@ -82,12 +82,21 @@ void add_gains(CLI::App& app) {
   cmd->add_option("--chunk-tokens", opts->chunk_tokens, "Most tokens per forward pass (memory bound)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   cmd->callback([opts] {
+    // Every path first: a bad one is refused before the model is loaded.
+    std::vector<std::string> files = {"gains.json", "layers.csv", "report.html"};
+    if (!opts->no_figures) files.insert(files.end(), {"gains.png", "gains.svg", "funnel.png", "funnel.svg"});
+    opts->prompts.check();
+    std::optional<compare::GainsSummary> reference;
+    if (!opts->reference.empty()) reference = load_reference(opts->reference);
+    if (!opts->out.empty()) check_output_dir("--out", opts->out, files);
+
     std::vector<std::string> warnings;
     const std::string model_arg = opts->model.empty() ? demo_model_dir().string() : opts->model;
     auto model = load_model(model_arg);
     if (model->random_weights()) warnings.push_back(kRandomWarning);
-    const PromptSet prompts = opts->prompts.resolve(*model);
     const std::filesystem::path out = opts->out.empty() ? default_out_dir(*model, "gains") : std::filesystem::path(opts->out);
+    if (opts->out.empty()) check_output_dir("the default output directory", out, files);
+    const PromptSet prompts = opts->prompts.resolve(*model);
 
     // Forward: all prompts together, per-token norms reduced on the fly.
     const auto t0 = std::chrono::steady_clock::now();
@@ -125,11 +134,11 @@ void add_gains(CLI::App& app) {
     const auto doc = gains_json(run);
     std::optional<report::Table> comparison;
     std::optional<double> ref_last;
-    if (!opts->reference.empty()) {
-      comparison = comparison_table(opts->reference, doc);
-      if (auto p = compare::preset(opts->reference)) ref_last = p->mlp_last_layer_gain;
+    if (reference) {
+      comparison = comparison_table(*reference, doc);
+      if (reference->preset) ref_last = reference->mlp_last_layer_gain;
     }
-    std::filesystem::create_directories(out);
+    create_output_dir(out);
     report::write_json(out / "gains.json", doc);
     report::write_csv(out / "layers.csv", layers_table(run));
     if (!opts->no_figures) write_gains_figures(run, out, ref_last);

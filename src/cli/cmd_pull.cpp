@@ -5,7 +5,9 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "hub/pull.h"
+#include "hub/resolve.h"
 #include "hub/transfer_progress.h"
 #include "util/progress.h"
 
@@ -50,6 +52,9 @@ void add_pull(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--cache-dir", args->cache_dir, "the hub cache folder (default: as huggingface_hub)");
   cmd->callback([args] {
+    // The cache is where pull writes: a bad one is refused before any download.
+    if (!args->cache_dir.empty()) check_output_dir("--cache-dir", args->cache_dir);
+    else check_output_dir("the HuggingFace cache", hub::hub_cache_dir());
     hub::PullOptions options;
     options.include = split_patterns(args->include);
     options.cache_dir = args->cache_dir;

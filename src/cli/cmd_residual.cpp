@@ -368,6 +368,11 @@ report::Figure make_figure(const std::vector<Analysed>& all) {
 
 void run(const Opts& o) {
   const fs::path out(o.out);
+  // Every path first: a bad one is refused before any model is loaded.
+  o.prompts.check();
+  std::vector<std::string> files = {"residual.json", "layers.csv", "report.html"};
+  if (!o.no_figures) files.insert(files.end(), {"residual.png", "residual.svg"});
+  check_output_dir("--out", out, files);
   std::vector<Analysed> all;
   std::map<std::string, int> taken;  // model name -> times used
   for (const auto& arg : o.models) {
@@ -430,6 +435,7 @@ void run(const Opts& o) {
                {"true_metric", h25_json(h25_true, "true last-block gain ||resid_post[L-1]|| / ||resid_post[L-2]||")}}},
       {"results", results},
       {"provenance", prov}};
+  create_output_dir(out);
   report::write_json(out / "residual.json", doc);
   report::write_csv(out / "layers.csv", layers_table(all));
 

@@ -28,8 +28,11 @@ void add_weights(CLI::App& app) {
   cmd->add_option("MODEL", opts->model, kModelHelp)->required();
   cmd->add_option("--out", opts->out, "Output directory");
   cmd->callback([opts] {
+    const std::vector<std::string> files = {"weights.csv", "weights.json"};
+    if (!opts->out.empty()) check_output_dir("--out", opts->out, files);  // before the model is loaded
     auto model = load_model(opts->model);
     const auto out = opts->out.empty() ? default_out_dir(*model, "weights") : std::filesystem::path(opts->out);
+    if (opts->out.empty()) check_output_dir("the default output directory", out, files);
     Progress progress("weight norms", model->arch().n_layers);
     const auto norms = weights::layer_norms(*model, [&](int) { progress.tick(); });
     report::Table t({"layer", "W_Q", "W_K", "W_V", "W_O", "W_in", "W_gate", "W_out", "W_V_spectral", "OV_spectral"});
@@ -49,7 +52,7 @@ void add_weights(CLI::App& app) {
       for (auto& row : t.rows) col.push_back(std::get<double>(row[c]));  // NaN is written as null
     }
     j["provenance"] = report::provenance({{"model_path", std::filesystem::absolute(model->dir()).string()}});
-    std::filesystem::create_directories(out);
+    create_output_dir(out);
     report::write_csv(out / "weights.csv", t);
     report::write_json(out / "weights.json", j);
     fmt::print("{}\nWrote {}/weights.csv and weights.json\n", report::format_text_table(t), out.string());

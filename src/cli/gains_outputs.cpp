@@ -1,15 +1,19 @@
 #include "cli/gains_outputs.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
+#include <filesystem>
 
+#include "cli/common.h"
 #include "experiments/compare.h"
 #include "report/csv.h"
 #include "report/figure.h"
 #include "report/html.h"
 #include "report/json_io.h"
 #include "report/terminal.h"
+#include "util/error.h"
 
 namespace sg::cli {
 
@@ -222,13 +226,16 @@ report::Table funnel_table(const gains::SeedSummary& s) {
   return t;
 }
 
-report::Table comparison_table(const std::string& reference, const ordered_json& ours) {
-  compare::GainsSummary ref;
-  if (auto p = compare::preset(reference)) {
-    ref = *p;
-  } else {
-    ref = compare::parse_gains(report::read_json(reference), reference);
-  }
+compare::GainsSummary load_reference(const std::string& reference) {
+  if (auto p = compare::preset(reference)) return *p;
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::symlink_status(reference, ec)))
+    fail("--reference: {}: no such file, and not a preset ({})", reference, fmt::join(compare::preset_names(), ", "));
+  check_input_file("--reference", reference);
+  return compare::parse_gains(report::read_json(reference), reference);
+}
+
+report::Table comparison_table(const compare::GainsSummary& ref, const ordered_json& ours) {
   const compare::GainsSummary mine = compare::parse_gains(nlohmann::json::parse(ours.dump()), "this run");
   report::Table t({"Metric", ref.model, mine.model});
   for (const compare::Metric& m : compare::metrics()) t.add_row({cell(m.label), cell(m.value(ref)), cell(m.value(mine))});

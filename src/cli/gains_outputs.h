@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/prompts.h"
+#include "experiments/compare.h"
 #include "experiments/gains.h"
 #include "experiments/weights.h"
 #include "model/model.h"
@@ -35,9 +36,11 @@ report::Table layers_table(const GainsRun& run);
 report::Table seed_layer_table(const gains::SeedSummary& s);
 // Seed 001's funnel test, PASS/FAIL per criterion.
 report::Table funnel_table(const gains::SeedSummary& s);
-// Seed 001's cross-model comparison of reference summaries and this run.
-// `reference`: a preset name (pythia-1.4b, pythia-6.9b) or a gains.json file.
-report::Table comparison_table(const std::string& reference, const nlohmann::ordered_json& ours);
+// --reference: a preset name (pythia-1.4b, pythia-6.9b) or a gains.json file,
+// read and checked before the run; throws sg::Error naming it if it is neither.
+compare::GainsSummary load_reference(const std::string& reference);
+// Seed 001's cross-model comparison of the reference and this run.
+report::Table comparison_table(const compare::GainsSummary& reference, const nlohmann::ordered_json& ours);
 
 // gains.png/svg (seed 000's four panels) and funnel.png/svg (seed 001's four).
 void write_gains_figures(const GainsRun& run, const std::filesystem::path& dir,

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 
 #include "cli/commands.h"
 #include "util/error.h"
@@ -41,6 +42,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "streamgauge: error: %s\nRun with --help for usage.\n", e.what());
     return 2;
   } catch (const sg::Error& e) {
+    std::fprintf(stderr, "streamgauge: error: %s\n", e.what());
+    return 2;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // What the filesystem refused (a path, a permission, a full disk) is the
+    // user's to fix, not a bug: the commands check their paths up front, and
+    // this catches what changes under them during a run.
     std::fprintf(stderr, "streamgauge: error: %s\n", e.what());
     return 2;
   } catch (const std::exception& e) {

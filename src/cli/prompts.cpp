@@ -3,9 +3,12 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "cli/common.h"
 #include "experiments/prompt_presets.h"
 #include "io/ids_file.h"
 #include "tokenize/tokenizer.h"
@@ -70,6 +73,23 @@ std::vector<Prompt> read_prompt_file(const std::string& path) {
 }
 
 }  // namespace
+
+void PromptsInput::check() const {
+  if (!ids_file.empty()) {
+    if (!prompts.empty()) fail("give either --prompts or --ids-file, not both");
+    check_input_file("--ids-file", ids_file);
+  } else if (!prompts.empty() && !find_prompt_preset(prompts)) {
+    std::error_code ec;
+    if (!std::filesystem::exists(std::filesystem::symlink_status(prompts, ec)))
+      fail("--prompts: \"{}\" is neither a preset ({}) nor a file", prompts, fmt::join(prompt_preset_names(), ", "));
+    check_input_file("--prompts", prompts);
+  }
+  if (!tokenizer.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::exists(tokenizer, ec))
+      fail("--tokenizer: cannot read {}: {}", tokenizer, std::strerror(ec ? ec.value() : ENOENT));
+  }
+}
 
 PromptSet PromptsInput::resolve(const Model& model) const {
   PromptSet set;

@@ -35,6 +35,9 @@ struct PromptsInput {
   std::string tokenizer;
   // Adds the three options; default_preset is used when neither is given.
   void add_options(CLI::App* cmd, const std::string& default_preset);
+  // Checks the files given (cli/common.h: check_input_file), before any model
+  // is loaded; throws sg::Error naming the option, the path and the reason.
+  void check() const;
   PromptSet resolve(const Model& model) const;
 
  private:

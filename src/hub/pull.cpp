@@ -539,7 +539,13 @@ PullResult pull(const std::string& model, const PullOptions& options) {
 
   // Like snapshot_download: a branch or tag name records the commit it resolved to.
   // Written last, so a failed pull never makes a name point at a partial snapshot.
-  if (ctx.ref.revision != ctx.commit) write_file_atomic(ctx.storage / "refs" / ctx.ref.revision, ctx.commit);
+  if (ctx.ref.revision != ctx.commit) {
+    const fs::path ref = ctx.storage / "refs" / ctx.ref.revision;  // a revision may have slashes (refs/pr/1)
+    std::error_code ec;
+    fs::create_directories(ref.parent_path(), ec);
+    if (ec) fail("cannot create {}: {}", ref.parent_path().string(), ec.message());
+    write_file_atomic(ref, ctx.commit);
+  }
   result.downloaded = ctx.downloaded;
   result.bytes = ctx.bytes;
   return result;

@@ -7,8 +7,8 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
-#include <system_error>
 
+#include "util/atomic_file.h"
 #include "util/error.h"
 
 namespace sg::report {
@@ -144,17 +144,28 @@ void NpzWriter::add_f32(const std::string& name, std::vector<int64_t> shape, std
 void NpzWriter::write(const std::filesystem::path& path) const {
   // libzip writes no file at all for an archive without members.
   if (arrays_.empty()) fail("{}: an npz archive needs at least one array", path.string());
-  std::error_code ec;
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-  int code = 0;
-  ZipArchive archive{zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code)};
-  if (!archive.z) {
-    zip_error_t err;
-    zip_error_init_with_code(&err, code);
+  output_target(path);  // a bad path is refused before any compression
+  // The archive is built in memory (libzip seeks back to finish each member, which
+  // a FIFO or standard output cannot do), then written like every other output.
+  zip_error_t err;
+  zip_error_init(&err);
+  zip_source_t* buffer = zip_source_buffer_create(nullptr, 0, 0, &err);
+  if (!buffer) {
     const std::string why = zip_error_strerror(&err);
     zip_error_fini(&err);
     fail("{}: cannot create the npz archive: {}", path.string(), why);
   }
+  ZipArchive archive{zip_open_from_source(buffer, ZIP_CREATE | ZIP_TRUNCATE, &err)};
+  if (!archive.z) {
+    zip_source_free(buffer);
+    const std::string why = zip_error_strerror(&err);
+    zip_error_fini(&err);
+    fail("{}: cannot create the npz archive: {}", path.string(), why);
+  }
+  zip_error_fini(&err);
+  // The archive owns the buffer now; our own reference keeps it past zip_close(), which writes into it.
+  zip_source_keep(buffer);
+  std::unique_ptr<zip_source_t, decltype(&zip_source_free)> keep(buffer, &zip_source_free);
   // Sources must live until zip_close() has read them.
   std::vector<std::unique_ptr<MemberSource>> sources;
   const time_t mtime = fixed_member_time();
@@ -177,6 +188,23 @@ void NpzWriter::write(const std::filesystem::path& path) const {
   }
   if (zip_close(archive.z) != 0) fail("{}: cannot write the npz archive: {}", path.string(), zip_strerror(archive.z));
   archive.z = nullptr;
+
+  if (zip_source_open(buffer) != 0)
+    fail("{}: cannot read the npz archive back: {}", path.string(), zip_error_strerror(zip_source_error(buffer)));
+  AtomicFile out(path);
+  std::vector<char> chunk(1 << 20);
+  for (;;) {
+    const zip_int64_t n = zip_source_read(buffer, chunk.data(), chunk.size());
+    if (n < 0) {
+      const std::string why = zip_error_strerror(zip_source_error(buffer));
+      zip_source_close(buffer);
+      fail("{}: cannot read the npz archive back: {}", path.string(), why);
+    }
+    if (n == 0) break;
+    out.write(chunk.data(), static_cast<size_t>(n));
+  }
+  zip_source_close(buffer);
+  out.commit();
 }
 
 }  // namespace sg::report

@@ -9,9 +9,12 @@
 //
 // Members are deflate-compressed like np.savez_compressed. Member times are
 // fixed (1980-01-01 00:00, as numpy's zipfile members), so the same arrays give
-// the same bytes. The archive is written atomically: libzip builds it in a
-// temporary file beside the target and renames it on success; on any error
-// nothing is left behind.
+// the same bytes. libzip builds the archive in memory (it seeks back to
+// finish each member, which a FIFO or standard output cannot do), so writing
+// takes the compressed size in memory on top of the arrays; the bytes are then
+// written like every output (util/atomic_file.h): a regular file or a link's
+// target is replaced atomically (on any error nothing is left behind), while
+// "-", a FIFO or a character device get the archive as a stream.
 #include <cstdint>
 #include <filesystem>
 #include <span>

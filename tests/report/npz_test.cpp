@@ -5,6 +5,10 @@
 
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <vector>
 
@@ -108,6 +112,31 @@ TEST(Npz, SameArraysGiveTheSameBytes) {
   EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}), 2);
 }
 
+TEST(Npz, FifoGetsTheSameBytesAsAFile) {
+  const auto dir = test::scratch_dir("npz_fifo");
+  const Sample s;
+  s.writer().write(dir / "a.npz");
+  ASSERT_EQ(::mkfifo((dir / "pipe").c_str(), 0600), 0) << std::strerror(errno);
+  test::FifoReader reader(dir / "pipe");
+  s.writer().write(dir / "pipe");
+  EXPECT_EQ(reader.finish(), read_file(dir / "a.npz"));
+  EXPECT_TRUE(fs::is_fifo(fs::symlink_status(dir / "pipe")));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}), 2);
+}
+
+TEST(Npz, SymlinkKeepsPointingAtTheNewArchive) {
+  const auto dir = test::scratch_dir("npz_link");
+  const Sample s;
+  fs::create_directories(dir / "elsewhere");
+  write_file_atomic(dir / "elsewhere/deltas.npz", "old");
+  fs::create_symlink("elsewhere/deltas.npz", dir / "link.npz");
+  s.writer().write(dir / "link.npz");
+  s.writer().write(dir / "plain.npz");
+  EXPECT_TRUE(fs::is_symlink(dir / "link.npz"));
+  EXPECT_EQ(read_file(dir / "elsewhere/deltas.npz"), read_file(dir / "plain.npz"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir / "elsewhere"), fs::directory_iterator{}), 1);
+}
+
 TEST(Npz, BadInputIsAnErrorAndWritesNothing) {
   const auto dir = test::scratch_dir("npz_bad");
   const std::vector<float> v(6);
@@ -126,7 +155,15 @@ TEST(Npz, BadInputIsAnErrorAndWritesNothing) {
     ADD_FAILURE() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("file/a.npz"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(std::strerror(ENOTDIR)), std::string::npos) << e.what();
   }
+  // A directory where the archive should go, and a missing parent: refused, nothing created.
+  fs::create_directories(dir / "d.npz");
+  EXPECT_THROW(w.write(dir / "d.npz"), Error);
+  EXPECT_TRUE(fs::is_empty(dir / "d.npz"));
+  EXPECT_THROW(w.write(dir / "missing" / "a.npz"), Error);
+  EXPECT_FALSE(fs::exists(dir / "missing"));
+  fs::remove(dir / "d.npz");
   EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}), 1);
 }
 

@@ -1,11 +1,13 @@
 #include "support/test_support.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -57,6 +59,37 @@ std::filesystem::path scratch_dir(const std::string& name) {
 }
 
 std::filesystem::path cli_path() { return std::filesystem::path(SG_BINARY_DIR) / "streamgauge"; }
+
+FifoReader::FifoReader(std::filesystem::path fifo) : fifo_(std::move(fifo)) {
+  thread_ = std::thread([this] {
+    const int fd = ::open(fifo_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      done_ = true;
+      return;
+    }
+    std::array<char, 65536> buf;
+    ssize_t n;
+    while ((n = ::read(fd, buf.data(), buf.size())) > 0) data_.append(buf.data(), static_cast<size_t>(n));
+    ::close(fd);
+    done_ = true;
+  });
+}
+
+FifoReader::~FifoReader() {
+  if (thread_.joinable()) finish();
+}
+
+std::string FifoReader::finish() {
+  // Opening for writing without waiting fails (ENXIO) while no reader has the
+  // FIFO open, so try until the reader is done.
+  while (!done_) {
+    const int fd = ::open(fifo_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) ::close(fd);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  thread_.join();
+  return data_;
+}
 
 CommandResult run_command(const std::string& command) {
   CommandResult r;

@@ -1,10 +1,12 @@
 #pragma once
 // Helpers shared by the tests: where the project's shared data lives, scratch
 // directories, and reading golden safetensors files independently of src/io.
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace sg::test {
@@ -18,6 +20,25 @@ std::filesystem::path scratch_dir(const std::string& name);
 
 // The streamgauge executable built next to the tests.
 std::filesystem::path cli_path();
+
+// Reads a FIFO on a thread of its own: open() waits for a writer, then read()
+// until the writer closes it.
+class FifoReader {
+ public:
+  explicit FifoReader(std::filesystem::path fifo);
+  ~FifoReader();
+  FifoReader(const FifoReader&) = delete;
+  FifoReader& operator=(const FifoReader&) = delete;
+  // Everything read. If no writer ever came, opens the FIFO for writing once
+  // (without waiting) so the reader's open() returns and reads nothing.
+  std::string finish();
+
+ private:
+  std::filesystem::path fifo_;
+  std::string data_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
 
 // Runs a shell command, returns its exit status and captures stdout+stderr.
 struct CommandResult {
