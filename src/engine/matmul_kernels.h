@@ -45,6 +45,8 @@ inline bool parallel_worth(int64_t M, int64_t N, int64_t K) { return M * N * K >
 // The depth of one pass of a tile (even, for the pair order): a weight block of
 // 12 rows x 256 floats (12 KiB) plus a 256 x 32 panel (32 KiB) fit in L1/L2.
 constexpr int64_t kDepth = 256;
+// Weight blocks per group (run_nk): 16 blocks of 12 (or 6) rows.
+constexpr int64_t kGroup = 16;
 
 template <class V>
 struct Kernels {
@@ -137,40 +139,53 @@ void run_nk(const Problem& p) {
           for (int64_t k = k0; k < k1; ++k) dst[k * P + j] = k < kx ? src[k] : 0.0f;
         }
       }
+    // Weight blocks of R rows in groups of kGroup; per group, the depth runs in
+    // blocks of kDepth outside the blocks: the activations' depth block (kDepth x
+    // M floats) stays in L2 while the group's weights stream past once, and each
+    // block's kDepth-wide rows stay in L1 across the token panels.
     static thread_local std::vector<float> rows_buf, out_buf;
-    float* outs = scratch(out_buf, static_cast<size_t>(n_panels * R * P));  // one tile per token panel
+    float* outs = scratch(out_buf, static_cast<size_t>(kGroup * n_panels * R * P));  // the group's tiles
+    float* widened = scratch(rows_buf, static_cast<size_t>(R * kDepth));
+    const int64_t n_groups = (n_blocks + kGroup - 1) / kGroup;
 #pragma omp for schedule(static)
-    for (int64_t nb = 0; nb < n_blocks; ++nb) {
-      const int64_t n0 = nb * R, nr = std::min<int64_t>(R, N - n0);
-      const float* rows;
-      if (in_place && nr == R) {
-        rows = static_cast<const float*>(p.w.data) + n0 * K;
-      } else {  // widened (and padded) copies of the block's weight rows
-        float* r = scratch(rows_buf, static_cast<size_t>(R * Kp));
-        for (int64_t i = 0; i < R; ++i) {
-          if (i < nr)
-            widen(p.w.dtype, at(p.w.data, p.w.dtype, (n0 + i) * K), r + i * Kp, K);
-          else
-            std::fill(r + i * Kp, r + i * Kp + K, 0.0f);
-          std::fill(r + i * Kp + K, r + (i + 1) * Kp, 0.0f);
+    for (int64_t g = 0; g < n_groups; ++g) {
+      const int64_t nb0 = g * kGroup, nb1 = std::min(nb0 + kGroup, n_blocks);
+      for (int64_t k0 = 0; k0 < Kp; k0 += kDepth) {
+        const int64_t kc = std::min(kDepth, Kp - k0);
+        for (int64_t nb = nb0; nb < nb1; ++nb) {
+          const int64_t n0 = nb * R, nr = std::min<int64_t>(R, N - n0);
+          const float* rows;
+          int64_t lds;
+          if (in_place && nr == R) {
+            rows = static_cast<const float*>(p.w.data) + n0 * K + k0;
+            lds = K;
+          } else {  // the block's rows [k0, k0 + kc) widened, zero past N and K
+            const int64_t kw = std::max<int64_t>(0, std::min(kc, K - k0));
+            for (int64_t i = 0; i < R; ++i) {
+              float* d = widened + i * kc;
+              if (i < nr && kw > 0) widen(p.w.dtype, at(p.w.data, p.w.dtype, (n0 + i) * K + k0), d, kw);
+              std::fill(d + (i < nr ? kw : 0), d + kc, 0.0f);
+            }
+            rows = widened;
+            lds = kc;
+          }
+          float* tiles = outs + (nb - nb0) * n_panels * R * P;
+          for (int64_t mp = 0; mp < n_panels; ++mp)
+            Kn::template tile<kPairs>(kc, rows, lds, xt + mp * Kp * P + k0 * P, P, tiles + mp * R * P, k0 > 0);
         }
-        rows = r;
       }
-      // Depth in blocks of kDepth: the block's rows stay in L1 across the token panels.
-      const int64_t lds = in_place && nr == R ? K : Kp;
-      for (int64_t k0 = 0; k0 < Kp; k0 += kDepth)
-        for (int64_t mp = 0; mp < n_panels; ++mp)
-          Kn::template tile<kPairs>(std::min(kDepth, Kp - k0), rows + k0, lds, xt + mp * Kp * P + k0 * P, P,
-                                    outs + mp * R * P, k0 > 0);
-      for (int64_t mp = 0; mp < n_panels; ++mp) {
-        const float* out = outs + mp * R * P;
-        const int64_t m0 = mp * P, mc = std::min<int64_t>(P, M - m0);
-        for (int64_t j = 0; j < mc; ++j) {
-          float* yr = p.y + (m0 + j) * p.ldy + n0;
-          if (p.bias)
-            for (int64_t i = 0; i < nr; ++i) yr[i] = out[i * P + j] + p.bias[n0 + i];
-          else
-            for (int64_t i = 0; i < nr; ++i) yr[i] = out[i * P + j];
+      for (int64_t nb = nb0; nb < nb1; ++nb) {
+        const int64_t n0 = nb * R, nr = std::min<int64_t>(R, N - n0);
+        for (int64_t mp = 0; mp < n_panels; ++mp) {
+          const float* out = outs + ((nb - nb0) * n_panels + mp) * R * P;
+          const int64_t m0 = mp * P, mc = std::min<int64_t>(P, M - m0);
+          for (int64_t j = 0; j < mc; ++j) {
+            float* yr = p.y + (m0 + j) * p.ldy + n0;
+            if (p.bias)
+              for (int64_t i = 0; i < nr; ++i) yr[i] = out[i * P + j] + p.bias[n0 + i];
+            else
+              for (int64_t i = 0; i < nr; ++i) yr[i] = out[i * P + j];
+          }
         }
       }
     }
