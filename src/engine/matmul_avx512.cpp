@@ -96,35 +96,52 @@ void bf16_native(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx
     const int64_t n_blocks = (N + kRows - 1) / kRows;
 #pragma omp parallel if (parallel_worth(M, N, K))
     {
-#pragma omp for schedule(static)
-      for (int64_t mp = 0; mp < n_panels; ++mp) {
-        uint16_t* dst = xt + mp * Kp * kPanel;
-        const int64_t m0 = mp * kPanel, mc = std::min<int64_t>(kPanel, M - m0);
-        for (int64_t q = 0; q < Kh; ++q)
-          for (int64_t j = 0; j < kPanel; ++j)
-            for (int e = 0; e < 2; ++e) {
-              const int64_t k = 2 * q + e;
-              dst[(q * kPanel + j) * 2 + e] = j < mc && k < K ? x[(m0 + j) * ldx + k] : uint16_t{0};
-            }
-      }
+      // One token row at a time: contiguous reads, pairs written kPanel apart.
+#pragma omp for schedule(static) collapse(2)
+      for (int64_t mp = 0; mp < n_panels; ++mp)
+        for (int64_t j = 0; j < kPanel; ++j) {
+          uint16_t* dst = xt + mp * Kp * kPanel + 2 * j;
+          const int64_t m = mp * kPanel + j;
+          if (m >= M) {
+            for (int64_t q = 0; q < Kh; ++q) dst[q * 2 * kPanel] = dst[q * 2 * kPanel + 1] = 0;
+            continue;
+          }
+          const uint16_t* src = x + m * ldx;
+          for (int64_t q = 0; q < Kh; ++q) {
+            dst[q * 2 * kPanel] = src[2 * q];
+            dst[q * 2 * kPanel + 1] = 2 * q + 1 < K ? src[2 * q + 1] : uint16_t{0};
+          }
+        }
       static thread_local std::vector<uint16_t> rows_buf;
+      // As run_nk: weight blocks in groups, the depth outside the blocks.
       static thread_local std::vector<float> out_buf;
-      float* outs = scratch(out_buf, static_cast<size_t>(n_panels * kRows * kPanel));
+      const int64_t group = group_size(n_blocks, omp_get_num_threads());
+      float* outs = scratch(out_buf, static_cast<size_t>(group * n_panels * kRows * kPanel));
+      const int64_t n_groups = (n_blocks + group - 1) / group;
 #pragma omp for schedule(static)
-      for (int64_t nb = 0; nb < n_blocks; ++nb) {
-        const int64_t n0 = nb * kRows, nr = std::min<int64_t>(kRows, N - n0);
-        const bool in_place = nr == kRows && Kp == K;
-        const uint16_t* rows = in_place ? W + n0 * K : padded_rows(W + n0 * K, K, nr, K, Kp, rows_buf);
-        const int64_t lds = in_place ? K : Kp;
-        for (int64_t q0 = 0; q0 < Kh; q0 += kDepthPairs)
-          for (int64_t mp = 0; mp < n_panels; ++mp)
-            tile_bf16(std::min(kDepthPairs, Kh - q0), rows + 2 * q0, lds, xt + mp * Kp * kPanel + q0 * 2 * kPanel,
-                      outs + mp * kRows * kPanel, q0 > 0);
-        for (int64_t mp = 0; mp < n_panels; ++mp) {
-          const float* out = outs + mp * kRows * kPanel;
-          const int64_t m0 = mp * kPanel;
-          write_tile(out, nr, std::min<int64_t>(kPanel, M - m0), true, bias ? bias + n0 : nullptr,
-                     y + m0 * ldy + n0, ldy);
+      for (int64_t g = 0; g < n_groups; ++g) {
+        const int64_t nb0 = g * group, nb1 = std::min(nb0 + group, n_blocks);
+        for (int64_t q0 = 0; q0 < Kh; q0 += kDepthPairs) {
+          const int64_t qc = std::min(kDepthPairs, Kh - q0);
+          for (int64_t nb = nb0; nb < nb1; ++nb) {
+            const int64_t n0 = nb * kRows, nr = std::min<int64_t>(kRows, N - n0);
+            const bool in_place = nr == kRows && Kp == K;
+            const uint16_t* rows = in_place ? W + n0 * K + 2 * q0
+                                            : padded_rows(W + n0 * K + 2 * q0, K, nr, std::min(2 * qc, K - 2 * q0),
+                                                          2 * qc, rows_buf);
+            float* tiles = outs + (nb - nb0) * n_panels * kRows * kPanel;
+            for (int64_t mp = 0; mp < n_panels; ++mp)
+              tile_bf16(qc, rows, in_place ? K : 2 * qc, xt + mp * Kp * kPanel + q0 * 2 * kPanel,
+                        tiles + mp * kRows * kPanel, q0 > 0);
+          }
+        }
+        for (int64_t nb = nb0; nb < nb1; ++nb) {
+          const int64_t n0 = nb * kRows, nr = std::min<int64_t>(kRows, N - n0);
+          for (int64_t mp = 0; mp < n_panels; ++mp) {
+            const int64_t m0 = mp * kPanel;
+            write_tile(outs + ((nb - nb0) * n_panels + mp) * kRows * kPanel, nr, std::min<int64_t>(kPanel, M - m0),
+                       true, bias ? bias + n0 : nullptr, y + m0 * ldy + n0, ldy);
+          }
         }
       }
     }

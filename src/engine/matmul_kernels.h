@@ -45,8 +45,13 @@ inline bool parallel_worth(int64_t M, int64_t N, int64_t K) { return M * N * K >
 // The depth of one pass of a tile (even, for the pair order): a weight block of
 // 12 rows x 256 floats (12 KiB) plus a 256 x 32 panel (32 KiB) fit in L1/L2.
 constexpr int64_t kDepth = 256;
-// Weight blocks per group (run_nk): 16 blocks of 12 (or 6) rows.
+// Weight blocks per group (run_nk): at most 16 blocks of 12 (or 6) rows, and
+// as many groups per thread, so the threads get equal shares.
 constexpr int64_t kGroup = 16;
+inline int64_t group_size(int64_t n_blocks, int64_t threads) {
+  const int64_t rounds = (n_blocks + threads * kGroup - 1) / (threads * kGroup);
+  return std::max<int64_t>(1, (n_blocks + threads * rounds - 1) / (threads * rounds));
+}
 
 template <class V>
 struct Kernels {
@@ -144,12 +149,13 @@ void run_nk(const Problem& p) {
     // M floats) stays in L2 while the group's weights stream past once, and each
     // block's kDepth-wide rows stay in L1 across the token panels.
     static thread_local std::vector<float> rows_buf, out_buf;
-    float* outs = scratch(out_buf, static_cast<size_t>(kGroup * n_panels * R * P));  // the group's tiles
+    const int64_t group = group_size(n_blocks, omp_get_num_threads());
+    float* outs = scratch(out_buf, static_cast<size_t>(group * n_panels * R * P));  // the group's tiles
     float* widened = scratch(rows_buf, static_cast<size_t>(R * kDepth));
-    const int64_t n_groups = (n_blocks + kGroup - 1) / kGroup;
+    const int64_t n_groups = (n_blocks + group - 1) / group;
 #pragma omp for schedule(static)
     for (int64_t g = 0; g < n_groups; ++g) {
-      const int64_t nb0 = g * kGroup, nb1 = std::min(nb0 + kGroup, n_blocks);
+      const int64_t nb0 = g * group, nb1 = std::min(nb0 + group, n_blocks);
       for (int64_t k0 = 0; k0 < Kp; k0 += kDepth) {
         const int64_t kc = std::min(kDepth, Kp - k0);
         for (int64_t nb = nb0; nb < nb1; ++nb) {
