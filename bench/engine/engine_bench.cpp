@@ -96,6 +96,21 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// GFLOP/s of run(i), a product of shape [M, K] x [K, N] with the i-th of copies
+// weight matrices, cycling through them (after one warm-up pass) while state runs.
+template <class Run>
+double streamed_rate(benchmark::State& state, int64_t M, int64_t N, int64_t K, int copies, Run run) {
+  for (int i = 0; i < copies; ++i) run(i);
+  int i = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    run(i);
+    i = (i + 1) % copies;
+    benchmark::ClobberMemory();
+  }
+  return 2e-9 * M * N * K * state.iterations() / seconds_since(t0);
+}
+
 // One of a forward's matrix products: y[128, N] = x[128, K] W^T, W stored [N, K].
 struct Product {
   const char* name;
@@ -153,15 +168,7 @@ void BM_Gemm(benchmark::State& state, const Shape* shape, Product product, bool 
     prim.execute(stream, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, c}});
     stream.wait();
   };
-  for (int i = 0; i < copies; ++i) run(i);  // warm-up
-  int i = 0;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (auto _ : state) {
-    run(i);
-    i = (i + 1) % copies;
-    benchmark::DoNotOptimize(C.data());
-  }
-  const double gflops = 2e-9 * M * N * K * state.iterations() / seconds_since(t0);
+  const double gflops = streamed_rate(state, M, N, K, copies, run);
   // The rate of the run the benchmark reports (its last), the better layout's:
   // Google Benchmark's short calibration runs would flatter a plain maximum.
   const std::string key = std::string(shape->name) + "/" + product.name;
@@ -190,15 +197,7 @@ void BM_Ours(benchmark::State& state, const Shape* shape, Product product, bool 
     else
       sg::matmul::matmul_f32(M, N, K, A.data(), K, {W[i].data(), sg::DType::F32, false}, nullptr, C.data(), N);
   };
-  for (int i = 0; i < copies; ++i) run(i);  // warm-up
-  int i = 0;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (auto _ : state) {
-    run(i);
-    i = (i + 1) % copies;
-    benchmark::DoNotOptimize(C.data());
-  }
-  const double gflops = 2e-9 * M * N * K * state.iterations() / seconds_since(t0);
+  const double gflops = streamed_rate(state, M, N, K, copies, run);
   state.counters["GFLOP/s"] = gflops;
   const double ref = (bf16 ? onednn_bf16_rate : onednn_rate)[std::string(shape->name) + "/" + product.name];
   if (ref > 0) state.counters["vs_oneDNN"] = gflops / ref;
