@@ -121,11 +121,15 @@ std::vector<int64_t> pattern_offsets(const Batch& batch, int H) {
 
 namespace {
 
-// Sixteen float lanes (engine/vecmath.h: one AVX-512 register, or several
-// narrower ones; the compiler lowers it for the target).
-using Lanes = vec::F16;
-constexpr int kLanes = vec::kLanes;
+// Sixteen float lanes (GCC/Clang vector extension: one AVX-512 register, or
+// several narrower ones; the compiler lowers it for the target).
+using Lanes = float __attribute__((vector_size(64)));
+constexpr int kLanes = 16;
 constexpr int kQueryBlock = 8;  // queries whose products share each key/value load
+
+// Unaligned loads and stores; by reference, so no vector crosses a call ABI.
+inline void load(Lanes& v, const float* p) { std::memcpy(&v, p, sizeof v); }
+inline void store(float* p, const Lanes& v) { std::memcpy(p, &v, sizeof v); }
 
 // Per-thread scratch of attention: one head's queries, keys and values copied out
 // of the projection rows, the keys transposed, one block's scores.
@@ -184,12 +188,13 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base
     for (int64_t j0 = 0; j0 < n_keys; j0 += kLanes) {
       Lanes acc[kQueryBlock] = {};
       for (int e = 0; e < hd; ++e) {
-        const Lanes kt = vec::load(w.keys_t.data() + e * w.stride + j0);
+        Lanes kt;
+        load(kt, w.keys_t.data() + e * w.stride + j0);
         for (int r = 0; r < kQueryBlock; ++r) acc[r] += qr[r][e] * kt;
       }
       for (int r = 0; r < nb; ++r) {
         const Lanes scaled = acc[r] * scale;
-        vec::store(w.scores.data() + r * w.stride + j0, scaled);
+        store(w.scores.data() + r * w.stride + j0, scaled);
       }
     }
     // Softmax of each row over its keys 0..i; probabilities past i are zero.
@@ -218,14 +223,16 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base
     for (int e0 = 0; e0 < full; e0 += kLanes) {
       Lanes acc[kQueryBlock] = {};
       for (int64_t j = 0; j < i0; ++j) {
-        const Lanes vj = vec::load((vs + j * hd) + e0);
+        Lanes vj;
+        load(vj, (vs + j * hd) + e0);
         for (int r = 0; r < kQueryBlock; ++r) acc[r] += p(std::min(r, nb - 1), j) * vj;
       }
       for (int64_t j = i0; j < n_keys; ++j) {
-        const Lanes vj = vec::load((vs + j * hd) + e0);
+        Lanes vj;
+        load(vj, (vs + j * hd) + e0);
         for (int r = static_cast<int>(j - i0); r < nb; ++r) acc[r] += p(r, j) * vj;
       }
-      for (int r = 0; r < nb; ++r) vec::store(z + (base + i0 + r) * z_stride + e0, acc[r]);
+      for (int r = 0; r < nb; ++r) store(z + (base + i0 + r) * z_stride + e0, acc[r]);
     }
     for (int r = 0; r < nb; ++r)
       for (int e = full; e < hd; ++e) {
