@@ -5,22 +5,25 @@
 #include <cstring>
 #include <limits>
 
+#include "engine/vecmath.h"
 #include "util/error.h"
 
 namespace sg::kernels {
 
+// Row sums go through vec::fixed_sum (sixteen lanes, one fixed tree): the same
+// bits whatever the vector width, the batch or the thread count.
 void layer_norm(const float* x, int64_t rows, int64_t d, const float* w, const float* b, double eps, float* out) {
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * d;
     float* o = out + r * d;
-    double sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t i = 0; i < d; ++i) sum += xr[i];
+    const double sum =
+        vec::fixed_sum(d, [xr](int64_t i, int k) SG_VEC_LAMBDA { return vec::widen(vec::load_first(xr + i, k)); });
     const double mean = sum / d;
-    double var = 0;
-#pragma omp simd reduction(+ : var)
-    for (int64_t i = 0; i < d; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+    const double var = vec::fixed_sum(d, [xr, mean](int64_t i, int k) SG_VEC_LAMBDA {
+      const vec::D16 c = vec::widen(vec::load_first(xr + i, k)) - mean;
+      return c * c;
+    });
     const double inv = 1.0 / std::sqrt(var / d + eps);
     for (int64_t i = 0; i < d; ++i) {
       const float n = static_cast<float>((xr[i] - mean) * inv);
@@ -34,40 +37,50 @@ void rms_norm(const float* x, int64_t rows, int64_t d, const float* w, double ep
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * d;
     float* o = out + r * d;
-    double ss = 0;
-#pragma omp simd reduction(+ : ss)
-    for (int64_t i = 0; i < d; ++i) ss += static_cast<double>(xr[i]) * xr[i];
-    const double inv = 1.0 / std::sqrt(ss / d + eps);
+    const double inv = 1.0 / std::sqrt(vec::sum_squares(xr, d) / d + eps);
     for (int64_t i = 0; i < d; ++i) o[i] = static_cast<float>(xr[i] * inv) * w[i];
   }
 }
 
-namespace {
-inline float act_one(Activation a, float x) {
-  switch (a) {
+void activate_span(Activation act, float* x, int64_t n) {
+  switch (act) {
     case Activation::GeluErf:
-      return 0.5f * x * (1.0f + std::erf(x * static_cast<float>(M_SQRT1_2)));
-    case Activation::GeluTanh: {
-      constexpr float kC = 0.7978845608028654f;  // sqrt(2 / pi)
-      return 0.5f * x * (1.0f + std::tanh(kC * (x + 0.044715f * x * x * x)));
-    }
+      return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_erf(v); });
+    case Activation::GeluTanh:
+      return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_tanh(v); });
     case Activation::Silu:
-      return x / (1.0f + std::exp(-x));
+      return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::silu(v); });
     case Activation::Relu:
-      return x > 0 ? x : 0.0f;
+      return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::relu(v); });
   }
-  return x;
 }
+
+void gated_activate_span(Activation act, float* gate, const float* up, int64_t n) {
+  switch (act) {
+    case Activation::GeluErf:
+      return vec::gated_map_span(gate, up, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_erf(v); });
+    case Activation::GeluTanh:
+      return vec::gated_map_span(gate, up, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_tanh(v); });
+    case Activation::Silu:
+      return vec::gated_map_span(gate, up, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::silu(v); });
+    case Activation::Relu:
+      return vec::gated_map_span(gate, up, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::relu(v); });
+  }
+}
+
+namespace {
+constexpr int64_t kActivationChunk = 4096;  // elements per task of the parallel loops
 }  // namespace
 
 void activate(Activation act, float* x, int64_t n) {
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) x[i] = act_one(act, x[i]);
+  for (int64_t c = 0; c < n; c += kActivationChunk) activate_span(act, x + c, std::min(kActivationChunk, n - c));
 }
 
 void gated_activate(Activation act, float* gate, const float* up, int64_t n) {
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) gate[i] = act_one(act, gate[i]) * up[i];
+  for (int64_t c = 0; c < n; c += kActivationChunk)
+    gated_activate_span(act, gate + c, up + c, std::min(kActivationChunk, n - c));
 }
 
 RopeTable::RopeTable(int r, double theta, int64_t max_pos) : rotary_dim(r) {
@@ -188,10 +201,14 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base
     for (int r = 0; r < nb; ++r) {
       const int64_t i = i0 + r;
       float* s = w.scores.data() + r * w.stride;
+      // exp(s_j - max) in place and their sum in double, in one pass; the sum in
+      // the fixed order of vec::fixed_sum.
       const float mx = *std::max_element(s, s + i + 1);
-      for (int64_t j = 0; j <= i; ++j) s[j] = std::exp(s[j] - mx);
-      double sum = 0;
-      for (int64_t j = 0; j <= i; ++j) sum += s[j];
+      const double sum = vec::fixed_sum(i + 1, [s, mx](int64_t j, int k) SG_VEC_LAMBDA {
+        const vec::F16 e = vec::exp(vec::load_first(s + j, k) - mx);
+        vec::store_first(s + j, e, k);
+        return vec::widen(e);
+      });
       const float inv = static_cast<float>(1.0 / sum);
       for (int64_t j = 0; j <= i; ++j) s[j] *= inv;
       std::fill(s + i + 1, s + w.stride, 0.0f);

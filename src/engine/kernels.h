@@ -1,8 +1,21 @@
 #pragma once
 // The element-wise and per-sequence kernels of the forward pass. Row statistics
 // (norms, softmax sums) accumulate in double; everything else is float32.
-// Reductions are vectorised (`omp simd`): their order of summation is fixed per
-// row, so results never depend on the batch or the thread count.
+//
+// Guarantee: for the same input these kernels give the same bits on any x86-64
+// CPU from AVX2 to AVX-512, for any batch composition and any thread count.
+//  * Every sum over a row (norm statistics, softmax denominators) is a
+//    vec::fixed_sum (engine/vecmath.h): sixteen partial sums, lane l taking
+//    elements l, l + 16, ..., then one fixed tree (l + 8, l + 4, l + 2, l + 1),
+//    whatever vector width the compiler uses. The attention scores and outputs
+//    accumulate each value sequentially in a fixed order (dims, then keys).
+//  * exp and the activations are vecmath's own: fixed sequences of IEEE
+//    operations, no libm (whose code may differ per CPU), no FMA contraction
+//    (the build uses -ffp-contract=off). An element's result does not depend on
+//    its neighbours, its position in a span, or the span's length.
+//  * Rows are split over threads, never within a row.
+// Not covered: the matrix products (engine/gemm.h), and which NaN a NaN result
+// is (its sign and payload).
 #include <cstdint>
 #include <vector>
 
@@ -16,11 +29,17 @@ void layer_norm(const float* x, int64_t rows, int64_t d, const float* w, const f
 // out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w
 void rms_norm(const float* x, int64_t rows, int64_t d, const float* w, double eps, float* out);
 
-// The reference activations, in place on n values. The forward fuses the
-// activation into the GEMM (engine/gemm.h, oneDNN post-ops); tests check that
-// path against these.
+// The activations (vecmath: gelu_erf, gelu_tanh, silu, relu), in place on n
+// values, on the calling thread only: for a GEMM epilogue working on a tile. An
+// element's result is the same bits whatever n and its position in the span.
+void activate_span(Activation act, float* x, int64_t n);
+// gate[i] = act(gate[i]) * up[i]  (SwiGLU), on the calling thread only.
+void gated_activate_span(Activation act, float* gate, const float* up, int64_t n);
+
+// The same over n values split among the OpenMP threads (same bits as the spans).
+// The forward fuses the activation into the GEMM (engine/gemm.h); tests check
+// that path against these.
 void activate(Activation act, float* x, int64_t n);
-// gate[i] = act(gate[i]) * up[i]  (SwiGLU)
 void gated_activate(Activation act, float* gate, const float* up, int64_t n);
 
 // cos/sin tables for positions 0..max_pos-1 and frequency j < rotary_dim/2:

@@ -3,25 +3,18 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/vecmath.h"
 #include "util/error.h"
 
 namespace sg {
 
-double row_norm(const float* x, int64_t n) {
-  double s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
-  return std::sqrt(s);
-}
+double row_norm(const float* x, int64_t n) { return std::sqrt(vec::sum_squares(x, n)); }
 
 namespace {
 // Cosine of two rows whose norms are known; 0 when either is zero.
 double row_cos(const float* a, const float* b, int64_t n, double na, double nb) {
   if (na == 0 || nb == 0) return 0;
-  double s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
-  return s / (na * nb);
+  return vec::dot(a, b, n) / (na * nb);
 }
 }  // namespace
 
@@ -82,6 +75,7 @@ void SublayerReducer::on_activation(const PointId& p, const Batch& batch, const 
 // of the batch in one pass. Seed 000 cites an "L*_entropy" layer of minimum
 // attention entropy from earlier work without a formula; this is the Shannon
 // entropy of each query's softmax row, which gains.cpp averages per prompt.
+// log is vecmath's (double lanes), the sum over k a vec::fixed_sum.
 void SublayerReducer::on_patterns(int layer, const Batch& batch, const float* probs, int heads,
                                   const std::vector<int64_t>& offsets) {
   auto& L = stats_.layers.at(layer);
@@ -95,10 +89,11 @@ void SublayerReducer::on_patterns(int layer, const Batch& batch, const float* pr
     double h_sum = 0;
     for (int h = 0; h < heads; ++h) {
       const float* row = probs + offsets[s] + (h * T + q) * T;
-      double h_row = 0;
-      for (int64_t k = 0; k <= q; ++k)
-        if (row[k] > 0) h_row -= row[k] * std::log(static_cast<double>(row[k]));
-      h_sum += h_row;
+      h_sum -= vec::fixed_sum(q + 1, [row](int64_t k0, int k) SG_VEC_LAMBDA {
+        const vec::F16 pf = vec::load_first(row + k0, k);
+        const vec::D16 p = vec::widen(pf);
+        return vec::select(vec::widen(vec::positive_mask(pf)), p * vec::log(p), vec::D16{});
+      });
     }
     at(layer, r).attn_entropy = h_sum / heads;
   }

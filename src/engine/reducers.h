@@ -10,7 +10,7 @@
 namespace sg {
 
 // The L2 norm of one activation row, accumulated in double (torch.norm(x, dim=-1)
-// of the seeds, per token). Vectorised; its order of summation is fixed per row.
+// of the seeds, per token). Summed by vec::fixed_sum: the same bits on every CPU.
 double row_norm(const float* x, int64_t n);
 
 // Per token and layer, around each sublayer.
