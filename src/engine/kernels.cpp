@@ -268,10 +268,10 @@ void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int
 
 void add(const float* a, const float* b, const float* c, float* out, int64_t n) {
   if (c) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) out[i] = (a[i] + b[i]) + c[i];
   } else {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
   }
 }

@@ -1,13 +1,24 @@
 #include "experiments/weights.h"
 
 #include <cmath>
+#include <vector>
 
 namespace sg::weights {
 
+// Row sums of squares in parallel, each in element order, then added in row
+// order: the same bits whatever the thread count (an OpenMP reduction's order
+// follows the threads).
 double frobenius(const DenseMatrix& m) {
+  std::vector<double> rows(static_cast<size_t>(m.rows));
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < m.rows; ++r) {
+    const float* row = m.data.data() + r * m.cols;
+    double s = 0;
+    for (int64_t c = 0; c < m.cols; ++c) s += static_cast<double>(row[c]) * row[c];
+    rows[static_cast<size_t>(r)] = s;
+  }
   double s = 0;
-#pragma omp parallel for reduction(+ : s) schedule(static)
-  for (size_t i = 0; i < m.data.size(); ++i) s += static_cast<double>(m.data[i]) * m.data[i];
+  for (double r : rows) s += r;
   return std::sqrt(s);
 }
 
