@@ -68,6 +68,31 @@ std::string head(const std::filesystem::path& p, size_t n) {
   return s;
 }
 
+// The same prompts give the same numbers, bit for bit, with 1 or 3 threads,
+// with the AVX2 or the widest kernels, and in one chunk or several:
+// everything but the provenance block.
+TEST(GainsCli, NumbersDoNotDependOnThreadsKernelsOrChunks) {
+  const auto dir = test::scratch_dir("gains_invariance");
+  write_file_atomic(dir / "ids.jsonl", "[1,2,3,4,5,6,7,8,9]\n[10,20,30,40,50,60,70,80,90,100,110,120,130,140]\n[7]\n");
+  const auto model = test::shared_dir() / "golden/models/neox_parallel";
+  auto run = [&](const std::string& env, const std::string& extra, const std::string& out) {
+    const auto r = test::run_command(fmt::format("{} {} gains {} --ids-file {} --out {} --no-figures {}", env,
+                                                 q(test::cli_path()), q(model), q(dir / "ids.jsonl"), q(dir / out),
+                                                 extra));
+    EXPECT_EQ(r.status, 0) << r.output;
+    json g = json::parse(read_file(dir / out / "gains.json"));
+    g.erase("provenance");
+    return std::pair{g, read_file(dir / out / "layers.csv")};
+  };
+  const auto base = run("OMP_NUM_THREADS=1 SG_ISA=avx2", "", "a");
+  for (auto [env, extra] : {std::pair<std::string, std::string>{"OMP_NUM_THREADS=3", ""},
+                            {"OMP_NUM_THREADS=2", "--chunk-tokens 10"}}) {
+    const auto other = run(env, extra, "b");
+    EXPECT_EQ(base.first, other.first) << env << " " << extra;
+    EXPECT_EQ(base.second, other.second) << env << " " << extra;
+  }
+}
+
 TEST(GainsCli, DemoWritesFiguresAndAReportAndSaysItIsRandom) {
   const auto dir = test::scratch_dir("gains_demo");
   const auto r = test::run_command(fmt::format("cd {} && XDG_CACHE_HOME={} {} gains --bootstrap 50", q(dir),
