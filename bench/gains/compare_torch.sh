@@ -15,7 +15,7 @@
 #       best of 3 repetitions), then streamgauge gains on the F32 file, the BF16
 #       file, and the BF16 file with --fast, each the best of $tries = 3 runs (forward
 #       seconds from gains.json; peak RSS of the whole command).
-# The floor is FLOPs / the GEMM rate (engine_bench's gemm*/<shape>/{plain,packed}:
+# The floor is FLOPs / the GEMM rate (engine_bench's gemm*/<shape>/up/{plain,packed}:
 # weights streamed from memory; the floor takes the faster, pre-packed layout;
 # the rate with the weights as stored, which is what a forward from the mapped
 # file multiplies, is shown too). The host is shared and its load comes and goes,
@@ -65,7 +65,7 @@ for shape in $shapes; do
   for round in $(seq "$rounds"); do
     out="$tmp/$shape-$round"
     mkdir -p "$out"
-    STREAMGAUGE_BENCH_DIR="$models" "$build/bench/engine_bench" --benchmark_filter="^gemm(_bf16)?/$shape/" \
+    STREAMGAUGE_BENCH_DIR="$models" "$build/bench/engine_bench" --benchmark_filter="^gemm(_bf16)?/$shape/up/" \
       --benchmark_min_time=0.3 --benchmark_repetitions=3 --benchmark_format=json > "$out/gemm.json" 2>/dev/null
     for run in F32 BF16 fast; do
       dir="$models/$shape-$([ $run = fast ] && echo BF16 || echo $run)"
@@ -88,7 +88,7 @@ def rates(r):  # {"gemm": {"plain": x, "packed": y}, "gemm_bf16": {...}} in GFLO
     for b in json.load(open(f"{tmp}/{shape}-{r}/gemm.json"))["benchmarks"]:
         if b.get("run_type") == "aggregate":
             continue
-        kind, _, layout = b["name"].split("/")[:3]
+        kind, _, _, layout = b["name"].split("/")[:4]  # gemm*/SHAPE/up/LAYOUT
         rates = out.setdefault(kind, {})
         rates[layout] = max(rates.get(layout, 0.0), b["GFLOP/s"])
     return out
