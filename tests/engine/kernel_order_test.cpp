@@ -17,6 +17,7 @@
 #include "engine/kernels.h"
 #include "engine/reducers.h"
 #include "engine/vecmath.h"
+#include "mixed_values.h"
 
 namespace sg {
 namespace {
@@ -131,18 +132,7 @@ TEST(KernelOrder, AttentionMatchesItsScalarEmulation) {
   }
 }
 
-// Values of every magnitude, signs, zeros and a few non-finite ones.
-std::vector<float> mixed_values(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> g(0.0f, 1.0f);
-  std::uniform_real_distribution<float> mag(-4.0f, 2.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = g(rng) * std::pow(10.0f, mag(rng));
-  const float inf = std::numeric_limits<float>::infinity();
-  const float specials[] = {0.0f, -0.0f, inf, -inf, std::numeric_limits<float>::quiet_NaN(), 1e-40f, -90.0f, 12.0f};
-  for (size_t i = 0; i < std::size(specials) && 7 * i < n; ++i) v[7 * i] = specials[i];
-  return v;
-}
+using test::mixed_values;
 
 // The same bits, or both NaN: which NaN an operation on NaN returns is up to
 // the compiler's choice of operand order (vecmath.h).

@@ -3,6 +3,7 @@
 // special values, the masks made from the bits, and the summation order of
 // fixed_sum against a scalar emulation of its documented lanes and tree.
 #include "engine/vecmath.h"
+#include "mixed_values.h"
 
 #include <gtest/gtest.h>
 
@@ -251,17 +252,7 @@ TEST(VecMath, SpecialValues) {
   EXPECT_EQ(relu(kInf), kInf);
 }
 
-// Values of every magnitude, signs, zeros and a few non-finite ones.
-std::vector<float> mixed_values(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> g(0.0f, 1.0f);
-  std::uniform_real_distribution<float> mag(-4.0f, 2.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = g(rng) * std::pow(10.0f, mag(rng));
-  const float specials[] = {0.0f, -0.0f, kInf, -kInf, kNaN, 1e-40f, -90.0f, 12.0f};
-  for (size_t i = 0; i < std::size(specials) && 7 * i < n; ++i) v[7 * i] = specials[i];
-  return v;
-}
+using test::mixed_values;
 
 // The masks made from the bits answer as the IEEE comparisons do, for zeros of
 // both signs, subnormals, infinities and NaNs of both signs.
