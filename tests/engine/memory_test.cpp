@@ -61,10 +61,11 @@ TEST(Memory, Bf16ModelCostsAboutItsFileSize) {
     // weight rows, or one 32-column panel, of the widest input: 3072 floats);
     // the activations of 64 tokens (under 16 buffers as wide as the MLP); and a
     // fixed allowance for code pages, thread stacks and the allocator. A float32
-    // copy of the model would be 3x the file.
+    // copy of the model would be 3x the file. (The sum stays under the 1.15x of the file
+    // this test allowed before the kernels were our own.)
     const double widened = 2.0 * 32 * 3072 * 4 * omp_get_max_threads();
     const double activations = 16.0 * 64 * 3072 * 4;
-    const double allowance = 16.0 * 1024 * 1024;
+    const double allowance = 4.0 * 1024 * 1024;  // measured growth: file + 4.7 MB in all
     EXPECT_LT(grown, file + widened + activations + allowance)
         << "file " << file / 1e6 << " MB, resident growth " << grown / 1e6 << " MB";
   }
