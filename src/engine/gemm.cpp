@@ -5,6 +5,12 @@
 
 namespace sg {
 
+namespace {
+// Element-wise passes over fewer values than this run on one thread: waking
+// the others costs more. (The values do not depend on it.)
+constexpr int64_t kParallelElements = int64_t{1} << 16;
+}  // namespace
+
 LinearRunner::LinearRunner(const Model& model, MatmulPrecision precision) : model_(model), precision_(precision) {}
 
 bool LinearRunner::bf16_products(const Linear& L) const {
@@ -33,7 +39,7 @@ void LinearRunner::apply(const Linear& L, const float* x, int64_t M, int64_t ldx
     // Activations rounded to BF16 (nearest even), weights as stored.
     x_bf16_.resize(static_cast<size_t>(M * L.in));
     uint16_t* xb = x_bf16_.data();
-#pragma omp parallel for schedule(static) if (M * L.in >= (int64_t{1} << 16))
+#pragma omp parallel for schedule(static) if (M * L.in >= kParallelElements)
     for (int64_t r = 0; r < M; ++r)
       for (int64_t i = 0; i < L.in; ++i) xb[r * L.in + i] = f32_to_bf16(x[r * ldx + i]);
     matmul::matmul_bf16(M, L.out, L.in, xb, L.in, w, bias, y, ldy);
@@ -43,18 +49,12 @@ void LinearRunner::apply(const Linear& L, const float* x, int64_t M, int64_t ldx
   if (!epilogue.act) return;
   // act(y) (* mul), row by row: each element's value depends on it alone.
   const Activation act = *epilogue.act;
-  if (ldy == L.out) {
-    if (epilogue.mul)
-      kernels::gated_activate(act, y, epilogue.mul, M * L.out);
-    else
-      kernels::activate(act, y, M * L.out);
-    return;
-  }
+#pragma omp parallel for schedule(static) if (M * L.out >= kParallelElements)
   for (int64_t r = 0; r < M; ++r) {
     if (epilogue.mul)
-      kernels::gated_activate(act, y + r * ldy, epilogue.mul + r * ldy, L.out);
+      kernels::gated_activate_span(act, y + r * ldy, epilogue.mul + r * ldy, L.out);
     else
-      kernels::activate(act, y + r * ldy, L.out);
+      kernels::activate_span(act, y + r * ldy, L.out);
   }
 }
 
