@@ -25,6 +25,29 @@
 
 namespace sg::matmul::detail {
 
+// The problem one driver call solves: y = x W^T + bias, x already in float32
+// (for the emulated BF16 path: the BF16 activations widened exactly).
+struct Problem {
+  int64_t M, N, K;
+  const float* x;
+  int64_t ldx;
+  Weights w;
+  const float* bias;
+  float* y;
+  int64_t ldy;
+};
+
+// Everything below is compiled once per instruction set. Its inline functions
+// live in a namespace named after the set the file is compiled for, so the
+// linker can never hand an AVX-512 copy of one to the AVX2 path (inline
+// functions of one name are merged across files, whichever copy it picks).
+#if defined(__AVX512F__)
+#define SG_MATMUL_ISA isa_avx512
+#else
+#define SG_MATMUL_ISA isa_avx2
+#endif
+inline namespace SG_MATMUL_ISA {
+
 // Grows a thread's scratch buffer to at least n elements (never shrinks).
 template <class T>
 T* scratch(std::vector<T>& buf, size_t n) {
@@ -120,17 +143,6 @@ struct Kernels {
   }
 };
 
-// The problem one driver call solves: y = x W^T + bias, x already in float32
-// (for the emulated BF16 path: the BF16 activations widened exactly).
-struct Problem {
-  int64_t M, N, K;
-  const float* x;
-  int64_t ldx;
-  Weights w;
-  const float* bias;
-  float* y;
-  int64_t ldy;
-};
 
 // kPairs: the BF16 order (K is then padded to even with zeros).
 template <class V, bool kPairs>
@@ -298,4 +310,5 @@ void run_bf16_emulated(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64
   run<V, true>({M, N, K, xf, K, w, bias, y, ldy});
 }
 
+}  // namespace SG_MATMUL_ISA
 }  // namespace sg::matmul::detail
