@@ -207,34 +207,27 @@ std::filesystem::path bf16_copy(const std::string& golden_model) {
   return dir;
 }
 
-// With BF16 products the MLP is its products applied one by one (the float32
-// hidden activations rounded to BF16 before the second product), bit for bit.
-TEST(LinearRunner, Bf16MlpEqualsItsProductsOneByOne) {
+// With BF16 products (--fast) the MLP really multiplies in BF16: its result
+// differs from the float32 path, by about what rounding the activations to 8
+// significant bits does (~2^-8 relative), not more.
+TEST(LinearRunner, Bf16MlpIsTheFloat32OneToBf16Precision) {
   for (const std::string name : {"neox_parallel", "llama"}) {
     auto model = Model::load(bf16_copy(name));
     const ArchSpec& a = model->arch();
     const LayerWeights& L = model->weights().layers[0];
-    const int64_t M = 7, d = a.d_model, m = a.d_mlp;
-    std::mt19937 rng(5);
-    std::normal_distribution<float> g(0.0f, 1.0f);
-    std::vector<float> x(M * d), y(M * d), want(M * d), up(M * m), hidden(M * m);
-    for (auto& v : x) v = g(rng);
-
-    LinearRunner fast(*model, MatmulPrecision::BF16);
-    fast.mlp(L.up, a.gated_mlp ? &L.gate : nullptr, a.activation, L.down, x.data(), M, y.data());
-    LinearRunner one_by_one(*model, MatmulPrecision::BF16);
-    if (a.gated_mlp) {
-      one_by_one.apply(L.up, x.data(), M, up.data());
-      one_by_one.apply(L.gate, x.data(), M, hidden.data(), {a.activation, up.data()});
-    } else {
-      one_by_one.apply(L.up, x.data(), M, hidden.data(), {a.activation, nullptr});
+    const int64_t M = 7, d = a.d_model;
+    const auto x = randn(static_cast<size_t>(M * d), 5);
+    std::vector<float> fast_y(M * d), exact_y(M * d);
+    LinearRunner fast(*model, MatmulPrecision::BF16), exact(*model, MatmulPrecision::F32);
+    fast.mlp(L.up, a.gated_mlp ? &L.gate : nullptr, a.activation, L.down, x.data(), M, fast_y.data());
+    exact.mlp(L.up, a.gated_mlp ? &L.gate : nullptr, a.activation, L.down, x.data(), M, exact_y.data());
+    EXPECT_NE(fast_y, exact_y) << name << ": --fast did not take the BF16 path";
+    double max_ref = 0, max_diff = 0;
+    for (int64_t i = 0; i < M * d; ++i) {
+      max_ref = std::max(max_ref, std::fabs(static_cast<double>(exact_y[i])));
+      max_diff = std::max(max_diff, std::fabs(static_cast<double>(fast_y[i]) - exact_y[i]));
     }
-    one_by_one.apply(L.down, hidden.data(), M, want.data());
-    for (int64_t i = 0; i < M * d; ++i) ASSERT_EQ(y[i], want[i]) << name << " element " << i;
-
-    LinearRunner exact(*model, MatmulPrecision::F32);  // and the float32 path is really another one
-    exact.mlp(L.up, a.gated_mlp ? &L.gate : nullptr, a.activation, L.down, x.data(), M, want.data());
-    EXPECT_NE(y, want) << name;
+    EXPECT_LE(max_diff, 0.02 * max_ref) << name;
   }
 }
 
