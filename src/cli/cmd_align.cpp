@@ -111,9 +111,6 @@ Inputs load_inputs(const Opts& o, const Model& model) {
     if (seq.empty()) fail("{}: no tokens to run", where);
     const int64_t T = static_cast<int64_t>(seq.size());
     if (T > a.max_positions) fail("{}: {} tokens, more than the model's {} positions", where, T, a.max_positions);
-    if (a.sliding_window > 0 && T > a.sliding_window)
-      fail("{}: {} tokens, more than the sliding window ({}), which streamgauge does not implement", where, T,
-           a.sliding_window);
     for (int32_t id : seq)
       if (id < 0 || id >= a.vocab_size)
         fail("{}: token id {} is outside the model's vocabulary (0..{})", where, id, a.vocab_size - 1);

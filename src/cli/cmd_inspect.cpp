@@ -1,5 +1,8 @@
 // streamgauge inspect MODEL: what the model is, as streamgauge understands it.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -36,10 +39,54 @@ nlohmann::ordered_json describe(const Model& m) {
   j["gated_mlp"] = a.gated_mlp;
   j["positions"] = a.learned_positions ? "learned" : to_string(a.rotary);
   j["rotary_dim"] = a.rotary_dim;
-  j["rope_theta"] = a.rope_theta;
+  j["ropes"] = nlohmann::ordered_json::array();
+  for (const Rope& r : a.ropes)
+    j["ropes"].push_back({{"description", r.description}, {"attention_factor", r.attention_factor}});
+  j["norm_gain"] = a.norm_gain_plus_one ? "1 + w" : "w";
+  j["qk_norm"] = a.qk_norm;
+  j["embed_scale"] = a.embed_scale;
+  j["final_softcap"] = a.final_softcap > 0 ? nlohmann::ordered_json(a.final_softcap) : nlohmann::ordered_json(nullptr);
   j["max_positions"] = a.max_positions;
   j["tied_embeddings"] = a.tied_embeddings;
+  j["layers"] = nlohmann::ordered_json::array();
+  for (const LayerSpec& l : a.layers)
+    j["layers"].push_back({{"window", l.window > 0 ? nlohmann::ordered_json(l.window) : nlohmann::ordered_json(nullptr)},
+                           {"rope", l.rope},
+                           {"attn_scale", l.attn_scale},
+                           {"attn_softcap", l.attn_softcap > 0 ? nlohmann::ordered_json(l.attn_softcap) : nlohmann::ordered_json(nullptr)},
+                           {"post_attn_norm", l.post_attn_norm},
+                           {"post_mlp_norm", l.post_mlp_norm}});
   return j;
+}
+
+// One line per run of layers that are alike: "layers 0-3: full attention, ...".
+void print_layers(const ArchSpec& a) {
+  auto text = [&](const LayerSpec& l) {
+    std::string s = l.window > 0 ? fmt::format("sliding window {}", l.window) : "full causal attention";
+    if (a.rotary != RotaryStyle::None && a.ropes.size() > 1) s += ", rope " + a.ropes[l.rope].description;
+    s += fmt::format(", scores x {:.6g}", l.attn_scale);
+    if (l.attn_softcap > 0) s += fmt::format(", soft-cap {:g}", l.attn_softcap);
+    if (l.post_attn_norm || l.post_mlp_norm)
+      s += fmt::format(", norms after {}", l.post_attn_norm && l.post_mlp_norm ? "attention and MLP"
+                                                : l.post_attn_norm               ? "attention"
+                                                                                 : "MLP");
+    return s;
+  };
+  std::map<std::string, std::vector<int>> groups;  // description -> its layers
+  std::vector<std::string> order;
+  for (int l = 0; l < a.n_layers; ++l) {
+    const std::string t = text(a.layers[l]);
+    if (!groups.count(t)) order.push_back(t);
+    groups[t].push_back(l);
+  }
+  for (const auto& t : order) {
+    const auto& ls = groups[t];
+    const bool run = ls.back() - ls.front() + 1 == static_cast<int>(ls.size());
+    const std::string which = ls.size() == 1 ? fmt::format("layer {}", ls[0])
+                              : run         ? fmt::format("layers {}-{}", ls.front(), ls.back())
+                                            : fmt::format("layers {}", fmt::join(ls, ","));
+    fmt::print("  {}: {}\n", which, t);
+  }
 }
 
 std::string human_bytes(double b) {
@@ -87,7 +134,12 @@ void add_inspect(CLI::App& app) {
                j["residual"].get<std::string>(), a.gated_mlp ? "gated " : "", to_string(a.activation),
                j["positions"].get<std::string>());
     if (a.rotary != RotaryStyle::None)
-      fmt::print("  rotary on {} of {} head dims, theta {}\n", a.rotary_dim, a.d_head, a.rope_theta);
+      for (const Rope& r : a.ropes) fmt::print("  rotary on {} of {} head dims, {}\n", a.rotary_dim, a.d_head, r.description);
+    if (a.norm_gain_plus_one) fmt::print("  norm gains 1 + w (Gemma)\n");
+    if (a.qk_norm) fmt::print("  q and k RMS-normalised per head before rotary\n");
+    if (a.embed_scale != 1.0) fmt::print("  embedding x {:.6g}\n", a.embed_scale);
+    if (a.final_softcap > 0) fmt::print("  logits soft-capped at {:g}\n", a.final_softcap);
+    print_layers(a);
   });
 }
 

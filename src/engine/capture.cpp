@@ -17,8 +17,10 @@ constexpr Spelling kSpellings[] = {
     {Point::PosEmbed, "hook_pos_embed", false},
     {Point::ResidPre, "hook_resid_pre", true},
     {Point::Ln1Out, "ln1.hook_out", true},
+    {Point::AttnRaw, "attn.hook_out", true},
     {Point::AttnOut, "hook_attn_out", true},
     {Point::Ln2Out, "ln2.hook_out", true},
+    {Point::MlpRaw, "mlp.hook_out", true},
     {Point::MlpOut, "hook_mlp_out", true},
     {Point::ResidMid, "hook_resid_mid", true},
     {Point::ResidPost, "hook_resid_post", true},
@@ -58,9 +60,12 @@ std::vector<PointId> capture_points(const ArchSpec& a) {
     out.push_back({Point::ResidPre, l});
     out.push_back({Point::Ln1Out, l});
     out.push_back({Point::AttnPattern, l});
+    const LayerSpec spec = static_cast<size_t>(l) < a.layers.size() ? a.layers[l] : LayerSpec{};
+    if (spec.post_attn_norm) out.push_back({Point::AttnRaw, l});
     out.push_back({Point::AttnOut, l});
     if (!a.parallel_residual) out.push_back({Point::ResidMid, l});
     out.push_back({Point::Ln2Out, l});
+    if (spec.post_mlp_norm) out.push_back({Point::MlpRaw, l});
     out.push_back({Point::MlpOut, l});
     out.push_back({Point::ResidPost, l});
   }

@@ -23,9 +23,13 @@ enum class Point {
   PosEmbed,     // hook_pos_embed: learned position rows (GPT-2)
   ResidPre,     // blocks.{l}.hook_resid_pre: input of block l
   Ln1Out,       // blocks.{l}.ln1.hook_out: normalised tensor attention reads
-  AttnOut,      // blocks.{l}.hook_attn_out: attention output incl. out-projection bias
+  AttnRaw,      // blocks.{l}.attn.hook_out: the attention sublayer's own output, before the norm that
+                //   follows it (post-normed layers only: Gemma 2)
+  AttnOut,      // blocks.{l}.hook_attn_out: what attention adds to the residual stream (out-projection
+                //   incl. its bias; after the post-attention norm where there is one)
   Ln2Out,       // blocks.{l}.ln2.hook_out: normalised tensor the MLP reads (= ln1 for GPT-J)
-  MlpOut,       // blocks.{l}.hook_mlp_out: MLP output incl. its bias
+  MlpRaw,       // blocks.{l}.mlp.hook_out: the MLP's own output before its post-norm (Gemma 2)
+  MlpOut,       // blocks.{l}.hook_mlp_out: what the MLP adds to the residual stream
   ResidMid,     // blocks.{l}.hook_resid_mid: resid_pre + attn_out (sequential blocks only)
   ResidPost,    // blocks.{l}.hook_resid_post: output of block l
   AttnPattern,  // blocks.{l}.attn.hook_pattern: softmax probabilities [heads, query, key]

@@ -88,10 +88,6 @@ void Engine::validate(const Batch& b) const {
     if (T > a.max_positions)
       fail("sequence {} has {} tokens, more than the model's {} positions (max_position_embeddings)", s, T,
            a.max_positions);
-    if (a.sliding_window > 0 && T > a.sliding_window)
-      fail("sequence {} has {} tokens, more than config.json's sliding_window ({}; use_sliding_window is true): "
-           "windowed attention is not implemented",
-           s, T, a.sliding_window);
     for (int64_t r = b.begin(s); r < b.begin(s) + T; ++r)
       if (b.tokens[r] < 0 || b.tokens[r] >= a.vocab_size)
         fail("sequence {}: token id {} at position {} is outside the vocabulary (0..{})", s, b.tokens[r],
@@ -119,10 +115,15 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
   float* attn_out = work_.get(Slot::AttnOut, N * d);
   float* mlp_out = work_.get(Slot::MlpOut, N * d);
 
-  // Embedding (+ learned positions).
+  // Embedding (times Gemma's scale; + learned positions).
   const size_t esize = dtype_size(w.embed->dtype);
-  for (int64_t r = 0; r < N; ++r)
-    to_f32(w.embed->dtype, w.embed->data + batch.tokens[r] * d * esize, x + r * d, d);
+  const float embed_scale = static_cast<float>(a.embed_scale);
+  for (int64_t r = 0; r < N; ++r) {
+    float* row = x + r * d;
+    to_f32(w.embed->dtype, w.embed->data + batch.tokens[r] * d * esize, row, d);
+    if (embed_scale != 1.0f)
+      for (int64_t i = 0; i < d; ++i) row[i] *= embed_scale;
+  }
   dispatch.fire(Point::Embed, -1, batch, x, d);
   if (w.pos_embed) {
     float* pos = next;  // free until the first block
@@ -156,8 +157,10 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
   }
   float* patterns = nullptr;
   const std::vector<int64_t> pattern_offsets = kernels::pattern_offsets(batch, H);
-  const kernels::RopeTable rope(a.rotary == RotaryStyle::None ? 0 : a.rotary_dim, a.rope_theta,
-                                a.rotary == RotaryStyle::None ? 0 : batch.max_length());
+  std::vector<kernels::RopeTable> ropes;  // one per ArchSpec::ropes entry
+  if (a.rotary != RotaryStyle::None)
+    for (const Rope& r : a.ropes) ropes.emplace_back(r, batch.max_length());
+  float* raw = a.any_post_norm() ? work_.get(Slot::Raw, N * d) : nullptr;  // a sublayer's output before its norm
 
   auto norm = [&](const NormWeights& nw, const float* in, float* out) {
     if (a.norm == NormKind::LayerNorm)
@@ -169,6 +172,7 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
   Progress progress(options.progress_label, static_cast<size_t>(n_layers));
   for (int l = 0; l < n_layers; ++l) {
     const LayerWeights& L = w.layers[l];
+    const LayerSpec& spec = a.layers[l];
     dispatch.fire(Point::ResidPre, l, batch, x, d);
 
     // Attention.
@@ -181,12 +185,23 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
     } else {
       linear_.apply(L.qkv, h1, N, qkv);
     }
+    if (a.qk_norm) {  // each head's q and k normalised over its d_head values (rows [N, heads, hd])
+      kernels::rms_norm(q.data, N * H, hd, model_.vec(L.q_norm.weight), a.norm_eps, q.data);
+      kernels::rms_norm(k.data, N * KV, hd, model_.vec(L.k_norm.weight), a.norm_eps, k.data);
+    }
     const bool want_pattern = dispatch.wants(Point::AttnPattern, l);
     if (want_pattern) patterns = work_.get(Slot::Patterns, pattern_offsets.back());
-    const double scale = a.attn_scale / (a.scale_by_inverse_layer_idx ? l + 1 : 1);
-    kernels::attention(batch, q, k, v, H, KV, hd, {a.rotary, &rope}, scale, z, want_pattern ? patterns : nullptr);
+    const kernels::Rotary rotary{a.rotary, ropes.empty() ? nullptr : &ropes[spec.rope]};
+    kernels::attention(batch, q, k, v, H, KV, hd, rotary, {spec.attn_scale, spec.window, spec.attn_softcap}, z,
+                       want_pattern ? patterns : nullptr);
     if (want_pattern) dispatch.fire_patterns(l, batch, patterns, H, pattern_offsets);
-    linear_.apply(L.o, z, N, attn_out);
+    if (spec.post_attn_norm) {  // Gemma 2: what is added is the normed output
+      linear_.apply(L.o, z, N, raw);
+      dispatch.fire(Point::AttnRaw, l, batch, raw, d);
+      norm(L.attn_post, raw, attn_out);
+    } else {
+      linear_.apply(L.o, z, N, attn_out);
+    }
     dispatch.fire(Point::AttnOut, l, batch, attn_out, d);
 
     // MLP, reading the block input (parallel) or the stream after attention (sequential).
@@ -203,7 +218,14 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
     }
     dispatch.fire(Point::Ln2Out, l, batch, mlp_in, d);
     // The activation (and SwiGLU's product with up) is fused into the GEMM.
-    linear_.mlp(L.up, a.gated_mlp ? &L.gate : nullptr, a.activation, L.down, mlp_in, N, mlp_out);
+    const Linear* gate = a.gated_mlp ? &L.gate : nullptr;
+    if (spec.post_mlp_norm) {
+      linear_.mlp(L.up, gate, a.activation, L.down, mlp_in, N, raw);
+      dispatch.fire(Point::MlpRaw, l, batch, raw, d);
+      norm(L.mlp_post, raw, mlp_out);
+    } else {
+      linear_.mlp(L.up, gate, a.activation, L.down, mlp_in, N, mlp_out);
+    }
     dispatch.fire(Point::MlpOut, l, batch, mlp_out, d);
 
     // resid_post = (resid_pre + attn_out) + mlp_out; for sequential blocks the
@@ -226,6 +248,7 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
                                 model_.dir().string());
     std::vector<float> logits(N * static_cast<int64_t>(a.vocab_size));
     linear_.apply(w.unembed, h1, N, logits.data());
+    if (a.final_softcap > 0) kernels::softcap(logits.data(), static_cast<int64_t>(logits.size()), static_cast<float>(a.final_softcap));
     dispatch.fire(Point::Logits, -1, batch, logits.data(), a.vocab_size);
   }
 }

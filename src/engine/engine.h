@@ -1,7 +1,8 @@
 #pragma once
-// The one generic forward pass. All sequences of a batch go through the model
-// together, layer by layer; every capture point fires into the observers that
-// asked for it. On every forward the residual identity is verified per layer:
+// The one generic forward pass, read from the ArchSpec and each layer's
+// LayerSpec. All sequences of a batch go through the model together, layer by
+// layer; every capture point fires into the observers that asked for it. On
+// every forward the residual identity is verified per layer:
 //   parallel blocks:   resid_post = resid_pre + attn_out + mlp_out
 //   sequential blocks: resid_mid = resid_pre + attn_out, resid_post = resid_mid + mlp_out
 // on exactly the buffers observers saw, so no capture point can silently be the
@@ -25,7 +26,7 @@ namespace sg {
 // anything reads it.
 class Workspace {
  public:
-  enum class Slot { X, Next, H1, H2, AttnOut, MlpOut, Z, Qkv, Patterns, Count };
+  enum class Slot { X, Next, H1, H2, AttnOut, MlpOut, Raw, Z, Qkv, Patterns, Count };
   float* get(Slot slot, int64_t n);
 
  private:

@@ -83,16 +83,26 @@ void gated_activate(Activation act, float* gate, const float* up, int64_t n) {
     gated_activate_span(act, gate + c, up + c, std::min(kActivationChunk, n - c));
 }
 
-RopeTable::RopeTable(int r, double theta, int64_t max_pos) : rotary_dim(r) {
-  const int half = r / 2;
+void softcap_span(float* x, int64_t n, float cap) {
+  const vec::F16 c = vec::splat(cap);
+  vec::map_span(x, n, [c](const vec::F16& v) SG_VEC_LAMBDA { return vec::tanh(v / c) * c; });
+}
+
+void softcap(float* x, int64_t n, float cap) {
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < n; c += kActivationChunk) softcap_span(x + c, std::min(kActivationChunk, n - c), cap);
+}
+
+RopeTable::RopeTable(const Rope& rope, int64_t max_pos) : rotary_dim(2 * static_cast<int>(rope.inv_freq.size())) {
+  const int half = rotary_dim / 2;
+  const double a = rope.attention_factor;
   cos.resize(static_cast<size_t>(max_pos * half));
   sin.resize(cos.size());
   for (int j = 0; j < half; ++j) {
-    const double inv_freq = std::pow(theta, -2.0 * j / r);
     for (int64_t p = 0; p < max_pos; ++p) {
-      const double angle = static_cast<double>(p) * inv_freq;
-      cos[p * half + j] = static_cast<float>(std::cos(angle));
-      sin[p * half + j] = static_cast<float>(std::sin(angle));
+      const double angle = static_cast<double>(p) * rope.inv_freq[j];
+      cos[p * half + j] = static_cast<float>(std::cos(angle) * a);  // a = 1 multiplies exactly
+      sin[p * half + j] = static_cast<float>(std::sin(angle) * a);
     }
   }
 }
@@ -143,8 +153,13 @@ struct AttentionScratch {
 // One (sequence, head) job: rows [base, base + T), query head h, kv head kvh.
 // Every score q_i . k_j and every output sum_j p_ij v_j is accumulated in a
 // fixed order (e, then j ascending), so results never depend on the batch.
+// Query i sees keys first_key(i) <= j <= i.
 void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base, int64_t T, int h, int kvh, int hd,
-                    const Rotary& rotary, float scale, float* z, int64_t z_stride, float* pat, AttentionScratch& w) {
+                    const Rotary& rotary, const ScoreRule& rule, float* z, int64_t z_stride, float* pat,
+                    AttentionScratch& w) {
+  const float scale = static_cast<float>(rule.scale);
+  const int64_t W = rule.window > 0 ? rule.window : T;  // a window of T or more sees every key
+  auto first_key = [W](int64_t i) { return std::max<int64_t>(0, i - W + 1); };
   w.stride = (T + kLanes - 1) / kLanes * kLanes;
   w.keys_t.assign(static_cast<size_t>(hd * w.stride), 0.0f);
   w.scores.resize(static_cast<size_t>(kQueryBlock * w.stride));
@@ -180,12 +195,14 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base
 
   for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
     const int nb = static_cast<int>(std::min<int64_t>(kQueryBlock, T - i0));
-    const int64_t n_keys = i0 + nb;  // causal: the block's last query sees keys 0..i0+nb-1
+    const int64_t n_keys = i0 + nb;  // causal: the block's last query sees keys up to i0+nb-1
+    const int64_t lo = first_key(i0);  // ... and its first query none before this one
     const float* qr[kQueryBlock];
     for (int r = 0; r < kQueryBlock; ++r) qr[r] = qs + (i0 + std::min(r, nb - 1)) * hd;  // spare rows repeat
 
-    // Scores, sixteen keys at a time: s[r][j] = sum_e q_r[e] k_j[e].
-    for (int64_t j0 = 0; j0 < n_keys; j0 += kLanes) {
+    // Scores, sixteen keys at a time: s[r][j] = sum_e q_r[e] k_j[e]; blocks of
+    // keys no query of the block sees are skipped.
+    for (int64_t j0 = lo / kLanes * kLanes; j0 < n_keys; j0 += kLanes) {
       Lanes acc[kQueryBlock] = {};
       for (int e = 0; e < hd; ++e) {
         Lanes kt;
@@ -197,47 +214,55 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base
         store(w.scores.data() + r * w.stride + j0, scaled);
       }
     }
-    // Softmax of each row over its keys 0..i; probabilities past i are zero.
+    // Softmax of each row over its keys first..i (soft-capped first if the
+    // layer caps); probabilities outside are zero.
     for (int r = 0; r < nb; ++r) {
-      const int64_t i = i0 + r;
-      float* s = w.scores.data() + r * w.stride;
+      const int64_t i = i0 + r, first = first_key(i), n = i + 1 - first;
+      float* row = w.scores.data() + r * w.stride;
+      float* s = row + first;
+      if (rule.softcap > 0) softcap_span(s, n, static_cast<float>(rule.softcap));
       // exp(s_j - max) in place and their sum in double, in one pass; the sum in
       // the fixed order of vec::fixed_sum.
-      const float mx = *std::max_element(s, s + i + 1);
-      const double sum = vec::fixed_sum(i + 1, [s, mx](int64_t j, int k) SG_VEC_LAMBDA {
+      const float mx = *std::max_element(s, s + n);
+      const double sum = vec::fixed_sum(n, [s, mx](int64_t j, int k) SG_VEC_LAMBDA {
         const vec::F16 e = vec::exp(vec::load_first(s + j, k) - mx);
         vec::store_first(s + j, e, k);
         return vec::widen(e);
       });
       const float inv = static_cast<float>(1.0 / sum);
-      for (int64_t j = 0; j <= i; ++j) s[j] *= inv;
-      std::fill(s + i + 1, s + w.stride, 0.0f);
-      if (pat) {
-        std::copy(s, s + i + 1, pat + i * T);
-        std::fill(pat + i * T + i + 1, pat + (i + 1) * T, 0.0f);
-      }
+      for (int64_t j = 0; j < n; ++j) s[j] *= inv;
+      std::fill(row, s, 0.0f);
+      std::fill(s + n, row + w.stride, 0.0f);
+      if (pat) std::copy(row, row + T, pat + i * T);
     }
-    // Outputs, sixteen dims at a time: z_r = sum_{j <= i} p[r][j] v_j. Keys before
-    // the block are seen by every row; inside it, row r stops at key i0 + r.
+    // Outputs, sixteen dims at a time: z_r = sum_{first(i) <= j <= i} p[r][j] v_j,
+    // j ascending. Row r sees key j iff j - W < i0 + r and i0 + r >= j: keys in
+    // [i0 + nb - W, i0) are seen by every row of the block (the common case, with
+    // no per-row bounds); the others by rows [max(0, j - i0), min(nb, j - i0 + W)).
     auto p = [&](int r, int64_t j) { return w.scores[r * w.stride + j]; };
+    const int64_t shared_begin = std::max<int64_t>(lo, i0 + nb - W);
+    auto rows_seeing = [&](int64_t j) {
+      return std::pair<int, int>(static_cast<int>(std::max<int64_t>(0, j - i0)),
+                                 static_cast<int>(std::min<int64_t>(nb, j - i0 + W)));
+    };
     for (int e0 = 0; e0 < full; e0 += kLanes) {
       Lanes acc[kQueryBlock] = {};
-      for (int64_t j = 0; j < i0; ++j) {
+      for (int64_t j = lo; j < n_keys; ++j) {
         Lanes vj;
         load(vj, (vs + j * hd) + e0);
-        for (int r = 0; r < kQueryBlock; ++r) acc[r] += p(std::min(r, nb - 1), j) * vj;
-      }
-      for (int64_t j = i0; j < n_keys; ++j) {
-        Lanes vj;
-        load(vj, (vs + j * hd) + e0);
-        for (int r = static_cast<int>(j - i0); r < nb; ++r) acc[r] += p(r, j) * vj;
+        if (j >= shared_begin && j < i0) {
+          for (int r = 0; r < kQueryBlock; ++r) acc[r] += p(std::min(r, nb - 1), j) * vj;
+        } else {
+          const auto [r0, r1] = rows_seeing(j);
+          for (int r = r0; r < r1; ++r) acc[r] += p(r, j) * vj;
+        }
       }
       for (int r = 0; r < nb; ++r) store(z + (base + i0 + r) * z_stride + e0, acc[r]);
     }
     for (int r = 0; r < nb; ++r)
       for (int e = full; e < hd; ++e) {
         float acc = 0;
-        for (int64_t j = 0; j <= i0 + r; ++j) acc += p(r, j) * (vs + j * hd)[e];
+        for (int64_t j = first_key(i0 + r); j <= i0 + r; ++j) acc += p(r, j) * (vs + j * hd)[e];
         z[(base + i0 + r) * z_stride + e] = acc;
       }
   }
@@ -246,11 +271,10 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base
 }  // namespace
 
 void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, const Rotary& rotary,
-               double scale, float* z, float* patterns) {
+               const ScoreRule& rule, float* z, float* patterns) {
   const int group = H / KV;
   const int64_t n_seq = static_cast<int64_t>(batch.n_sequences());
   const std::vector<int64_t> poff = patterns ? pattern_offsets(batch, H) : std::vector<int64_t>{};
-  const float fscale = static_cast<float>(scale);
 
 #pragma omp parallel
   {
@@ -260,7 +284,7 @@ void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int
       const int64_t s = job / H;
       const int h = static_cast<int>(job % H);
       const int64_t T = batch.length(s);
-      attention_head(q, k, v, batch.begin(s), T, h, h / group, hd, rotary, fscale, z + int64_t{h} * hd, int64_t{H} * hd,
+      attention_head(q, k, v, batch.begin(s), T, h, h / group, hd, rotary, rule, z + int64_t{h} * hd, int64_t{H} * hd,
                      patterns ? patterns + poff[s] + h * T * T : nullptr, scratch);
     }
   }

@@ -42,12 +42,18 @@ void gated_activate_span(Activation act, float* gate, const float* up, int64_t n
 void activate(Activation act, float* x, int64_t n);
 void gated_activate(Activation act, float* gate, const float* up, int64_t n);
 
+// Soft-capping (Gemma 2): x = cap * tanh(x / cap), in float32 as HF computes
+// it; on the calling thread (span) or split among the OpenMP threads.
+void softcap_span(float* x, int64_t n, float cap);
+void softcap(float* x, int64_t n, float cap);
+
 // cos/sin tables for positions 0..max_pos-1 and frequency j < rotary_dim/2:
-// angle = p * theta^(-2j / rotary_dim), computed in double.
+// angle = p * rope.inv_freq[j], cos and sin computed in double, times the
+// rope's attention factor, rounded once to float32.
 struct RopeTable {
   int rotary_dim = 0;
   std::vector<float> cos, sin;  // [max_pos, rotary_dim / 2]
-  RopeTable(int rotary_dim, double theta, int64_t max_pos);
+  RopeTable(const Rope& rope, int64_t max_pos);
 };
 
 // Per-head vectors inside a projection's output, read in place: head h of row r
@@ -69,14 +75,24 @@ struct Rotary {
   void apply(float* v, int64_t pos) const;
 };
 
+// How one layer scores keys: scores = q.k * scale, then (softcap > 0)
+// softcap * tanh(scores / softcap); query i sees keys j <= i, and with a window
+// W > 0 only i - W < j <= i (the last W positions, itself included).
+struct ScoreRule {
+  double scale = 1;
+  int64_t window = 0;
+  double softcap = 0;
+};
+
 // Causal softmax attention within each sequence of the batch, H query heads and
 // KV key/value heads of hd dims; query head h reads kv head h / (H / KV). Queries
 // and keys are rotated (position = index within the sequence) as they are read:
 // q and k themselves are left unrotated.
 // z: [rows, H * hd]. If patterns is non-null it receives, per sequence, [H, T, T]
-// probabilities (zero above the diagonal) at patterns + pattern_offsets(batch, H)[seq].
+// probabilities (zero for keys a query does not see) at
+// patterns + pattern_offsets(batch, H)[seq].
 void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, const Rotary& rotary,
-               double scale, float* z, float* patterns);
+               const ScoreRule& rule, float* z, float* patterns);
 // Where each sequence's [H, T, T] block starts in the patterns buffer; the last
 // of the n_sequences + 1 entries is the buffer's size.
 std::vector<int64_t> pattern_offsets(const Batch& batch, int H);

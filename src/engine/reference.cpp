@@ -92,10 +92,13 @@ Vec apply(const Dense& m, const Vec& x, int64_t T) {
 }
 
 // LayerNorm (population variance, eps inside the root, then gain and bias) or
-// RMSNorm (no mean, then gain), per row of d values.
-Vec normalize(const ArchSpec& a, const NormWeights& nw, const Vec& x, int64_t T) {
-  const int64_t d = a.d_model;
-  const Vec w = widen(*nw.weight);
+// RMSNorm (no mean, then gain), per row of d values (d_model unless given);
+// Gemma's gain is 1 + w.
+Vec normalize(const ArchSpec& a, const NormWeights& nw, const Vec& x, int64_t T, int64_t d = 0) {
+  if (d == 0) d = a.d_model;
+  Vec w = widen(*nw.weight);
+  if (a.norm_gain_plus_one)
+    for (double& g : w) g += 1.0;
   const Vec b = nw.bias ? widen(*nw.bias) : Vec(static_cast<size_t>(d), 0.0);
   Vec y(x.size());
   for (int64_t t = 0; t < T; ++t) {
@@ -140,12 +143,13 @@ Vec add(const Vec& a, const Vec& b) {
 
 // Rotary embedding of one head vector v (hd values) at position p: the first
 // r dims rotate in pairs, (j, j + r/2) for rotate_half, (2j, 2j + 1) for
-// rotate_every_two, by the angle p * theta^(-2j / r).
-void rotate(const ArchSpec& a, double* v, int64_t p) {
+// rotate_every_two, by the angle p * inv_freq[j], cos and sin times the rope's
+// attention factor.
+void rotate(const ArchSpec& a, const Rope& rope, double* v, int64_t p) {
   const int r = a.rotary == RotaryStyle::None ? 0 : a.rotary_dim;
   for (int j = 0; j < r / 2; ++j) {
-    const double angle = static_cast<double>(p) * std::pow(a.rope_theta, -2.0 * j / r);
-    const double c = std::cos(angle), s = std::sin(angle);
+    const double angle = static_cast<double>(p) * rope.inv_freq[j];
+    const double c = std::cos(angle) * rope.attention_factor, s = std::sin(angle) * rope.attention_factor;
     const int i0 = a.rotary == RotaryStyle::Half ? j : 2 * j;
     const int i1 = a.rotary == RotaryStyle::Half ? j + r / 2 : 2 * j + 1;
     const double x0 = v[i0], x1 = v[i1];
@@ -163,7 +167,7 @@ class Forward {
     const int64_t d = a_.d_model;
     Vec x(static_cast<size_t>(T_ * d));
     for (int64_t t = 0; t < T_; ++t)
-      for (int64_t i = 0; i < d; ++i) x[t * d + i] = element(*w_.embed, tokens_[t] * d + i);
+      for (int64_t i = 0; i < d; ++i) x[t * d + i] = element(*w_.embed, tokens_[t] * d + i) * a_.embed_scale;
     put({Point::Embed}, {T_, d}, x);
     if (a_.learned_positions) {
       Vec pos(x.size());
@@ -175,10 +179,15 @@ class Forward {
 
     for (int l = 0; l < a_.n_layers; ++l) {
       const LayerWeights& L = w_.layers[l];
+      const LayerSpec& spec = a_.layers[l];
       put({Point::ResidPre, l}, {T_, d}, x);
       const Vec ln1 = normalize(a_, L.ln1, x, T_);
       put({Point::Ln1Out, l}, {T_, d}, ln1);
-      const Vec attn_out = attention(l, L, ln1);
+      Vec attn_out = attention(l, L, ln1);
+      if (spec.post_attn_norm) {
+        put({Point::AttnRaw, l}, {T_, d}, attn_out);
+        attn_out = normalize(a_, L.attn_post, attn_out, T_);
+      }
       put({Point::AttnOut, l}, {T_, d}, attn_out);
 
       Vec mlp_in, mid;
@@ -190,7 +199,11 @@ class Forward {
         mlp_in = normalize(a_, L.ln2, mid, T_);
       }
       put({Point::Ln2Out, l}, {T_, d}, mlp_in);
-      const Vec mlp_out = mlp(L, mlp_in);
+      Vec mlp_out = mlp(L, mlp_in);
+      if (spec.post_mlp_norm) {
+        put({Point::MlpRaw, l}, {T_, d}, mlp_out);
+        mlp_out = normalize(a_, L.mlp_post, mlp_out, T_);
+      }
       put({Point::MlpOut, l}, {T_, d}, mlp_out);
 
       x = a_.parallel_residual ? add(add(x, attn_out), mlp_out) : add(mid, mlp_out);
@@ -199,7 +212,12 @@ class Forward {
 
     const Vec final_norm = normalize(a_, w_.final_norm, x, T_);
     put({Point::LnFinalOut}, {T_, d}, final_norm);
-    if (w_.unembed.weight) put({Point::Logits}, {T_, a_.vocab_size}, apply(dense(w_.unembed), final_norm, T_));
+    if (w_.unembed.weight) {
+      Vec logits = apply(dense(w_.unembed), final_norm, T_);
+      if (a_.final_softcap > 0)
+        for (double& z : logits) z = a_.final_softcap * std::tanh(z / a_.final_softcap);
+      put({Point::Logits}, {T_, a_.vocab_size}, logits);
+    }
     return std::move(out_);
   }
 
@@ -233,12 +251,20 @@ class Forward {
           }
         }
     }
-    for (int64_t t = 0; t < T_; ++t) {
-      for (int g = 0; g < H; ++g) rotate(a_, q.data() + (t * H + g) * hd, t);
-      for (int g = 0; g < KV; ++g) rotate(a_, k.data() + (t * KV + g) * hd, t);
+    const LayerSpec& spec = a_.layers[l];
+    if (a_.qk_norm) {  // per head, over its hd values
+      q = normalize(a_, L.q_norm, q, T_ * H, hd);
+      k = normalize(a_, L.k_norm, k, T_ * KV, hd);
     }
+    if (a_.rotary != RotaryStyle::None)
+      for (int64_t t = 0; t < T_; ++t) {
+        for (int g = 0; g < H; ++g) rotate(a_, a_.ropes[spec.rope], q.data() + (t * H + g) * hd, t);
+        for (int g = 0; g < KV; ++g) rotate(a_, a_.ropes[spec.rope], k.data() + (t * KV + g) * hd, t);
+      }
 
-    const double scale = a_.attn_scale / (a_.scale_by_inverse_layer_idx ? l + 1.0 : 1.0);
+    const double scale = spec.attn_scale;
+    // Query i sees keys first(i) <= j <= i: all earlier ones, or the last `window`.
+    auto first = [&](int64_t i) { return spec.window > 0 ? std::max<int64_t>(0, i - spec.window + 1) : 0; };
     Vec pattern(static_cast<size_t>(int64_t{H} * T_ * T_), 0.0);
     Vec z(static_cast<size_t>(T_ * H * hd), 0.0);
     Vec scores(static_cast<size_t>(T_));
@@ -246,19 +272,20 @@ class Forward {
       const int kvh = g / (H / KV);  // grouped-query attention
       for (int64_t i = 0; i < T_; ++i) {
         double mx = -std::numeric_limits<double>::infinity();
-        for (int64_t j = 0; j <= i; ++j) {  // causal: keys up to the query's position
+        for (int64_t j = first(i); j <= i; ++j) {  // causal (and windowed)
           double s = 0;
           for (int e = 0; e < hd; ++e) s += q[(i * H + g) * hd + e] * k[(j * KV + kvh) * hd + e];
           scores[j] = s * scale;
+          if (spec.attn_softcap > 0) scores[j] = spec.attn_softcap * std::tanh(scores[j] / spec.attn_softcap);
           mx = std::max(mx, scores[j]);
         }
         double sum = 0;
-        for (int64_t j = 0; j <= i; ++j) sum += scores[j] = std::exp(scores[j] - mx);
+        for (int64_t j = first(i); j <= i; ++j) sum += scores[j] = std::exp(scores[j] - mx);
         double* p = pattern.data() + (g * T_ + i) * T_;
-        for (int64_t j = 0; j <= i; ++j) p[j] = scores[j] / sum;
+        for (int64_t j = first(i); j <= i; ++j) p[j] = scores[j] / sum;
         for (int e = 0; e < hd; ++e) {
           double acc = 0;
-          for (int64_t j = 0; j <= i; ++j) acc += p[j] * v[(j * KV + kvh) * hd + e];
+          for (int64_t j = first(i); j <= i; ++j) acc += p[j] * v[(j * KV + kvh) * hd + e];
           z[(i * H + g) * hd + e] = acc;  // heads concatenated in head order
         }
       }
@@ -296,9 +323,6 @@ std::map<std::string, ReferenceTensor> reference_forward(const Model& model, std
   if (T == 0) fail("reference forward: the sequence is empty");
   if (T > a.max_positions)
     fail("reference forward: {} tokens, more than the model's {} positions", T, a.max_positions);
-  if (a.sliding_window > 0 && T > a.sliding_window)
-    fail("reference forward: {} tokens, more than the sliding window ({}), which is not implemented", T,
-         a.sliding_window);
   for (int64_t t = 0; t < T; ++t)
     if (tokens[t] < 0 || tokens[t] >= a.vocab_size)
       fail("reference forward: token id {} at position {} is outside the vocabulary (0..{})", tokens[t], t,

@@ -95,7 +95,9 @@ std::vector<int> hf_hidden_state_points(const std::string& model_type, int n_lay
   // One convention for every supported base class (golden README section 6):
   // all_hidden_states gets the input of every decoder layer, then the final
   // norm's output replaces what would have been the last layer's output.
-  static const char* const kClassicConvention[] = {"gpt_neox", "gptj", "gpt2", "llama", "qwen2"};
+  // (Gemma: the embedding entry is after its sqrt(d) scaling, as hook_embed.)
+  static const char* const kClassicConvention[] = {"gpt_neox", "gptj",    "gpt2",  "llama", "qwen2",
+                                                   "mistral",  "qwen3", "gemma", "gemma2"};
   bool known = false;
   for (const char* t : kClassicConvention) known = known || model_type == t;
   if (!known) fail("model_type \"{}\": its HF output_hidden_states convention is not recorded", model_type);

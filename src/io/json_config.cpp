@@ -19,7 +19,17 @@ JsonConfig::JsonConfig(const std::string& text, std::string source) : source_(st
 JsonConfig JsonConfig::load(const std::filesystem::path& path) { return JsonConfig(read_file(path), path.string()); }
 
 void JsonConfig::field_error(const std::string& key, const std::string& what) const {
-  fail("{}: field \"{}\" {}", source_, key, what);
+  fail("{}: field \"{}{}\" {}", source_, prefix_, key, what);
+}
+
+JsonConfig JsonConfig::sub(const std::string& key) const {
+  auto it = j_.find(key);
+  if (it == j_.end() || !it->is_object()) field_error(key, "must be an object");
+  JsonConfig c;
+  c.j_ = *it;
+  c.source_ = source_;
+  c.prefix_ = prefix_ + key + ".";
+  return c;
 }
 
 const nlohmann::json* JsonConfig::lookup(std::initializer_list<const char*> keys, std::string* found) const {

@@ -20,6 +20,11 @@ class JsonConfig {
 
   // True if the key is present and not null.
   bool has(const std::string& key) const;
+  // True if the key is present, even as null (for fields where HF's default for
+  // an absent key differs from null, as Gemma 2's soft-caps).
+  bool contains(const std::string& key) const { return j_.contains(key); }
+  // The object at `key` as a config of its own, whose errors name "key.field".
+  JsonConfig sub(const std::string& key) const;
   // The first of the keys present (and not null), or nullopt.
   std::optional<std::string> first_present(std::initializer_list<const char*> keys) const;
 
@@ -37,8 +42,10 @@ class JsonConfig {
 
  private:
   const nlohmann::json* lookup(std::initializer_list<const char*> keys, std::string* found) const;
+  JsonConfig() = default;
   nlohmann::json j_;
   std::string source_;
+  std::string prefix_;  // "rope_scaling." for a sub-config
 };
 
 }  // namespace sg

@@ -2,6 +2,12 @@
 
 namespace sg {
 
+bool ArchSpec::any_post_norm() const {
+  for (const LayerSpec& l : layers)
+    if (l.post_attn_norm || l.post_mlp_norm) return true;
+  return false;
+}
+
 const char* to_string(NormKind k) { return k == NormKind::LayerNorm ? "LayerNorm" : "RMSNorm"; }
 
 const char* to_string(Activation a) {

@@ -1,9 +1,13 @@
 #pragma once
 // ArchSpec: a decoder-only transformer described as data. Every supported
-// family (GPT-NeoX, GPT-J, Qwen2, Llama, GPT-2) translates its config.json into
-// one of these; the engine runs one generic forward pass driven by it.
+// family translates its config.json into one of these; the engine runs one
+// generic forward pass driven by it. What may differ from layer to layer (the
+// attention window, the rotary table, the norms around the sublayers, the
+// score scale and soft-cap) lives in a per-layer LayerSpec, as gemma.cpp's
+// LayerConfig list does.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace sg {
 
@@ -11,8 +15,27 @@ enum class NormKind { LayerNorm, RMSNorm };
 enum class Activation { GeluErf, GeluTanh, Silu, Relu };
 enum class RotaryStyle {
   None,        // no rotary embedding (GPT-2: learned positions)
-  Half,        // rotate_half: pairs (j, j + r/2)  (GPT-NeoX, Llama, Qwen2)
+  Half,        // rotate_half: pairs (j, j + r/2)  (GPT-NeoX, Llama, Qwen2, ...)
   Interleaved  // rotate_every_two: pairs (2j, 2j+1)  (GPT-J)
+};
+
+// One rotary table: the frequency of each rotated pair and the factor cos and
+// sin are multiplied by. model/rope.h computes them from the config (plain
+// theta^(-2j/r), or one of the rope_scaling types).
+struct Rope {
+  std::vector<double> inv_freq;   // [rotary_dim / 2]: angle(p, j) = p * inv_freq[j]
+  double attention_factor = 1.0;  // yarn's mscale; 1 otherwise
+  std::string description;        // for inspect: "theta 10000", "llama3 (factor 8, ...)"
+};
+
+// What one layer does beyond the shared block structure.
+struct LayerSpec {
+  int64_t window = 0;  // 0: causal over all keys; W > 0: query i sees keys i-W < j <= i
+  int rope = 0;        // index into ArchSpec::ropes
+  double attn_scale = 0;      // multiplies q.k (usually d_head^-0.5)
+  double attn_softcap = 0;    // 0: none; c > 0: scores = c * tanh(scores / c) before the mask
+  bool post_attn_norm = false;  // a norm on the attention output before the residual add (Gemma 2)
+  bool post_mlp_norm = false;   // a norm on the MLP output before the residual add (Gemma 2)
 };
 
 struct ArchSpec {
@@ -25,19 +48,25 @@ struct ArchSpec {
   int d_mlp = 0;
   int vocab_size = 0;
   int64_t max_positions = 0;  // longer sequences are refused
-  int64_t sliding_window = 0;  // 0 = none; sequences longer than this are refused
 
   NormKind norm = NormKind::LayerNorm;
   double norm_eps = 1e-5;
+  // Gemma: every norm multiplies by (1 + w) for the stored w. Model::vec hands
+  // out the gain itself (1 + w, computed in float32 as HF does).
+  bool norm_gain_plus_one = false;
   // Parallel: resid_post = x + attn(ln1(x)) + mlp(ln2(x)); sequential:
   // mid = x + attn(ln1(x)), resid_post = mid + mlp(ln2(mid)).
   bool parallel_residual = false;
   bool shared_norm = false;  // GPT-J: one norm (ln_1) feeds attention and MLP
+  bool qk_norm = false;      // Qwen3: RMSNorm of each head's q and k (over d_head) before rotary
 
   RotaryStyle rotary = RotaryStyle::None;
   int rotary_dim = 0;  // dims of each head that rotate (the rest pass through)
-  double rope_theta = 10000.0;
+  std::vector<Rope> ropes;  // the rotary tables the layers use (LayerSpec::rope)
   bool learned_positions = false;  // GPT-2's wpe
+  // Gemma: the embedding rows are multiplied by sqrt(d_model), a factor HF
+  // rounds to the checkpoint's dtype (Model::load does); 1 = none.
+  double embed_scale = 1.0;
 
   // Which projections carry biases (the checkpoint must then hold them).
   bool qkv_bias = false;
@@ -46,13 +75,16 @@ struct ArchSpec {
   bool unembed_bias = false;  // GPT-J's lm_head.bias
 
   Activation activation = Activation::GeluErf;
-  bool gated_mlp = false;  // SwiGLU: down(act(gate(x)) * up(x))
+  bool gated_mlp = false;  // SwiGLU / GeGLU: down(act(gate(x)) * up(x))
 
-  double attn_scale = 0;                    // multiplies q.k; usually d_head^-0.5
-  bool scale_by_inverse_layer_idx = false;  // GPT-2 option: additionally / (layer + 1)
-  bool tied_embeddings = false;             // unembedding = token embedding
+  double final_softcap = 0;      // 0: none; c > 0: logits = c * tanh(logits / c) (Gemma 2)
+  bool tied_embeddings = false;  // unembedding = token embedding
+
+  std::vector<LayerSpec> layers;  // [n_layers]
 
   double rho() const { return static_cast<double>(n_heads) / d_head; }  // seed 004's head density
+  // Whether some layer normalises a sublayer's output before the residual add.
+  bool any_post_norm() const;
 };
 
 const char* to_string(NormKind k);

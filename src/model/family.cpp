@@ -1,6 +1,8 @@
 #include "model/family.h"
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 
 #include "util/error.h"
 
@@ -11,10 +13,15 @@ extern const Family kGptjFamily;
 extern const Family kGpt2Family;
 extern const Family kLlamaFamily;
 extern const Family kQwen2Family;
+extern const Family kMistralFamily;
+extern const Family kQwen3Family;
+extern const Family kGemmaFamily;
+extern const Family kGemma2Family;
 
 namespace {
-const std::array<const Family*, 5> kFamilies{&kGptNeoxFamily, &kGptjFamily, &kGpt2Family, &kLlamaFamily,
-                                             &kQwen2Family};
+const std::array<const Family*, 9> kFamilies{&kGptNeoxFamily, &kGptjFamily,   &kGpt2Family,
+                                             &kLlamaFamily,   &kQwen2Family,   &kMistralFamily,
+                                             &kQwen3Family,   &kGemmaFamily,   &kGemma2Family};
 }  // namespace
 
 const Family* find_family(std::string_view model_type) {
@@ -29,29 +36,21 @@ std::vector<std::string_view> supported_model_types() {
   return out;
 }
 
-void refuse_rope_scaling(const JsonConfig& config) {
-  for (const char* key : {"rope_scaling", "rope_parameters"}) {
-    if (!config.has(key)) continue;
-    const auto& v = config.json()[key];
-    if (!v.is_object()) config.field_error(key, "must be an object or null");
-    std::string type = "default";
-    for (const char* k : {"rope_type", "type"})
-      if (v.contains(k) && v[k].is_string()) type = v[k].get<std::string>();
-    if (type != "default")
-      config.field_error(key, "has rope_type \"" + type + "\", which streamgauge does not support yet");
-  }
-}
-
 double read_rope_theta(const JsonConfig& config, std::initializer_list<const char*> legacy_keys, double dflt) {
-  if (config.has("rope_parameters")) {
-    const auto& rp = config.json()["rope_parameters"];
-    if (rp.contains("rope_theta")) {
-      if (!rp["rope_theta"].is_number()) config.field_error("rope_parameters.rope_theta", "must be a number");
-      return rp["rope_theta"].get<double>();
-    }
+  double theta = dflt;
+  const char* field = "rope_theta";
+  if (config.has("rope_parameters") && config.json()["rope_parameters"].is_object() &&
+      config.sub("rope_parameters").has("rope_theta")) {
+    theta = config.sub("rope_parameters").number({"rope_theta"});
+    field = "rope_parameters.rope_theta";
+  } else if (config.has("rope_theta")) {
+    theta = config.number({"rope_theta"});
+  } else if (legacy_keys.size()) {
+    theta = config.number_or(legacy_keys, dflt);
+    field = *legacy_keys.begin();
   }
-  if (config.has("rope_theta")) return config.number({"rope_theta"});
-  return legacy_keys.size() ? config.number_or(legacy_keys, dflt) : dflt;
+  if (!(theta > 0) || !std::isfinite(theta)) config.field_error(field, "must be a positive number");
+  return theta;
 }
 
 Activation parse_activation(const JsonConfig& config, const std::string& key, const std::string& value) {
@@ -81,7 +80,30 @@ void read_gpt2_style(const JsonConfig& c, ArchSpec& s, int64_t default_positions
   s.norm_eps = c.number_or({"layer_norm_epsilon"}, 1e-5);
 }
 
-void validate_spec(const JsonConfig& config, const ArchSpec& s) {
+void uniform_layers(const JsonConfig& c, ArchSpec& s, const LayerSpec& layer) {
+  if (s.n_layers <= 0) c.field_error("num_hidden_layers", "must be positive");
+  if (s.n_layers > 4096) fail("{}: the model dimensions are implausibly large", c.source());
+  s.layers.assign(static_cast<size_t>(std::max(s.n_layers, 0)), layer);
+}
+
+int read_head_dim(const JsonConfig& c, int d_model, int n_heads, int dflt_head_dim) {
+  if (c.has("head_dim")) return static_cast<int>(c.integer({"head_dim"}));
+  if (dflt_head_dim > 0) return dflt_head_dim;
+  if (n_heads > 0 && d_model % n_heads)
+    c.field_error("num_attention_heads", "must divide hidden_size (or config.json must give head_dim)");
+  return n_heads > 0 ? d_model / n_heads : 0;
+}
+
+int64_t read_window(const JsonConfig& c, const char* field, int64_t absent_default) {
+  if (!c.contains(field)) return absent_default;
+  if (!c.has(field)) return 0;  // null: no window
+  const int64_t w = c.integer({field});
+  if (w <= 0) c.field_error(field, "must be a positive number of tokens (or null for no window)");
+  return w;
+}
+
+void finish_spec(const JsonConfig& config, ArchSpec& s) {
+  if (s.layers.empty()) uniform_layers(config, s);
   auto positive = [&](int64_t v, const char* field) {
     if (v <= 0) config.field_error(field, "must be positive");
   };
@@ -101,8 +123,16 @@ void validate_spec(const JsonConfig& config, const ArchSpec& s) {
   if (s.rotary_dim < 0 || s.rotary_dim > s.d_head || s.rotary_dim % 2 != 0)
     config.field_error("rotary_dim", "must be an even number of dimensions within a head");
   if (!(s.norm_eps >= 0)) config.field_error("layer_norm_eps", "must be non-negative");
-  if (!(s.rope_theta > 0)) config.field_error("rope_theta", "must be positive");
   if (s.max_positions <= 0) config.field_error("max_position_embeddings", "must be positive");
+  for (LayerSpec& l : s.layers) {
+    if (l.attn_scale == 0) l.attn_scale = 1.0 / std::sqrt(static_cast<double>(s.d_head));
+    if (l.rope < 0 || (s.rotary != RotaryStyle::None && static_cast<size_t>(l.rope) >= s.ropes.size()))
+      fail("internal: {}: a layer names rotary table {} of {}", config.source(), l.rope, s.ropes.size());
+  }
+  for (const Rope& r : s.ropes)
+    if (s.rotary != RotaryStyle::None && r.inv_freq.size() != static_cast<size_t>(s.rotary_dim / 2))
+      fail("internal: {}: a rotary table has {} frequencies for {} rotary dims", config.source(), r.inv_freq.size(),
+           s.rotary_dim);
 }
 
 }  // namespace sg

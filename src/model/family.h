@@ -9,6 +9,7 @@
 #include "io/json_config.h"
 #include "model/arch.h"
 #include "model/binder.h"
+#include "model/rope.h"
 #include "model/weights.h"
 
 namespace sg {
@@ -29,11 +30,8 @@ std::vector<std::string_view> supported_model_types();
 
 // Shared config helpers --------------------------------------------------------
 
-// Refuses rope_scaling / rope_parameters with a rope_type other than "default"
-// (they change the rotary frequencies, which the engine does not implement).
-void refuse_rope_scaling(const JsonConfig& config);
 // rope_theta from its spellings (rope_parameters.rope_theta, rope_theta, or the
-// family's legacy key), else `dflt`.
+// family's legacy key), else `dflt`; must be positive.
 double read_rope_theta(const JsonConfig& config, std::initializer_list<const char*> legacy_keys, double dflt);
 // Parses hidden_act / activation_function.
 Activation parse_activation(const JsonConfig& config, const std::string& key, const std::string& value);
@@ -44,7 +42,18 @@ void set_mha_heads(const JsonConfig& config, ArchSpec& spec, const char* heads_f
 // (or num_hidden_layers, hidden_size, num_attention_heads), n_inner (null ->
 // 4 n_embd), vocab_size, n_positions, layer_norm_epsilon (1e-5); LayerNorm.
 void read_gpt2_style(const JsonConfig& config, ArchSpec& spec, int64_t default_positions);
+// n_layers copies of `layer` (a family whose layers are all alike); refuses a
+// layer count outside 1..4096 first.
+void uniform_layers(const JsonConfig& config, ArchSpec& spec, const LayerSpec& layer = {});
+// d_head from an explicit head_dim if the config has one, else hidden_size /
+// num_attention_heads (which must then divide). `dflt_head_dim` > 0: the class
+// default for an absent head_dim (Qwen3 128, Gemma 256) instead of the division.
+int read_head_dim(const JsonConfig& config, int d_model, int n_heads, int dflt_head_dim = 0);
+// A sliding window field: null means none (0); a present value must be positive.
+int64_t read_window(const JsonConfig& config, const char* field, int64_t absent_default);
 // Checks the divisibility and positivity every spec needs; names the fields.
-void validate_spec(const JsonConfig& config, const ArchSpec& spec);
+// Fills what a family may leave out: one default LayerSpec per layer, and the
+// score scale d_head^-0.5 of layers that set none.
+void finish_spec(const JsonConfig& config, ArchSpec& spec);
 
 }  // namespace sg

@@ -2,6 +2,8 @@
 // fused [Q | K | V] projection, learned positions, tied head. Legacy checkpoints
 // (openai-community/gpt2) lack the "transformer." prefix and carry attn.bias
 // mask buffers, which are ignored.
+#include <cmath>
+
 #include "model/family.h"
 
 namespace sg {
@@ -15,8 +17,12 @@ ArchSpec translate(const JsonConfig& c) {
   read_gpt2_style(c, s, 1024);
   s.learned_positions = true;
   s.activation = parse_activation(c, "activation_function", c.string_or({"activation_function"}, "gelu_new"));
-  if (!c.boolean_or({"scale_attn_weights"}, true)) s.attn_scale = 1.0;  // else the default d_head^-0.5
-  s.scale_by_inverse_layer_idx = c.boolean_or({"scale_attn_by_inverse_layer_idx"}, false);
+  // Scores are scaled by d_head^-0.5 (scale_attn_weights, else 1), additionally
+  // divided by (layer + 1) with scale_attn_by_inverse_layer_idx.
+  const double scale = c.boolean_or({"scale_attn_weights"}, true) ? 1.0 / std::sqrt(static_cast<double>(s.d_head)) : 1.0;
+  const bool by_layer = c.boolean_or({"scale_attn_by_inverse_layer_idx"}, false);
+  uniform_layers(c, s);
+  for (int l = 0; l < s.n_layers; ++l) s.layers[l].attn_scale = scale / (by_layer ? l + 1 : 1);
   // GPT2Config does not override PretrainedConfig's default (true).
   s.tied_embeddings = c.boolean_or({"tie_word_embeddings"}, true);
   s.qkv_bias = s.o_bias = s.mlp_bias = true;

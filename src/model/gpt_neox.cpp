@@ -24,7 +24,7 @@ ArchSpec translate(const JsonConfig& c) {
   if (c.has("rope_parameters") && c.json()["rope_parameters"].contains("partial_rotary_factor"))
     pct = c.json()["rope_parameters"]["partial_rotary_factor"].get<double>();
   s.rotary_dim = static_cast<int>(s.d_head * pct);  // HF: int(head_size * rotary_pct)
-  s.rope_theta = read_rope_theta(c, {"rotary_emb_base"}, 10000.0);
+  s.ropes = {plain_rope(s.rotary_dim, read_rope_theta(c, {"rotary_emb_base"}, 10000.0))};
   s.activation = parse_activation(c, "hidden_act", c.string_or({"hidden_act"}, "gelu"));
   s.tied_embeddings = c.boolean_or({"tie_word_embeddings"}, false);
   s.qkv_bias = s.o_bias = c.boolean_or({"attention_bias"}, true);

@@ -17,7 +17,7 @@ ArchSpec translate(const JsonConfig& c) {
   if (c.json().contains("rotary_dim") && c.json()["rotary_dim"].is_null())
     c.field_error("rotary_dim", "is null (rotary over the whole embedding) which streamgauge does not support");
   s.rotary_dim = c.integer_or({"rotary_dim"}, 64);
-  s.rope_theta = 10000.0;  // hard-coded in HF's GPT-J
+  s.ropes = {plain_rope(s.rotary_dim, 10000.0)};  // base hard-coded in HF's GPT-J
   s.activation = parse_activation(c, "activation_function", c.string_or({"activation_function"}, "gelu_new"));
   s.tied_embeddings = c.boolean_or({"tie_word_embeddings"}, false);
   s.mlp_bias = true;

@@ -1,53 +1,80 @@
-// Llama and Qwen2: HF LlamaConfig / Qwen2Config and their *ForCausalLM. RMSNorm,
-// rotate_half rotary over the whole head, grouped-query attention, SwiGLU MLP.
-// Qwen2 adds q/k/v biases (none on o_proj) and an optional sliding window.
+// The Llama family of HF configs: LlamaConfig, Qwen2Config, MistralConfig,
+// Qwen3Config and their *ForCausalLM. RMSNorm, rotate_half rotary over the whole
+// head (rope scaling: model/rope.h), grouped-query attention, SwiGLU MLP.
+//   qwen2:   q/k/v biases (none on o_proj)
+//   mistral: a sliding window on every layer, explicit head_dim
+//   qwen3:   RMSNorm of each head's q and k before rotary, explicit head_dim
 #include "model/family.h"
 
 namespace sg {
 namespace {
 
-ArchSpec translate_common(const JsonConfig& c, const char* type) {
-  refuse_rope_scaling(c);
+struct Defaults {
+  int64_t max_positions;
+  int head_dim = 0;  // class default of an absent head_dim; 0: hidden_size / heads
+};
+
+ArchSpec translate_common(const JsonConfig& c, const char* type, const Defaults& dflt) {
   ArchSpec s;
   s.model_type = type;
   s.n_layers = c.integer({"num_hidden_layers"});
   s.d_model = c.integer({"hidden_size"});
   s.n_heads = c.integer({"num_attention_heads"});
   s.n_kv_heads = c.integer_or({"num_key_value_heads"}, s.n_heads);
-  if (c.has("head_dim")) {
-    s.d_head = c.integer({"head_dim"});
-  } else {
-    if (s.n_heads > 0 && s.d_model % s.n_heads) c.field_error("num_attention_heads", "must divide hidden_size");
-    s.d_head = s.n_heads > 0 ? s.d_model / s.n_heads : 0;
-  }
+  s.d_head = read_head_dim(c, s.d_model, s.n_heads, dflt.head_dim);
   s.d_mlp = c.integer({"intermediate_size"});
   s.vocab_size = c.integer({"vocab_size"});
+  s.max_positions = c.integer_or({"max_position_embeddings"}, dflt.max_positions);
   s.norm = NormKind::RMSNorm;
   s.norm_eps = c.number_or({"rms_norm_eps"}, 1e-6);
   s.rotary = RotaryStyle::Half;
   s.rotary_dim = s.d_head;
-  s.rope_theta = read_rope_theta(c, {}, 10000.0);
+  s.ropes = {read_rope(c, s.d_head, read_rope_theta(c, {}, 10000.0), s.max_positions)};
   s.activation = parse_activation(c, "hidden_act", c.string_or({"hidden_act"}, "silu"));
   s.gated_mlp = true;
   s.tied_embeddings = c.boolean_or({"tie_word_embeddings"}, false);
+  uniform_layers(c, s);
   return s;
 }
 
+// Qwen2 and Qwen3 window some layers when use_sliding_window is true (false in
+// every released checkpoint); which ones has changed between HF versions and no
+// golden data pins it down, so such configs are refused.
+void refuse_qwen_window(const JsonConfig& c) {
+  if (c.boolean_or({"use_sliding_window"}, false))
+    c.field_error("use_sliding_window",
+                  "is true: Qwen's sliding-window layers are not supported (released checkpoints set it false)");
+}
+
 ArchSpec translate_llama(const JsonConfig& c) {
-  ArchSpec s = translate_common(c, "llama");
-  s.max_positions = c.integer_or({"max_position_embeddings"}, 2048);
+  ArchSpec s = translate_common(c, "llama", {2048});
   s.qkv_bias = s.o_bias = c.boolean_or({"attention_bias"}, false);
   s.mlp_bias = c.boolean_or({"mlp_bias"}, false);
   return s;
 }
 
 ArchSpec translate_qwen2(const JsonConfig& c) {
-  ArchSpec s = translate_common(c, "qwen2");
-  s.max_positions = c.integer_or({"max_position_embeddings"}, 32768);
+  refuse_qwen_window(c);
+  ArchSpec s = translate_common(c, "qwen2", {32768});
   s.qkv_bias = true;
-  // HF Qwen2 applies the window on layers >= max_window_layers when enabled.
-  if (c.boolean_or({"use_sliding_window"}, false) && c.integer_or({"max_window_layers"}, 28) < s.n_layers)
-    s.sliding_window = c.integer_or({"sliding_window"}, 4096);
+  return s;
+}
+
+ArchSpec translate_mistral(const JsonConfig& c) {
+  ArchSpec s = translate_common(c, "mistral", {4096 * 32});
+  // MistralConfig: an absent num_key_value_heads means 8, null means num_attention_heads.
+  if (!c.contains("num_key_value_heads")) s.n_kv_heads = 8;
+  // sliding_window: absent -> 4096, null -> none.
+  const int64_t window = read_window(c, "sliding_window", 4096);
+  for (LayerSpec& l : s.layers) l.window = window;
+  return s;
+}
+
+ArchSpec translate_qwen3(const JsonConfig& c) {
+  refuse_qwen_window(c);
+  ArchSpec s = translate_common(c, "qwen3", {32768, 128});
+  s.qkv_bias = s.o_bias = c.boolean_or({"attention_bias"}, false);
+  s.qk_norm = true;
   return s;
 }
 
@@ -66,6 +93,10 @@ ModelWeights bind(const ArchSpec& s, Binder& b) {
     L.q = b.linear(p + "self_attn.q_proj", s.d_model, q_width, bias(s.qkv_bias));
     L.k = b.linear(p + "self_attn.k_proj", s.d_model, kv_width, bias(s.qkv_bias));
     L.v = b.linear(p + "self_attn.v_proj", s.d_model, kv_width, bias(s.qkv_bias));
+    if (s.qk_norm) {
+      L.q_norm = b.norm(p + "self_attn.q_norm", s.d_head, false);
+      L.k_norm = b.norm(p + "self_attn.k_norm", s.d_head, false);
+    }
     L.o = b.linear(p + "self_attn.o_proj", q_width, s.d_model, bias(s.o_bias));
     L.gate = b.linear(p + "mlp.gate_proj", s.d_model, s.d_mlp, bias(s.mlp_bias));
     L.up = b.linear(p + "mlp.up_proj", s.d_model, s.d_mlp, bias(s.mlp_bias));
@@ -83,5 +114,7 @@ ModelWeights bind(const ArchSpec& s, Binder& b) {
 
 extern const Family kLlamaFamily{"llama", "model.", "embed_tokens.weight", translate_llama, bind};
 extern const Family kQwen2Family{"qwen2", "model.", "embed_tokens.weight", translate_qwen2, bind};
+extern const Family kMistralFamily{"mistral", "model.", "embed_tokens.weight", translate_mistral, bind};
+extern const Family kQwen3Family{"qwen3", "model.", "embed_tokens.weight", translate_qwen3, bind};
 
 }  // namespace sg

@@ -26,8 +26,7 @@ const Family& family_of(const JsonConfig& c) {
 
 ArchSpec translate(const JsonConfig& c) {
   ArchSpec s = family_of(c).translate(c);
-  if (s.attn_scale == 0) s.attn_scale = 1.0 / std::sqrt(static_cast<double>(s.d_head));
-  validate_spec(c, s);
+  finish_spec(c, s);
   return s;
 }
 
@@ -44,7 +43,7 @@ std::set<const TensorView*> bound_tensors(const ModelWeights& w) {
   add(w.embed);
   add(w.pos_embed);
   for (auto& L : w.layers) {
-    for (auto* n : {&L.ln1, &L.ln2}) {
+    for (auto* n : {&L.ln1, &L.ln2, &L.attn_post, &L.mlp_post, &L.q_norm, &L.k_norm}) {
       add(n->weight);
       add(n->bias);
     }
@@ -87,6 +86,9 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& dir) {
     warnf("{}: no unembedding tensor (a base-model checkpoint?): logits are unavailable", dir.string());
 
   const auto tensors = bound_tensors(m->weights_);
+  std::set<const TensorView*> norm_gains{m->weights_.final_norm.weight};
+  for (auto& L : m->weights_.layers)
+    for (auto* n : {&L.ln1, &L.ln2, &L.attn_post, &L.mlp_post, &L.q_norm, &L.k_norm}) norm_gains.insert(n->weight);
   m->weight_dtype_ = m->weights_.layers.at(0).o.weight->dtype;
   for (const TensorView* t : tensors) {
     m->n_params_ += t->numel();
@@ -96,7 +98,18 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& dir) {
       auto& v = m->vectors_[t];
       v.resize(t->numel());
       to_f32(t->dtype, t->data, v.data(), v.size());
+      // Gemma's norms multiply by (1 + w): HF's `1.0 + self.weight.float()`, in float32.
+      if (m->arch_.norm_gain_plus_one && norm_gains.count(t))
+        for (float& g : v) g = 1.0f + g;
     }
+  }
+  // Gemma scales the embedding by sqrt(hidden_size) as a tensor of the
+  // embedding's dtype (in BF16, sqrt(3072) = 55.43 becomes 55.5).
+  if (m->arch_.embed_scale != 1.0) {
+    const float f = static_cast<float>(m->arch_.embed_scale);
+    if (m->weights_.embed->dtype == DType::BF16) m->arch_.embed_scale = bf16_to_f32(f32_to_bf16(f));
+    else if (m->weights_.embed->dtype == DType::F16) m->arch_.embed_scale = f16_to_f32(f32_to_f16(f));
+    else m->arch_.embed_scale = f;
   }
   const auto& w = m->weights_;
   int64_t embedding = w.embed->numel() + (w.pos_embed ? w.pos_embed->numel() : 0);

@@ -36,7 +36,9 @@ class Model {
   // A synthetic model (model/synthetic.h): random weights, its numbers mean nothing.
   bool random_weights() const { return random_weights_; }
 
-  // A 1-D weight (norm gain/bias, bias vector) widened to float32.
+  // A 1-D weight (norm gain/bias, bias vector) widened to float32. For a norm
+  // weight this is the gain the norm multiplies by: 1 + w where the
+  // architecture stores w (ArchSpec::norm_gain_plus_one).
   const float* vec(const TensorView* t) const;
 
  private:

@@ -130,7 +130,7 @@ TEST(Cli, BadInputGivesOneLineExitTwoAndNoOutput) {
   write_file_atomic(m / "config.json", cfg.dump());
   expect_error(capture(m, "--ids 1"), "model_type");
 
-  // A sliding window shorter than the input is refused, naming the field.
+  // Qwen2 with use_sliding_window true is refused, naming the field.
   auto w = test::copy_model(golden_model("qwen2"), "cli_sliding");
   cfg = nlohmann::json::parse(read_file(w / "config.json"));
   cfg["use_sliding_window"] = true;

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "engine/kernels.h"
+#include "model/rope.h"
 
 namespace sg {
 namespace {
@@ -17,9 +18,10 @@ struct Case {
   int H, KV, hd;
 };
 
-// softmax(q.k * scale) v per (sequence, head), in double; patterns [H, T, T].
+// softmax(cap(q.k * scale)) v per (sequence, head) over the keys each query
+// sees, in double; patterns [H, T, T].
 void reference(const Batch& b, const kernels::Heads& q, const kernels::Heads& k, const kernels::Heads& v, int H,
-               int KV, int hd, double scale, std::vector<double>& z, std::vector<double>& pat) {
+               int KV, int hd, const kernels::ScoreRule& rule, std::vector<double>& z, std::vector<double>& pat) {
   z.assign(static_cast<size_t>(b.n_tokens() * H * hd), 0.0);
   pat.clear();
   for (size_t s = 0; s < b.n_sequences(); ++s) {
@@ -29,13 +31,15 @@ void reference(const Batch& b, const kernels::Heads& q, const kernels::Heads& k,
       for (int64_t i = 0; i < T; ++i) {
         std::vector<double> p(T, 0.0);
         double mx = -INFINITY, sum = 0;
-        for (int64_t j = 0; j <= i; ++j) {
+        const int64_t first = rule.window > 0 ? std::max<int64_t>(0, i - rule.window + 1) : 0;
+        for (int64_t j = first; j <= i; ++j) {
           for (int e = 0; e < hd; ++e) p[j] += double(q.at(base + i, h)[e]) * k.at(base + j, kvh)[e];
-          p[j] *= scale;
+          p[j] *= rule.scale;
+          if (rule.softcap > 0) p[j] = rule.softcap * std::tanh(p[j] / rule.softcap);
           mx = std::max(mx, p[j]);
         }
-        for (int64_t j = 0; j <= i; ++j) sum += p[j] = std::exp(p[j] - mx);
-        for (int64_t j = 0; j <= i; ++j) {
+        for (int64_t j = first; j <= i; ++j) sum += p[j] = std::exp(p[j] - mx);
+        for (int64_t j = first; j <= i; ++j) {
           p[j] /= sum;
           for (int e = 0; e < hd; ++e) z[((base + i) * H + h) * hd + e] += p[j] * v.at(base + j, kvh)[e];
         }
@@ -58,16 +62,44 @@ TEST(Attention, MatchesADoublePrecisionReference) {
     for (auto& x : qkv) x = g(rng);
     const kernels::Heads q{qkv.data(), width, c.hd}, k{qkv.data() + c.H * c.hd, width, c.hd},
         v{qkv.data() + (c.H + c.KV) * c.hd, width, c.hd};
-    const double scale = 1.0 / std::sqrt(c.hd);
-    std::vector<float> z(N * c.H * c.hd), pat(kernels::pattern_offsets(b, c.H).back());
-    kernels::attention(b, q, k, v, c.H, c.KV, c.hd, {}, scale, z.data(), pat.data());
-    std::vector<double> want_z, want_pat;
-    reference(b, q, k, v, c.H, c.KV, c.hd, scale, want_z, want_pat);
-    for (size_t i = 0; i < z.size(); ++i)
-      ASSERT_NEAR(z[i], want_z[i], 1e-5 * (1 + std::fabs(want_z[i]))) << "hd " << c.hd << " element " << i;
-    ASSERT_EQ(pat.size(), want_pat.size());
-    for (size_t i = 0; i < pat.size(); ++i) ASSERT_NEAR(pat[i], want_pat[i], 1e-6) << "hd " << c.hd << " prob " << i;
+    // Full causal attention, and windows below, at and around a query block
+    // and a lane block, soft-capped or not.
+    for (const int64_t window : {0, 1, 3, 8, 9, 16, 17, 100})
+      for (const double softcap : {0.0, 1.5}) {
+        const kernels::ScoreRule rule{1.0 / std::sqrt(c.hd), window, softcap};
+        std::vector<float> z(N * c.H * c.hd), pat(kernels::pattern_offsets(b, c.H).back());
+        kernels::attention(b, q, k, v, c.H, c.KV, c.hd, {}, rule, z.data(), pat.data());
+        std::vector<double> want_z, want_pat;
+        reference(b, q, k, v, c.H, c.KV, c.hd, rule, want_z, want_pat);
+        const std::string what = "hd " + std::to_string(c.hd) + " window " + std::to_string(window) + " softcap " +
+                                 std::to_string(softcap);
+        for (size_t i = 0; i < z.size(); ++i)
+          ASSERT_NEAR(z[i], want_z[i], 1e-5 * (1 + std::fabs(want_z[i]))) << what << " element " << i;
+        ASSERT_EQ(pat.size(), want_pat.size());
+        for (size_t i = 0; i < pat.size(); ++i) ASSERT_NEAR(pat[i], want_pat[i], 1e-6) << what << " prob " << i;
+      }
   }
+}
+
+// A window as long as the sequence changes nothing, bit for bit.
+TEST(Attention, AWindowOfTheWholeSequenceIsFullAttention) {
+  Batch b;
+  for (int32_t T : {5, 20, 33}) b.add(std::vector<int32_t>(T, 0));
+  std::mt19937 rng(3);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  const int H = 2, KV = 2, hd = 24;
+  const int64_t N = b.n_tokens(), width = 3 * int64_t{H} * hd;
+  std::vector<float> qkv(N * width);
+  for (auto& x : qkv) x = g(rng);
+  const kernels::Heads q{qkv.data(), width, hd}, k{qkv.data() + H * hd, width, hd}, v{qkv.data() + 2 * H * hd, width, hd};
+  auto run = [&](int64_t window) {
+    std::vector<float> z(N * H * hd);
+    kernels::attention(b, q, k, v, H, KV, hd, {}, {0.2, window, 0.0}, z.data(), nullptr);
+    return z;
+  };
+  EXPECT_EQ(run(0), run(33));
+  EXPECT_EQ(run(0), run(1000));
+  EXPECT_NE(run(0), run(32));
 }
 
 // Rotation happens as attention reads q and k: the same floats as rotating the
@@ -84,7 +116,7 @@ TEST(Attention, RotatesAsItReads) {
                                           std::pair{RotaryStyle::Interleaved, 8}}) {
     std::vector<float> qkv(N * width);
     for (auto& x : qkv) x = g(rng);
-    const kernels::RopeTable table(rotary_dim, 10000.0, b.max_length());
+    const kernels::RopeTable table(plain_rope(rotary_dim, 10000.0), b.max_length());
     const kernels::Rotary rotary{style, &table};
     std::vector<float> rotated = qkv;
     for (size_t s = 0; s < b.n_sequences(); ++s)
@@ -94,7 +126,7 @@ TEST(Attention, RotatesAsItReads) {
       const kernels::Heads q{x.data(), width, hd}, k{x.data() + H * hd, width, hd},
           v{x.data() + (H + KV) * hd, width, hd};
       std::vector<float> z(N * H * hd);
-      kernels::attention(b, q, k, v, H, KV, hd, rot, 0.25, z.data(), nullptr);
+      kernels::attention(b, q, k, v, H, KV, hd, rot, {0.25}, z.data(), nullptr);
       return z;
     };
     const std::vector<float> before = qkv;

@@ -97,6 +97,9 @@ TEST_P(Golden, EveryCapturePointMatchesTheReference) {
       check(G + "attn_out", B + "hook_attn_out", a.d_model);
       check(G + "mlp_in", B + "ln2.hook_out", a.d_model);
       check(G + "mlp_out", B + "hook_mlp_out", a.d_model);
+      // Post-normed sublayers: their own outputs before the norm, too.
+      if (a.layers[l].post_attn_norm) check(G + "attn_out_raw", B + "attn.hook_out", a.d_model);
+      if (a.layers[l].post_mlp_norm) check(G + "mlp_out_raw", B + "mlp.hook_out", a.d_model);
       check(G + "resid_post", B + "hook_resid_post", a.d_model);
     }
     check(S + "final_norm", S + "ln_final.hook_out", a.d_model);
@@ -110,7 +113,9 @@ TEST_P(Golden, EveryCapturePointMatchesTheReference) {
       EXPECT_EQ(row(cl.data()), row(gl.data())) << gc.name << " seq " << s << " position " << r;
     }
   }
-  EXPECT_EQ(checked, 3 * (4 + 6 * a.n_layers) - (a.learned_positions ? 3 : 0));
+  int raw = 0;
+  for (const LayerSpec& l : a.layers) raw += l.post_attn_norm + l.post_mlp_norm;
+  EXPECT_EQ(checked, 3 * (4 + 6 * a.n_layers + raw) - (a.learned_positions ? 3 : 0));
 
   // Attention probabilities of sequence 1 against debug.safetensors.
   SafetensorsFile debug(shared / "golden/expected" / gc.name / "debug.safetensors");

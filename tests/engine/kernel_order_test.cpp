@@ -103,7 +103,7 @@ TEST(KernelOrder, AttentionMatchesItsScalarEmulation) {
         v{q.data + 2 * hd, width, hd};
     const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
     std::vector<float> z(T * hd), pat(T * T), want_z(T * hd), want_pat(T * T, 0.0f);
-    kernels::attention(batch, q, k, v, 1, 1, hd, {}, scale, z.data(), pat.data());
+    kernels::attention(batch, q, k, v, 1, 1, hd, {}, {scale}, z.data(), pat.data());
 
     const float fscale = static_cast<float>(scale);
     for (int64_t i = 0; i < T; ++i) {

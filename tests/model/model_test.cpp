@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "io/safetensors_writer.h"
@@ -40,7 +42,7 @@ TEST(Config, GoldenConfigsTranslate) {
   EXPECT_TRUE(gptj.shared_norm);
   auto qwen = translate_config(golden_config("qwen2").dump(), "c");
   EXPECT_EQ(qwen.n_kv_heads, 2);
-  EXPECT_EQ(qwen.rope_theta, 1e6);
+  EXPECT_EQ(qwen.ropes.at(0).inv_freq.at(1), std::pow(1e6, -2.0 / 16));
   EXPECT_TRUE(qwen.tied_embeddings);
   EXPECT_TRUE(qwen.qkv_bias);
   EXPECT_FALSE(qwen.o_bias);
@@ -61,12 +63,12 @@ TEST(Config, TransformersFiveSpellings) {
   c["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 500.0}, {"partial_rotary_factor", 0.5}};
   auto s = translate_config(c.dump(), "c");
   EXPECT_EQ(s.rotary_dim, 8);
-  EXPECT_EQ(s.rope_theta, 500.0);
+  EXPECT_EQ(s.ropes.at(0).inv_freq.at(1), std::pow(500.0, -2.0 / 8));
 }
 
 TEST(Config, RefusalsNameTheField) {
   auto c = golden_config("llama");
-  c["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}};
+  c["rope_scaling"] = {{"rope_type", "dynamic"}, {"factor", 8.0}};
   EXPECT_NE(error_of([&] { translate_config(c.dump(), "cfg.json"); }).find("\"rope_scaling\""), std::string::npos);
 
   c = golden_config("llama");
@@ -148,14 +150,13 @@ TEST(Model, NoSafetensorsAndNoConfig) {
 namespace sg {
 namespace {
 
-TEST(Config, SlidingWindowIsRecordedForQwen2) {
+TEST(Config, Qwen2SlidingWindowIsRefusedNamingTheField) {
   auto c = nlohmann::json::parse(read_file(test::shared_dir() / "golden/models/qwen2/config.json"));
   c["use_sliding_window"] = true;
   c["sliding_window"] = 16;
-  c["max_window_layers"] = 0;
-  EXPECT_EQ(translate_config(c.dump(), "c").sliding_window, 16);
-  c["max_window_layers"] = 28;  // no layer at or past 28 in a 4-layer model: no window
-  EXPECT_EQ(translate_config(c.dump(), "c").sliding_window, 0);
+  EXPECT_NE(error_of([&] { translate_config(c.dump(), "c"); }).find("\"use_sliding_window\""), std::string::npos);
+  c["use_sliding_window"] = false;
+  for (const LayerSpec& l : translate_config(c.dump(), "c").layers) EXPECT_EQ(l.window, 0);
 }
 
 }  // namespace

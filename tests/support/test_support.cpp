@@ -111,7 +111,8 @@ namespace sg::test {
 std::vector<GoldenCase> golden_cases() {
   std::vector<GoldenCase> out;
   for (const char* n : {"neox_parallel", "neox_parallel_bf16", "neox_parallel_sharded", "neox_sequential", "gptj",
-                        "qwen2", "qwen2_f16", "llama", "gpt2", "gpt2_legacy_keys"})
+                        "qwen2", "qwen2_f16", "llama", "gpt2", "gpt2_legacy_keys", "llama_rope_llama3",
+                        "llama_rope_linear", "llama_rope_yarn", "mistral", "qwen3", "gemma", "gemma2"})
     out.push_back({n, std::string("golden/models/") + n});
   out.push_back({"stories260k", "models/stories260k"});
   return out;
