@@ -289,34 +289,67 @@ void write_random_model(const std::filesystem::path& dir, const RandomModelSpec&
     }
     t.norm("transformer.ln_f", d, true);
     if (!s.tied) t.linear("lm_head", d, V, false, 1.0f);
-  } else if (type == "llama" || type == "qwen2") {
-    const bool qwen = type == "qwen2";
-    if (qwen && q_width != d) fail("qwen2 needs d_model = n_heads * head_dim");
-    config = {{"architectures", {qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM"}}, {"model_type", type},
+  } else if (type == "llama" || type == "qwen2" || type == "mistral" || type == "qwen3" || type == "gemma" ||
+             type == "gemma2") {
+    const bool qwen2 = type == "qwen2", gemma = type == "gemma" || type == "gemma2", gemma2 = type == "gemma2";
+    if (qwen2 && q_width != d) fail("qwen2 needs d_model = n_heads * head_dim");
+    const char* arch = qwen2 ? "Qwen2ForCausalLM" : type == "mistral" ? "MistralForCausalLM"
+                     : type == "qwen3" ? "Qwen3ForCausalLM" : gemma2 ? "Gemma2ForCausalLM"
+                     : gemma ? "GemmaForCausalLM" : "LlamaForCausalLM";
+    config = {{"architectures", {arch}}, {"model_type", type},
               {"hidden_size", d}, {"num_hidden_layers", s.n_layers}, {"num_attention_heads", s.n_heads},
               {"num_key_value_heads", s.n_kv_heads}, {"intermediate_size", m}, {"vocab_size", V},
               {"max_position_embeddings", s.max_positions}, {"rms_norm_eps", s.norm_eps},
-              {"rope_theta", s.rope_theta}, {"hidden_act", act("silu")}, {"tie_word_embeddings", s.tied}};
-    if (qwen) {
-      config["use_sliding_window"] = false;
-    } else {
-      config["head_dim"] = hd;
-      config["attention_bias"] = s.biases;
-      config["mlp_bias"] = s.biases;
+              {"rope_theta", s.rope_theta}, {"tie_word_embeddings", s.tied}};
+    // Gemma reads hidden_activation (its hidden_act is ignored, as in HF).
+    config[gemma ? "hidden_activation" : "hidden_act"] = act(gemma ? "gelu_pytorch_tanh" : "silu");
+    if (!qwen2) config["head_dim"] = hd;
+    if (qwen2 || type == "qwen3") config["use_sliding_window"] = false;
+    if (type == "llama") config["mlp_bias"] = s.biases;
+    if (type != "qwen2" && type != "mistral") config["attention_bias"] = s.biases;
+    if (type == "mistral" || gemma2)
+      config["sliding_window"] = s.sliding_window > 0 ? nlohmann::ordered_json(s.sliding_window) : nullptr;
+    if (gemma2) {
+      auto or_null = [](double v) { return v > 0 ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr); };
+      config["attn_logit_softcapping"] = or_null(s.attn_softcap);
+      config["final_logit_softcapping"] = or_null(s.final_softcap);
+      config["query_pre_attn_scalar"] = s.query_pre_attn_scalar > 0 ? s.query_pre_attn_scalar : hd;
     }
-    const bool qkv_bias = qwen || s.biases, other_bias = !qwen && s.biases;
+    if (!s.rope_scaling.empty()) {
+      if (gemma) fail("random models: gemma has no rope scaling");
+      const double O = s.max_positions / s.rope_factor;
+      nlohmann::ordered_json r = {{"rope_type", s.rope_scaling}, {"factor", s.rope_factor}};
+      if (s.rope_scaling == "llama3") {
+        r["low_freq_factor"] = 1.0;
+        r["high_freq_factor"] = 4.0;
+        r["original_max_position_embeddings"] = O / 4;
+      } else if (s.rope_scaling == "yarn") {
+        r["original_max_position_embeddings"] = O;
+      }
+      config["rope_scaling"] = r;
+    }
+    const bool qkv_bias = qwen2 || (type != "mistral" && s.biases), o_bias = !qwen2 && type != "mistral" && s.biases;
+    const bool mlp_bias = type == "llama" && s.biases;
     t.add("model.embed_tokens.weight", {V, d}, 1.0f);
     for (int l = 0; l < s.n_layers; ++l) {
       const std::string p = "model.layers." + std::to_string(l) + ".";
       t.norm(p + "input_layernorm", d, false);
       t.norm(p + "post_attention_layernorm", d, false);
+      if (gemma2) {
+        t.norm(p + "pre_feedforward_layernorm", d, false);
+        t.norm(p + "post_feedforward_layernorm", d, false);
+      }
       t.linear(p + "self_attn.q_proj", d, q_width, qkv_bias, kInGain);
       t.linear(p + "self_attn.k_proj", d, kv_width, qkv_bias, kInGain);
       t.linear(p + "self_attn.v_proj", d, kv_width, qkv_bias, kInGain);
-      t.linear(p + "self_attn.o_proj", q_width, d, other_bias, kOutGain);
-      t.linear(p + "mlp.gate_proj", d, m, other_bias, kInGain);
-      t.linear(p + "mlp.up_proj", d, m, other_bias, kInGain);
-      t.linear(p + "mlp.down_proj", m, d, other_bias, kOutGain);
+      if (type == "qwen3") {
+        t.norm(p + "self_attn.q_norm", hd, false);
+        t.norm(p + "self_attn.k_norm", hd, false);
+      }
+      t.linear(p + "self_attn.o_proj", q_width, d, o_bias, kOutGain);
+      t.linear(p + "mlp.gate_proj", d, m, mlp_bias, kInGain);
+      t.linear(p + "mlp.up_proj", d, m, mlp_bias, kInGain);
+      t.linear(p + "mlp.down_proj", m, d, mlp_bias, kOutGain);
     }
     t.norm("model.norm", d, false);
     if (!s.tied) t.linear("lm_head", d, V, false, 1.0f);

@@ -48,21 +48,31 @@ namespace sg {
 // head_dim are written as given (families without a head_dim key need
 // d_model = n_heads * head_dim).
 struct RandomModelSpec {
-  std::string model_type = "llama";  // gpt_neox, gptj, gpt2, llama or qwen2
+  // gpt_neox, gptj, gpt2, llama, qwen2, mistral, qwen3, gemma or gemma2
+  std::string model_type = "llama";
   int n_layers = 2;
   int d_model = 64;
   int n_heads = 4;
-  int n_kv_heads = 4;  // llama, qwen2 (grouped-query attention when < n_heads)
-  int head_dim = 16;   // llama: written as head_dim (may differ from d_model / n_heads)
+  int n_kv_heads = 4;  // llama family, gemma family (grouped-query attention when < n_heads)
+  int head_dim = 16;   // written as head_dim where the family reads it (may differ from d_model / n_heads)
   int d_mlp = 128;
   int vocab_size = 256;
   int max_positions = 128;
   double rotary_pct = 0.25;  // gpt_neox
   int rotary_dim = 8;        // gptj
-  double rope_theta = 10000;  // gpt_neox, llama, qwen2
+  double rope_theta = 10000;  // all rotary families but gptj
+  // llama, qwen2, mistral, qwen3: rope_scaling type ("" none, linear, llama3,
+  // yarn) with this factor (llama3: low 1, high 4, original max_positions / 4;
+  // yarn: original max_positions / factor).
+  std::string rope_scaling;
+  double rope_factor = 4;
+  int64_t sliding_window = 0;  // mistral (every layer), gemma2 (even layers); 0 = null
+  double attn_softcap = 0, final_softcap = 0;  // gemma2; 0 = null
+  double query_pre_attn_scalar = 0;            // gemma2; 0 = head_dim
   bool parallel_residual = true;  // gpt_neox
   bool tied = false;              // tie_word_embeddings (gptj: always untied, lm_head with bias)
-  bool biases = true;  // gpt_neox attention_bias; llama attention_bias and mlp_bias (qwen2: q/k/v always)
+  bool biases = true;  // gpt_neox attention_bias; llama attention_bias and mlp_bias (qwen2: q/k/v always);
+                       // qwen3, gemma, gemma2 attention_bias
   std::string activation;  // hidden_act / activation_function; empty: the family's default
   bool scale_attn_weights = true;                 // gpt2
   bool scale_attn_by_inverse_layer_idx = false;  // gpt2

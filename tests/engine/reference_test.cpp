@@ -170,18 +170,20 @@ TEST(ReferenceForward, RefusesWhatTheEngineRefuses) {
 
 using test::Rng;
 
-constexpr int kRandomConfigs = 40;
-const char* const kFamilies[] = {"gpt_neox", "gptj", "llama", "qwen2", "gpt2"};
+const char* const kFamilies[] = {"gpt_neox", "gptj", "llama", "qwen2", "gpt2", "mistral", "qwen3", "gemma", "gemma2"};
+constexpr int kNumFamilies = std::size(kFamilies);
+constexpr int kRandomConfigs = 6 * kNumFamilies;
 
-// Config i: family i % 5; within a family, k = i / 5 = 0..7 cycles the weight
+// Config i: family i % 9; within a family, k = i / 9 = 0..5 cycles the weight
 // dtype (F32, BF16, F16), tied (odd k) and, with k / 2 even or odd, gpt_neox's
-// parallel or sequential blocks and gpt2's scale_attn_by_inverse_layer_idx;
-// the rest is drawn from the seed.
+// parallel or sequential blocks, gpt2's scale_attn_by_inverse_layer_idx and
+// whether gemma2 soft-caps; the llama-style families cycle the rope scalings
+// with k; the rest is drawn from the seed.
 RandomModelSpec random_spec(int i) {
   Rng r(0x5eedull * 1000 + static_cast<uint64_t>(i));
   RandomModelSpec s;
-  s.model_type = kFamilies[i % 5];
-  const int k = i / 5;
+  s.model_type = kFamilies[i % kNumFamilies];
+  const int k = i / kNumFamilies;
   s.dtype = k % 3 == 0 ? DType::F32 : k % 3 == 1 ? DType::BF16 : DType::F16;
   s.tied = k % 2 == 1;
   s.seed = 7000 + static_cast<uint64_t>(i);
@@ -206,20 +208,33 @@ RandomModelSpec random_spec(int i) {
   } else if (s.model_type == "gpt2") {
     s.activation = r.pick<std::string>({"gelu_new", "relu"});
     s.scale_attn_by_inverse_layer_idx = (k / 2) % 2 == 1;
-  } else {  // llama, qwen2: even head dims (rotary over the whole head)
+  } else {  // the llama and gemma families: even head dims (rotary over the whole head)
     hd += hd % 2;
     std::vector<int> divisors;
     for (int kv = 1; kv <= s.n_heads; ++kv)
       if (s.n_heads % kv == 0) divisors.push_back(kv);
     s.n_kv_heads = divisors[r.next() % divisors.size()];
     s.activation = r.pick<std::string>({"silu", "silu", "gelu_pytorch_tanh", "relu"});
+    const bool gemma = s.model_type == "gemma" || s.model_type == "gemma2";
+    if (gemma) s.activation = r.pick<std::string>({"gelu_pytorch_tanh", "gelu_pytorch_tanh", "gelu"});
+    if (!gemma) s.rope_scaling = std::vector<std::string>{"", "linear", "llama3", "yarn"}[(k + i) % 4];
+    s.rope_factor = r.pick({2.0, 4.0, 8.0});
+    // Windows shorter than, around and longer than the test's sequences (up to 40 tokens).
+    if (s.model_type == "mistral" || s.model_type == "gemma2") s.sliding_window = r.pick<int64_t>({0, 1, 3, 8, 17, 33, 100});
+    if (s.model_type == "gemma2" && (k / 2) % 2 == 0) {
+      s.attn_softcap = r.pick({2.0, 5.0, 50.0});
+      s.final_softcap = r.pick({3.0, 30.0});
+    }
+    s.query_pre_attn_scalar = r.pick({0.0, 24.0, 256.0});
   }
   s.head_dim = hd;
   s.n_heads = std::min(s.n_heads, std::max(1, 240 / hd));
   if (s.n_heads % s.n_kv_heads) s.n_kv_heads = 1;
-  // llama reads head_dim, so its width is free (odd and not a multiple of 16 included).
-  s.d_model = s.model_type == "llama" ? r.between(9, 200) : s.n_heads * hd;
-  if (s.model_type != "llama" && s.model_type != "qwen2") s.n_kv_heads = s.n_heads;
+  // Families that read head_dim have a free width (odd and not a multiple of 16 included).
+  const bool reads_head_dim = s.model_type != "gpt_neox" && s.model_type != "gptj" && s.model_type != "gpt2" &&
+                              s.model_type != "qwen2";
+  s.d_model = reads_head_dim ? r.between(9, 200) : s.n_heads * hd;
+  if (s.model_type == "gpt_neox" || s.model_type == "gptj" || s.model_type == "gpt2") s.n_kv_heads = s.n_heads;
   return s;
 }
 
@@ -229,7 +244,12 @@ std::string describe(const RandomModelSpec& s) {
     extra = fmt::format(" {} rotary_pct {}", s.parallel_residual ? "parallel" : "sequential", s.rotary_pct);
   if (s.model_type == "gptj") extra = fmt::format(" rotary_dim {}", s.rotary_dim);
   if (s.model_type == "gpt2" && s.scale_attn_by_inverse_layer_idx) extra = " scale_attn_by_inverse_layer_idx";
-  if ((s.model_type == "gpt_neox" || s.model_type == "llama") && s.biases) extra += " biases";
+  if (s.model_type != "gptj" && s.model_type != "gpt2" && s.model_type != "qwen2" && s.model_type != "mistral" &&
+      s.biases)
+    extra += " biases";
+  if (!s.rope_scaling.empty()) extra += fmt::format(" rope {} x{}", s.rope_scaling, s.rope_factor);
+  if (s.sliding_window) extra += fmt::format(" window {}", s.sliding_window);
+  if (s.attn_softcap) extra += fmt::format(" softcaps {}/{}", s.attn_softcap, s.final_softcap);
   return fmt::format("{} L{} d{} H{}/{} hd{} mlp{} V{} {}{} act {}{}", s.model_type, s.n_layers, s.d_model, s.n_heads,
                      s.n_kv_heads, s.head_dim, s.d_mlp, s.vocab_size, dtype_name(s.dtype), s.tied ? " tied" : "",
                      s.activation, extra);
@@ -314,7 +334,7 @@ TEST_P(RandomArchitecture, EngineAgreesWithTheFloat64Reference) {
 
 INSTANTIATE_TEST_SUITE_P(Seeds, RandomArchitecture, ::testing::Range(0, kRandomConfigs),
                          [](const auto& info) {
-                           return fmt::format("{:02d}_{}", info.param, kFamilies[info.param % 5]);
+                           return fmt::format("{:02d}_{}", info.param, kFamilies[info.param % kNumFamilies]);
                          });
 
 // The configurations cover what the differential test is for.
@@ -328,10 +348,15 @@ TEST(RandomArchitecture, ConfigsCoverTheFeatures) {
     n["gpt_neox rotary_pct < 1"] += f == "gpt_neox" && s.rotary_pct < 1;
     n["gpt_neox without attention biases"] += f == "gpt_neox" && !s.biases;
     n["gptj rotary_dim < head_dim"] += f == "gptj" && s.rotary_dim < s.head_dim;
-    n["llama with biases"] += f == "llama" && s.biases;
+    n["llama, qwen3 or gemma with attention biases"] +=
+        (f == "llama" || f == "qwen3" || f == "gemma" || f == "gemma2") && s.biases;
     n["gpt2 scale_attn_by_inverse_layer_idx"] += f == "gpt2" && s.scale_attn_by_inverse_layer_idx;
     n["grouped-query attention"] += s.n_kv_heads < s.n_heads;
     n["llama head_dim != d_model / heads"] += f == "llama" && s.d_model != s.n_heads * s.head_dim;
+    for (const char* type : {"linear", "llama3", "yarn"}) n[std::string("rope ") + type] += s.rope_scaling == type;
+    n["window shorter than a sequence"] += s.sliding_window > 0 && s.sliding_window < 17;
+    n["gemma2 soft-capped"] += f == "gemma2" && s.attn_softcap > 0;
+    n["gemma2 not soft-capped"] += f == "gemma2" && s.attn_softcap == 0;
     n["width not a multiple of 16"] += s.d_model % 16 != 0;
     n["tied"] += s.tied;
     n["untied"] += !s.tied;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/safetensors_writer.h"
+#include "model/synthetic.h"
 #include "support/test_support.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -157,6 +158,198 @@ TEST(Config, Qwen2SlidingWindowIsRefusedNamingTheField) {
   EXPECT_NE(error_of([&] { translate_config(c.dump(), "c"); }).find("\"use_sliding_window\""), std::string::npos);
   c["use_sliding_window"] = false;
   for (const LayerSpec& l : translate_config(c.dump(), "c").layers) EXPECT_EQ(l.window, 0);
+}
+
+}  // namespace
+}  // namespace sg
+
+namespace sg {
+namespace {
+
+// The second wave of families: what each config field becomes, HF's defaults
+// for absent (and null) keys, and one-line errors naming the field.
+class ArchConfig : public ::testing::Test {
+ protected:
+  static nlohmann::json config(const std::string& model) {
+    return nlohmann::json::parse(read_file(test::shared_dir() / "golden/models" / model / "config.json"));
+  }
+  static ArchSpec spec(const nlohmann::json& c) { return translate_config(c.dump(), "cfg.json"); }
+  static std::string error(const nlohmann::json& c) {
+    return error_of([&] { translate_config(c.dump(), "cfg.json"); });
+  }
+};
+
+TEST_F(ArchConfig, RopeScalingTypes) {
+  // llama_rope_llama3 and _linear share weights and differ in rope_scaling only.
+  const ArchSpec plain = [] {
+    auto c = config("llama_rope_llama3");
+    c.erase("rope_scaling");
+    return spec(c);
+  }();
+  const ArchSpec linear = spec(config("llama_rope_linear"));
+  for (size_t j = 0; j < plain.ropes[0].inv_freq.size(); ++j)
+    EXPECT_DOUBLE_EQ(linear.ropes[0].inv_freq[j], plain.ropes[0].inv_freq[j] / 4) << j;
+  const ArchSpec llama3 = spec(config("llama_rope_llama3"));
+  EXPECT_EQ(llama3.ropes[0].inv_freq.front(), plain.ropes[0].inv_freq.front());  // high frequencies kept
+  EXPECT_DOUBLE_EQ(llama3.ropes[0].inv_freq.back(), plain.ropes[0].inv_freq.back() / 8);  // low ones divided
+  const ArchSpec yarn = spec(config("llama_rope_yarn"));
+  EXPECT_NEAR(yarn.ropes[0].attention_factor, 0.1 * std::log(4.0) + 1, 1e-15);  // mscale(factor 4)
+  // "type" (legacy) spelling, rope_parameters (transformers 5), and factor 1 = plain rope.
+  for (const char* key : {"rope_scaling", "rope_parameters"})
+    for (const char* type : {"linear", "llama3", "yarn"}) {
+      auto c = config(std::string("llama_rope_") + type);
+      auto r = c["rope_scaling"];
+      c.erase("rope_scaling");
+      r["factor"] = 1.0;
+      if (r.contains("original_max_position_embeddings")) c["max_position_embeddings"] = r["original_max_position_embeddings"];
+      r.erase("rope_type");
+      r["type"] = type;
+      c[key] = r;
+      const ArchSpec s = spec(c);
+      for (size_t j = 0; j < plain.ropes[0].inv_freq.size(); ++j)
+        EXPECT_DOUBLE_EQ(s.ropes[0].inv_freq[j], plain.ropes[0].inv_freq[j]) << key << " " << type << " " << j;
+      EXPECT_EQ(s.ropes[0].attention_factor, 1.0) << type;
+    }
+}
+
+TEST_F(ArchConfig, BadRopeScalingNamesTheField) {
+  auto c = config("llama_rope_llama3");
+  c["rope_scaling"]["rope_type"] = "dynamic";
+  EXPECT_NE(error(c).find("\"rope_scaling\" has rope_type \"dynamic\""), std::string::npos) << error(c);
+  c = config("llama_rope_llama3");
+  c["rope_parameters"] = {{"rope_type", "longrope"}, {"rope_theta", 10000.0}};
+  c.erase("rope_scaling");
+  EXPECT_NE(error(c).find("\"rope_parameters\""), std::string::npos) << error(c);
+  c = config("llama_rope_llama3");
+  c["rope_scaling"].erase("low_freq_factor");
+  EXPECT_NE(error(c).find("\"rope_scaling.low_freq_factor\" is missing"), std::string::npos) << error(c);
+  c = config("llama_rope_linear");
+  c["rope_scaling"]["factor"] = -2;
+  EXPECT_NE(error(c).find("\"rope_scaling.factor\""), std::string::npos) << error(c);
+  // yarn: transformers 4.48-4.57 would use max_position_embeddings / original (4), 5.x the factor (2).
+  c = config("llama_rope_yarn");
+  c["rope_scaling"]["factor"] = 2.0;
+  EXPECT_NE(error(c).find("\"rope_scaling.factor\" is 2 but max_position_embeddings / original"), std::string::npos)
+      << error(c);
+  // Families without rope scaling refuse it.
+  c = config("gemma");
+  c["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 2.0}};
+  EXPECT_NE(error(c).find("\"rope_scaling\""), std::string::npos) << error(c);
+}
+
+TEST_F(ArchConfig, Mistral) {
+  auto c = config("mistral");
+  ArchSpec s = spec(c);
+  EXPECT_EQ(s.d_head, 32);
+  for (const LayerSpec& l : s.layers) EXPECT_EQ(l.window, 5);
+  c.erase("sliding_window");  // absent: MistralConfig's 4096
+  for (const LayerSpec& l : spec(c).layers) EXPECT_EQ(l.window, 4096);
+  c["sliding_window"] = nullptr;  // null: no window
+  for (const LayerSpec& l : spec(c).layers) EXPECT_EQ(l.window, 0);
+  c["sliding_window"] = 0;
+  EXPECT_NE(error(c).find("\"sliding_window\" must be a positive number"), std::string::npos) << error(c);
+  c = config("mistral");
+  c.erase("num_key_value_heads");  // absent: 8 (MistralConfig), null: num_attention_heads
+  c["num_attention_heads"] = 8;
+  c["head_dim"] = 8;
+  EXPECT_EQ(spec(c).n_kv_heads, 8);
+  c["num_key_value_heads"] = nullptr;
+  EXPECT_EQ(spec(c).n_kv_heads, 8);
+  c["num_attention_heads"] = 16;
+  EXPECT_EQ(spec(c).n_kv_heads, 16);
+  // Without head_dim, hidden_size / heads must divide.
+  c = config("mistral");
+  c.erase("head_dim");
+  c["num_attention_heads"] = 6;
+  c["num_key_value_heads"] = 2;
+  EXPECT_NE(error(c).find("\"num_attention_heads\" must divide hidden_size (or config.json must give head_dim)"),
+            std::string::npos)
+      << error(c);
+}
+
+TEST_F(ArchConfig, Qwen3) {
+  auto c = config("qwen3");
+  EXPECT_TRUE(spec(c).qk_norm);
+  c.erase("head_dim");
+  EXPECT_EQ(spec(c).d_head, 128);  // Qwen3Config's default, not hidden_size / heads
+  c = config("qwen3");
+  c["use_sliding_window"] = true;
+  EXPECT_NE(error(c).find("\"use_sliding_window\""), std::string::npos) << error(c);
+}
+
+TEST_F(ArchConfig, Gemma) {
+  auto c = config("gemma");
+  ArchSpec s = spec(c);
+  EXPECT_TRUE(s.norm_gain_plus_one);
+  EXPECT_EQ(s.embed_scale, 8.0);  // sqrt(64)
+  EXPECT_TRUE(s.tied_embeddings);
+  EXPECT_EQ(s.n_kv_heads, 1);
+  EXPECT_EQ(s.activation, Activation::GeluTanh);
+  c["hidden_act"] = "relu";  // ignored, as HF's GemmaMLP ignores it
+  c["hidden_activation"] = nullptr;
+  EXPECT_EQ(spec(c).activation, Activation::GeluTanh);
+  c["hidden_activation"] = "gelu";
+  EXPECT_EQ(spec(c).activation, Activation::GeluErf);
+  EXPECT_FALSE(s.any_post_norm());
+}
+
+TEST_F(ArchConfig, Gemma2) {
+  auto c = config("gemma2");
+  ArchSpec s = spec(c);
+  ASSERT_EQ(s.layers.size(), 4u);
+  for (int l = 0; l < 4; ++l) {
+    EXPECT_EQ(s.layers[l].window, l % 2 == 0 ? 5 : 0) << l;  // even layers slide
+    EXPECT_DOUBLE_EQ(s.layers[l].attn_scale, 1 / std::sqrt(24.0));
+    EXPECT_EQ(s.layers[l].attn_softcap, 10.0);
+    EXPECT_TRUE(s.layers[l].post_attn_norm && s.layers[l].post_mlp_norm);
+  }
+  EXPECT_EQ(s.final_softcap, 15.0);
+  // Absent: HF's defaults; null: none.
+  c.erase("attn_logit_softcapping");
+  c.erase("final_logit_softcapping");
+  c.erase("query_pre_attn_scalar");
+  s = spec(c);
+  EXPECT_EQ(s.layers[0].attn_softcap, 50.0);
+  EXPECT_EQ(s.final_softcap, 30.0);
+  EXPECT_DOUBLE_EQ(s.layers[0].attn_scale, 1 / 16.0);
+  c["attn_logit_softcapping"] = nullptr;
+  c["final_logit_softcapping"] = nullptr;
+  s = spec(c);
+  EXPECT_EQ(s.layers[0].attn_softcap, 0.0);
+  EXPECT_EQ(s.final_softcap, 0.0);
+  // An explicit layer_types list wins.
+  c["layer_types"] = {"full_attention", "full_attention", "sliding_attention", "sliding_attention"};
+  s = spec(c);
+  EXPECT_EQ(s.layers[0].window, 0);
+  EXPECT_EQ(s.layers[3].window, 5);
+  c["layer_types"] = {"full_attention", "chunked_attention", "full_attention", "full_attention"};
+  EXPECT_NE(error(c).find("\"layer_types\" entry 1 is \"chunked_attention\""), std::string::npos) << error(c);
+  c["layer_types"] = {"full_attention"};
+  EXPECT_NE(error(c).find("\"layer_types\" must be a list of num_hidden_layers entries"), std::string::npos);
+  c = config("gemma2");
+  c["attn_logit_softcapping"] = -1;
+  EXPECT_NE(error(c).find("\"attn_logit_softcapping\""), std::string::npos) << error(c);
+}
+
+// HF multiplies Gemma's embedding by sqrt(hidden_size) as a tensor of the
+// checkpoint's dtype: in BF16, sqrt(3072) = 55.43 becomes 55.5.
+TEST(GemmaEmbedScale, IsRoundedToTheEmbeddingDtype) {
+  for (const DType dt : {DType::BF16, DType::F32}) {
+    RandomModelSpec r;
+    r.model_type = "gemma";
+    r.n_layers = 1;
+    r.d_model = 3072;
+    r.n_heads = 1;
+    r.n_kv_heads = 1;
+    r.head_dim = 8;
+    r.d_mlp = 8;
+    r.vocab_size = 16;
+    r.dtype = dt;
+    const auto dir = test::scratch_dir(std::string("gemma_scale_") + std::string(dtype_name(dt)));
+    write_random_model(dir, r);
+    const auto model = Model::load(dir);
+    EXPECT_EQ(model->arch().embed_scale, dt == DType::BF16 ? 55.5 : double(float(std::sqrt(3072.0))));
+  }
 }
 
 }  // namespace
