@@ -150,6 +150,8 @@ void add_gains(CLI::App& app) {
     fmt::print("{} — {} layers, hidden {}, {} prompts ({})\n{}\n\n", model->name(), s.n_layers,
                model->arch().d_model, prompts.prompts.size(), prompts.source, prompts.special_tokens_note);
     fmt::print("{}\n", report::format_text_table(seed_layer_table(s)));
+    if (run.result.module)
+      fmt::print("{}\n{}\n", post_norm_note(), report::format_text_table(module_gains_table(run.result)));
     fmt::print("Attention: {}/{} contracting, min gain {:.4f} at layer {}\n", s.attn_contracting, s.n_layers,
                s.attn_gain[s.L_star_attn], s.L_star_attn);
     fmt::print("MLP:       {}/{} expanding, max gain {:.4f} at layer {}\n", s.mlp_expanding, s.n_layers,

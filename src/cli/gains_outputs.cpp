@@ -125,6 +125,8 @@ ordered_json gains_json(const GainsRun& run) {
   j["update_to_residual"] = upd;
   j["attention_entropy"] = {{"per_layer", entropy}, {"L_star_entropy", r.L_star_entropy.value_or(-1)}};
   if (r.skip_first) j["skip_first"] = seed_blocks(*r.skip_first);
+  if (r.module)
+    j["module_output_gains"] = {{"attention", r.module->attn_gain}, {"mlp", r.module->mlp_gain}};
   if (run.weights) {
     ordered_json w;
     for (auto& n : *run.weights) {
@@ -138,8 +140,10 @@ ordered_json gains_json(const GainsRun& run) {
   j["definitions"] = {
       {"gain", "per prompt: mean over tokens of ||out|| / (mean over tokens of ||in|| + 1e-10); then the mean "
                "over prompts (seeds 000/001)"},
-      {"attention", "in = blocks.{l}.ln1.hook_out, out = blocks.{l}.hook_attn_out"},
-      {"mlp", "in = blocks.{l}.ln2.hook_out, out = blocks.{l}.hook_mlp_out"},
+      {"attention", "in = blocks.{l}.ln1.hook_out, out = blocks.{l}.hook_attn_out (what is added to the residual "
+                    "stream: after the post-attention norm where the model has one)"},
+      {"mlp", "in = blocks.{l}.ln2.hook_out, out = blocks.{l}.hook_mlp_out (after the post-MLP norm where the model "
+              "has one)"},
       {"combined", "prompt-mean attention gain x prompt-mean MLP gain (product after averaging, as both seeds)"},
       {"counts", "contracting: gain < 1; expanding: gain >= 1 (seed 001); hypothesis_test uses seed 000's gain > 1"},
       {"funnel_confirmed", "attention_always_contracts and mlp_mostly_contracts and last_layer_expands (seed 001's "
@@ -150,6 +154,11 @@ ordered_json gains_json(const GainsRun& run) {
       {"token_gain_quantiles", "per token ||out_t|| / (||in_t|| + 1e-10), pooled over all prompts' tokens "
                                "(numpy linear percentiles)"},
   };
+  if (r.module)
+    j["definitions"]["module_output_gains"] =
+        "post-normed models (Gemma 2): the same gains with out = the sublayer's own output before its norm "
+        "(blocks.{l}.attn.hook_out / blocks.{l}.mlp.hook_out), what forward hooks on the attention and MLP modules "
+        "read; the headline gains above use the residual update (after the norm)";
   ordered_json prompts = ordered_json::array();
   for (auto& p : run.prompts->prompts) prompts.push_back({{"text", p.text}, {"ids", p.ids}});
   j["provenance"] = report::provenance({
@@ -177,6 +186,7 @@ report::Table layers_table(const GainsRun& run) {
       "mlp_token_gain_q90", "attn_update_ratio", "attn_update_cos", "mlp_update_ratio", "mlp_update_cos",
       "attn_entropy"};
   if (r.skip_first) cols.insert(cols.end(), {"attn_gain_skip_first", "mlp_gain_skip_first"});
+  if (r.module) cols.insert(cols.end(), {"attn_module_gain", "mlp_module_gain"});
   if (run.weights)
     cols.insert(cols.end(), {"W_Q_fro", "W_K_fro", "W_V_fro", "W_O_fro", "W_in_fro", "W_gate_fro", "W_out_fro",
                              "W_V_spectral", "OV_spectral"});
@@ -192,6 +202,7 @@ report::Table layers_table(const GainsRun& run) {
         cell(e.mlp_token_gain.median), cell(e.mlp_token_gain.q90), cell(e.attn_update_ratio),
         cell(e.attn_update_cos), cell(e.mlp_update_ratio), cell(e.mlp_update_cos), cell(e.attn_entropy)};
     if (r.skip_first) row.insert(row.end(), {cell(r.skip_first->attn_gain[l]), cell(r.skip_first->mlp_gain[l])});
+    if (r.module) row.insert(row.end(), {cell(r.module->attn_gain[l]), cell(r.module->mlp_gain[l])});
     if (run.weights) {
       const auto& n = (*run.weights)[l];
       const double gate = run.model->arch().gated_mlp ? n.mlp_gate : std::nan("");
@@ -209,6 +220,23 @@ report::Table seed_layer_table(const gains::SeedSummary& s) {
     t.add_row({cell(l), cell(fmt::format("{:.4f}", s.attn_gain[l])), cell(fmt::format("{:.4f}", s.mlp_gain[l])),
                cell(fmt::format("{:.4f}", s.combined[l])), cell(s.phase[l]), cell(s.net[l])});
   return t;
+}
+
+report::Table module_gains_table(const gains::Result& r) {
+  report::Table t({"Layer", "Attn (residual update)", "Attn (module output)", "MLP (residual update)",
+                   "MLP (module output)"});
+  for (int l = 0; l < r.seed.n_layers; ++l)
+    t.add_row({cell(l), cell(fmt::format("{:.4f}", r.seed.attn_gain[l])),
+               cell(fmt::format("{:.4f}", r.module->attn_gain[l])), cell(fmt::format("{:.4f}", r.seed.mlp_gain[l])),
+               cell(fmt::format("{:.4f}", r.module->mlp_gain[l]))});
+  return t;
+}
+
+std::string post_norm_note() {
+  return "This model normalises each sublayer's output before adding it to the residual stream. The gains above "
+         "are residual-update gains (||hook_attn_out|| / ||ln1.hook_out||, after the norm); the module-output gains "
+         "(before the norm: attn.hook_out, mlp.hook_out) are what forward hooks on the attention and MLP modules, "
+         "as in the seeds, would measure on it.";
 }
 
 report::Table funnel_table(const gains::SeedSummary& s) {
@@ -308,6 +336,10 @@ void write_gains_report(const GainsRun& run, const std::filesystem::path& dir, c
                           s.attn_gain[s.L_star_attn], s.L_star_attn, s.mlp_gain[s.L_star_mlp], s.L_star_mlp,
                           s.hypothesis_confirmed ? "yes" : "no"));
   h.table(seed_layer_table(s));
+  if (run.result.module) {
+    h.paragraph(post_norm_note());
+    h.table(module_gains_table(run.result));
+  }
   if (figures) h.figure(dir / "gains.svg", "Seed 000's four panels");
   h.heading("Seed 001: funnel test");
   h.table(funnel_table(s));

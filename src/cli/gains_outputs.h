@@ -36,6 +36,9 @@ report::Table layers_table(const GainsRun& run);
 report::Table seed_layer_table(const gains::SeedSummary& s);
 // Seed 001's funnel test, PASS/FAIL per criterion.
 report::Table funnel_table(const gains::SeedSummary& s);
+// Post-normed models (Result::module): both gains per layer, and what they mean.
+report::Table module_gains_table(const gains::Result& r);
+std::string post_norm_note();
 // --reference: a preset name (pythia-1.4b, pythia-6.9b) or a gains.json file,
 // read and checked before the run; throws sg::Error naming it if it is neither.
 compare::GainsSummary load_reference(const std::string& reference);

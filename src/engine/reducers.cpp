@@ -18,9 +18,17 @@ double row_cos(const float* a, const float* b, int64_t n, double na, double nb) 
 }
 }  // namespace
 
+bool SublayerStats::any_raw() const {
+  for (size_t l = 0; l < attn_raw.size(); ++l)
+    if (attn_raw[l] || mlp_raw[l]) return true;
+  return false;
+}
+
 SublayerReducer::SublayerReducer(int n_layers, bool entropy) : entropy_(entropy) {
   stats_.n_layers = n_layers;
   stats_.layers.resize(n_layers);
+  stats_.attn_raw.assign(n_layers, false);
+  stats_.mlp_raw.assign(n_layers, false);
 }
 
 bool SublayerReducer::wants(const PointId& p) {
@@ -30,6 +38,8 @@ bool SublayerReducer::wants(const PointId& p) {
     case Point::AttnOut:
     case Point::Ln2Out:
     case Point::MlpOut:
+    case Point::AttnRaw:
+    case Point::MlpRaw:
       return true;
     case Point::AttnPattern:
       return entropy_;
@@ -46,6 +56,8 @@ void SublayerReducer::on_activation(const PointId& p, const Batch& batch, const 
   if (static_cast<int64_t>(layer.size()) < base_ + N) layer.resize(base_ + N);
   const bool keep_pre = p.point == Point::ResidPre;
   if (keep_pre) resid_pre_.resize(static_cast<size_t>(N * d));
+  if (p.point == Point::AttnRaw) stats_.attn_raw.at(p.layer) = true;
+  if (p.point == Point::MlpRaw) stats_.mlp_raw.at(p.layer) = true;
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < N; ++r) {
     SublayerTokenStats& s = at(p.layer, r);
@@ -57,6 +69,8 @@ void SublayerReducer::on_activation(const PointId& p, const Batch& batch, const 
       case Point::ResidPre: s.resid_pre = n; break;
       case Point::Ln1Out: s.attn_in = n; break;
       case Point::Ln2Out: s.mlp_in = n; break;
+      case Point::AttnRaw: s.attn_raw = n; break;
+      case Point::MlpRaw: s.mlp_raw = n; break;
       case Point::AttnOut:
         s.attn_out = n;
         s.attn_cos = row_cos(x, pre, d, n, s.resid_pre);

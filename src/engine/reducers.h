@@ -20,6 +20,8 @@ struct SublayerTokenStats {
   double attn_out = 0;      // ||blocks.l.hook_attn_out||
   double mlp_in = 0;        // ||blocks.l.ln2.hook_out||
   double mlp_out = 0;       // ||blocks.l.hook_mlp_out||
+  double attn_raw = 0;      // ||blocks.l.attn.hook_out|| (post-normed layers: SublayerStats::attn_raw)
+  double mlp_raw = 0;       // ||blocks.l.mlp.hook_out|| (post-normed layers)
   double attn_cos = 0;      // cos(hook_attn_out, hook_resid_pre)
   double mlp_cos = 0;       // cos(hook_mlp_out, hook_resid_pre)
   double attn_entropy = 0;  // mean over heads of the entropy (nats) of this query's attention row
@@ -31,6 +33,10 @@ struct SublayerStats {
   int n_layers = 0;
   std::vector<int64_t> offsets{0};
   std::vector<std::vector<SublayerTokenStats>> layers;  // [layer][token]
+  // Layers whose sublayer output is normed before the residual add (Gemma 2):
+  // attn_raw / mlp_raw hold the output before that norm.
+  std::vector<bool> attn_raw, mlp_raw;
+  bool any_raw() const;
 
   size_t n_sequences() const { return offsets.size() - 1; }
   int64_t length(size_t s) const { return offsets[s + 1] - offsets[s]; }

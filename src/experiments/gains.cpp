@@ -141,6 +141,7 @@ namespace {
 
 struct PerPrompt {
   std::vector<std::vector<double>> attn_in, attn_out, mlp_in, mlp_out, attn_gain, mlp_gain;
+  std::vector<std::vector<double>> attn_module_gain, mlp_module_gain;  // ModuleGains, per prompt
 };
 
 // Seed 000 compute_gains for every prompt: mean norms over the prompt's tokens
@@ -148,21 +149,26 @@ struct PerPrompt {
 PerPrompt per_prompt(const SublayerStats& st, bool skip_first) {
   PerPrompt p;
   const size_t P = st.n_sequences(), L = st.n_layers;
-  for (auto* v : {&p.attn_in, &p.attn_out, &p.mlp_in, &p.mlp_out, &p.attn_gain, &p.mlp_gain})
+  for (auto* v : {&p.attn_in, &p.attn_out, &p.mlp_in, &p.mlp_out, &p.attn_gain, &p.mlp_gain, &p.attn_module_gain,
+                  &p.mlp_module_gain})
     v->assign(P, std::vector<double>(L, kNaN));
   for (size_t s = 0; s < P; ++s) {
     const int64_t begin = st.offsets[s] + (skip_first ? 1 : 0), end = st.offsets[s + 1];
     if (end <= begin) continue;  // nothing left: NaN, skipped by the means
     for (size_t l = 0; l < L; ++l) {
-      double ai = 0, ao = 0, mi = 0, mo = 0;
+      const bool attn_raw = l < st.attn_raw.size() && st.attn_raw[l], mlp_raw = l < st.mlp_raw.size() && st.mlp_raw[l];
+      double ai = 0, ao = 0, mi = 0, mo = 0, ar = 0, mr = 0;
       for (int64_t t = begin; t < end; ++t) {
         const auto& x = st.layers[l][t];
         ai += x.attn_in, ao += x.attn_out, mi += x.mlp_in, mo += x.mlp_out;
+        ar += attn_raw ? x.attn_raw : x.attn_out, mr += mlp_raw ? x.mlp_raw : x.mlp_out;
       }
       const double n = static_cast<double>(end - begin);
       p.attn_in[s][l] = ai / n, p.attn_out[s][l] = ao / n, p.mlp_in[s][l] = mi / n, p.mlp_out[s][l] = mo / n;
       p.attn_gain[s][l] = sublayer_gain(p.attn_out[s][l], p.attn_in[s][l]);
       p.mlp_gain[s][l] = sublayer_gain(p.mlp_out[s][l], p.mlp_in[s][l]);
+      p.attn_module_gain[s][l] = sublayer_gain(ar / n, p.attn_in[s][l]);
+      p.mlp_module_gain[s][l] = sublayer_gain(mr / n, p.mlp_in[s][l]);
     }
   }
   return p;
@@ -183,6 +189,12 @@ Result analyze(const SublayerStats& st, const Options& o) {
   if (o.skip_first) r.skip_first = summarize_prompts(per_prompt(st, true));
   r.prompt_attn_gain = pp.attn_gain;
   r.prompt_mlp_gain = pp.mlp_gain;
+  if (st.any_raw()) {
+    // The same prompt means as the seeds' gains (summarize), of the module gains.
+    const SeedSummary m = summarize(pp.attn_module_gain, pp.mlp_module_gain, pp.attn_in, pp.attn_out, pp.mlp_in,
+                                    pp.mlp_out);
+    r.module = ModuleGains{m.attn_gain, m.mlp_gain};
+  }
   r.layers.resize(L);
 
   // Bootstrap over prompts (fixed seed): resample prompts with replacement and

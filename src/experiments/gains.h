@@ -83,8 +83,19 @@ struct Options {
   bool entropy = true;
 };
 
+// Models whose sublayer outputs are normed before the residual add (Gemma 2):
+// the headline gains divide what is ADDED to the residual stream
+// (hook_attn_out, after the norm) by the sublayer's input; these divide the
+// sublayer's OWN output (attn.hook_out / mlp.hook_out, before the norm), which
+// is what the seeds' forward hooks on the attention and MLP modules would read
+// on such a model. Layers without a post-norm have the same number in both.
+struct ModuleGains {
+  std::vector<double> attn_gain, mlp_gain;  // prompt means, per layer (as SeedSummary's)
+};
+
 struct Result {
   SeedSummary seed;                      // every token, the seeds' numbers
+  std::optional<ModuleGains> module;     // post-normed models only
   std::optional<SeedSummary> skip_first; // first token of each prompt excluded
   std::vector<LayerExtras> layers;
   std::optional<int> L_star_entropy;     // argmin of the mean attention entropy

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
+#include "io/safetensors.h"
 #include "support/test_support.h"
 #include "util/atomic_file.h"
 
@@ -62,6 +63,41 @@ TEST_P(GainsGolden, SeedMetricsMatchTheReference) {
     expect_close(r.prompt_attn_gain[s], ps["attn_gain"], "seq attn_gain");
     expect_close(r.prompt_mlp_gain[s], ps["mlp_gain"], "seq mlp_gain");
   }
+  // Post-normed models (Gemma 2): module-output gains, ||attn_out_raw|| / ||attn_in||,
+  // from the golden activations (float64 rounded once to float32) with the
+  // seed formula; other models have none.
+  const bool post_normed = model->arch().any_post_norm();
+  ASSERT_EQ(r.module.has_value(), post_normed);
+  if (post_normed) {
+    SafetensorsFile golden(shared / "golden/expected" / GetParam().name / "golden.safetensors");
+    const int L = model->arch().n_layers, d = model->arch().d_model;
+    std::vector<double> attn(L, 0.0), mlp(L, 0.0);
+    auto mean_norm = [&](const std::string& name) {
+      const TensorView* t = golden.find(name);
+      EXPECT_NE(t, nullptr) << name;
+      std::vector<float> v(t->numel());
+      to_f32(t->dtype, t->data, v.data(), v.size());
+      double sum = 0;
+      for (size_t row = 0; row < v.size() / d; ++row) {
+        double sq = 0;
+        for (int i = 0; i < d; ++i) sq += double(v[row * d + i]) * v[row * d + i];
+        sum += std::sqrt(sq);
+      }
+      return sum / static_cast<double>(v.size() / d);
+    };
+    for (size_t s = 0; s < seqs.size(); ++s)
+      for (int l = 0; l < L; ++l) {
+        const std::string G = "seq" + std::to_string(s) + ".layer" + std::to_string(l) + ".";
+        attn[l] += gains::sublayer_gain(mean_norm(G + "attn_out_raw"), mean_norm(G + "attn_in")) / seqs.size();
+        mlp[l] += gains::sublayer_gain(mean_norm(G + "mlp_out_raw"), mean_norm(G + "mlp_in")) / seqs.size();
+      }
+    for (int l = 0; l < L; ++l) {
+      EXPECT_NEAR(r.module->attn_gain[l], attn[l], 1e-5 * attn[l]) << "layer " << l;
+      EXPECT_NEAR(r.module->mlp_gain[l], mlp[l], 1e-5 * mlp[l]) << "layer " << l;
+      EXPECT_NE(r.module->attn_gain[l], r.seed.attn_gain[l]);  // the norm changes it
+    }
+  }
+
   // The bootstrap interval brackets the estimate; entropy is a mean of entropies.
   for (int l = 0; l < model->arch().n_layers; ++l) {
     EXPECT_LE(r.layers[l].attn_ci.lo, r.seed.attn_gain[l] + 1e-12);
