@@ -80,13 +80,14 @@ void Workspace::Free::operator()(float* p) const { std::free(p); }
 
 Engine::Engine(const Model& model, MatmulPrecision precision) : model_(model), linear_(model, precision) {}
 
-void Engine::validate(const Batch& b) const {
+void Engine::validate(const Batch& b, int64_t past) const {
   const ArchSpec& a = model_.arch();
+  if (past > 0 && b.n_sequences() != 1) fail("internal: a cached run takes one sequence");
   for (size_t s = 0; s < b.n_sequences(); ++s) {
     const int64_t T = b.length(s);
     if (T == 0) fail("sequence {} is empty", s);
-    if (T > a.max_positions)
-      fail("sequence {} has {} tokens, more than the model's {} positions (max_position_embeddings)", s, T,
+    if (past + T > a.max_positions)
+      fail("sequence {} has {} tokens, more than the model's {} positions (max_position_embeddings)", s, past + T,
            a.max_positions);
     for (int64_t r = b.begin(s); r < b.begin(s) + T; ++r)
       if (b.tokens[r] < 0 || b.tokens[r] >= a.vocab_size)
@@ -95,8 +96,10 @@ void Engine::validate(const Batch& b) const {
   }
 }
 
-void Engine::run(const Batch& batch, std::span<Observer* const> observers, const RunOptions& options) {
-  validate(batch);
+void Engine::run(const Batch& batch, std::span<Observer* const> observers, const RunOptions& options,
+                 KvCache* cache) {
+  const int64_t past = cache ? cache->length : 0;
+  validate(batch, past);
   const ArchSpec& a = model_.arch();
   const ModelWeights& w = model_.weights();
   const Dispatch dispatch(a, observers);
@@ -130,7 +133,7 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
     const size_t psize = dtype_size(w.pos_embed->dtype);
     for (size_t s = 0; s < batch.n_sequences(); ++s)  // a token's position is its index in its sequence
       for (int64_t t = 0; t < batch.length(s); ++t)
-        to_f32(w.pos_embed->dtype, w.pos_embed->data + t * d * psize, pos + (batch.begin(s) + t) * d, d);
+        to_f32(w.pos_embed->dtype, w.pos_embed->data + (past + t) * d * psize, pos + (batch.begin(s) + t) * d, d);
     dispatch.fire(Point::PosEmbed, -1, batch, pos, d);
     kernels::add(x, pos, nullptr, x, N * d);
   }
@@ -159,7 +162,7 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
   const std::vector<int64_t> pattern_offsets = kernels::pattern_offsets(batch, H);
   std::vector<kernels::RopeTable> ropes;  // one per ArchSpec::ropes entry
   if (a.rotary != RotaryStyle::None)
-    for (const Rope& r : a.ropes) ropes.emplace_back(r, batch.max_length());
+    for (const Rope& r : a.ropes) ropes.emplace_back(r, past + batch.max_length());
   float* raw = a.any_post_norm() ? work_.get(Slot::Raw, N * d) : nullptr;  // a sublayer's output before its norm
 
   auto norm = [&](const NormWeights& nw, const float* in, float* out) {
@@ -169,6 +172,11 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
       kernels::rms_norm(in, N, d, model_.vec(nw.weight), a.norm_eps, out);
   };
 
+  if (cache) {
+    if (n_layers < a.n_layers) fail("internal: a cached run must run every layer");
+    cache->k.resize(static_cast<size_t>(a.n_layers));
+    cache->v.resize(static_cast<size_t>(a.n_layers));
+  }
   Progress progress(options.progress_label, static_cast<size_t>(n_layers));
   for (int l = 0; l < n_layers; ++l) {
     const LayerWeights& L = w.layers[l];
@@ -190,10 +198,23 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
       kernels::rms_norm(k.data, N * KV, hd, model_.vec(L.k_norm.weight), a.norm_eps, k.data);
     }
     const bool want_pattern = dispatch.wants(Point::AttnPattern, l);
+    if (want_pattern && cache) fail("attention patterns cannot be captured in a cached run");
     if (want_pattern) patterns = work_.get(Slot::Patterns, pattern_offsets.back());
     const kernels::Rotary rotary{a.rotary, ropes.empty() ? nullptr : &ropes[spec.rope]};
-    kernels::attention(batch, q, k, v, H, KV, hd, rotary, {spec.attn_scale, spec.window, spec.attn_softcap}, z,
-                       want_pattern ? patterns : nullptr);
+    const kernels::ScoreRule rule{spec.attn_scale, spec.window, spec.attn_softcap};
+    if (cache) {  // the new keys and values join the cached ones; attention reads them all from there
+      auto append = [&](const kernels::Heads& from, std::vector<float>& to) {
+        to.resize(static_cast<size_t>((past + N) * kv_width));
+        for (int64_t r = 0; r < N; ++r)
+          for (int g = 0; g < KV; ++g)
+            std::copy(from.at(r, g), from.at(r, g) + hd, to.data() + (past + r) * kv_width + int64_t{g} * hd);
+        return kernels::Heads{to.data(), kv_width, hd};
+      };
+      const kernels::Heads ck = append(k, cache->k[l]), cv = append(v, cache->v[l]);
+      kernels::attention(batch, q, ck, cv, H, KV, hd, rotary, rule, z, nullptr, past);
+    } else {
+      kernels::attention(batch, q, k, v, H, KV, hd, rotary, rule, z, want_pattern ? patterns : nullptr);
+    }
     if (want_pattern) dispatch.fire_patterns(l, batch, patterns, H, pattern_offsets);
     if (spec.post_attn_norm) {  // Gemma 2: what is added is the normed output
       linear_.apply(L.o, z, N, raw);
@@ -240,6 +261,7 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
     progress.tick();
   }
 
+  if (cache) cache->length += N;
   if (n_layers < a.n_layers || !(dispatch.wants(Point::LnFinalOut) || dispatch.wants(Point::Logits))) return;
   norm(w.final_norm, x, h1);
   dispatch.fire(Point::LnFinalOut, -1, batch, h1, d);
@@ -266,18 +288,29 @@ class LastLogits : public Observer {
 };
 }  // namespace
 
-std::vector<int32_t> Engine::generate(const std::vector<int32_t>& prompt, int n, const std::vector<int32_t>& stop) {
-  std::vector<int32_t> seq = prompt, out;
-  for (int i = 0; i < n; ++i) {
-    if (static_cast<int64_t>(seq.size()) >= model_.arch().max_positions) break;
-    LastLogits last;
-    Observer* obs[] = {&last};
-    run(Batch::of(std::span(&seq, 1)), obs);
-    out.push_back(last.argmax);
-    seq.push_back(last.argmax);
-    if (std::find(stop.begin(), stop.end(), last.argmax) != stop.end()) break;
+Generation Engine::generate(const std::vector<int32_t>& prompt, int n, const std::vector<int32_t>& stop,
+                            const std::function<void(int32_t)>& on_token) {
+  Generation g;
+  if (n <= 0) return g;
+  KvCache cache;
+  LastLogits last;
+  Observer* obs[] = {&last};
+  std::vector<int32_t> next = prompt;  // what the next forward runs: the prompt, then one token at a time
+  while (static_cast<int>(g.tokens.size()) < n) {
+    if (cache.length + static_cast<int64_t>(next.size()) > model_.arch().max_positions) {
+      g.end = Generation::End::PositionLimit;
+      break;
+    }
+    run(Batch::of(std::span(&next, 1)), obs, {}, &cache);
+    g.tokens.push_back(last.argmax);
+    if (on_token) on_token(last.argmax);
+    if (std::find(stop.begin(), stop.end(), last.argmax) != stop.end()) {
+      g.end = Generation::End::Stop;
+      break;
+    }
+    next = {last.argmax};
   }
-  return out;
+  return g;
 }
 
 }  // namespace sg

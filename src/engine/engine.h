@@ -8,6 +8,7 @@
 // on exactly the buffers observers saw, so no capture point can silently be the
 // wrong tensor.
 #include <array>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -44,22 +45,44 @@ struct RunOptions {
   std::string progress_label;  // non-empty: a per-layer progress line on a terminal
 };
 
+// The keys and values of one sequence's positions so far, per layer (keys
+// before rotary, as the projections give them), so that a continuation runs
+// only its new tokens: Engine::run with a cache.
+struct KvCache {
+  int64_t length = 0;                    // positions cached
+  std::vector<std::vector<float>> k, v;  // [layer][position * n_kv_heads * d_head]
+};
+
+// How a greedy continuation ended.
+struct Generation {
+  std::vector<int32_t> tokens;  // the new tokens only
+  enum class End { Length, Stop, PositionLimit } end = End::Length;
+};
+
 class Engine {
  public:
   explicit Engine(const Model& model, MatmulPrecision precision = MatmulPrecision::F32);
 
   // Throws sg::Error for token ids outside the vocabulary, empty sequences,
   // sequences longer than the model's positions, or a broken residual identity.
-  void run(const Batch& batch, std::span<Observer* const> observers, const RunOptions& options = {});
+  // With a cache, the batch is one sequence continuing the cache's positions:
+  // its keys and values are appended to the cache, and every tensor of its
+  // tokens is the same bits as in a run over the whole sequence (attention
+  // patterns cannot be observed then).
+  void run(const Batch& batch, std::span<Observer* const> observers, const RunOptions& options = {},
+           KvCache* cache = nullptr);
 
-  // Greedy continuation of one prompt by up to n tokens; stops early after
-  // emitting any token in `stop`. Returns only the new tokens.
-  std::vector<int32_t> generate(const std::vector<int32_t>& prompt, int n, const std::vector<int32_t>& stop = {});
+  // Greedy continuation of one prompt by up to n tokens, each new token one
+  // token's forward (KV cache); stops early after emitting any token in
+  // `stop`, or when the model's positions are used up. on_token (if set) sees
+  // each new token as it is produced.
+  Generation generate(const std::vector<int32_t>& prompt, int n, const std::vector<int32_t>& stop = {},
+                      const std::function<void(int32_t)>& on_token = {});
 
   const Model& model() const { return model_; }
 
  private:
-  void validate(const Batch& batch) const;
+  void validate(const Batch& batch, int64_t past) const;
   const Model& model_;
   LinearRunner linear_;
   Workspace work_;

@@ -150,13 +150,23 @@ struct AttentionScratch {
   int64_t stride = 0;         // T rounded up to whole lanes
 };
 
-// One (sequence, head) job: rows [base, base + T), query head h, kv head kvh.
-// Every score q_i . k_j and every output sum_j p_ij v_j is accumulated in a
-// fixed order (e, then j ascending), so results never depend on the batch.
-// Query i sees keys first_key(i) <= j <= i.
-void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base, int64_t T, int h, int kvh, int hd,
+// Where one (sequence, head) job's vectors are: the keys and values of
+// positions 0..T-1 at rows kv_base + j, the queries of positions past..T-1 at
+// rows q_base + i - past (their outputs at the same rows of z). past > 0: a
+// continuation of `past` cached positions.
+struct JobRows {
+  int64_t q_base, kv_base, past, T;
+};
+
+// One (sequence, head) job, query head h, kv head kvh. Every score q_i . k_j
+// and every output sum_j p_ij v_j is accumulated in a fixed order (e, then j
+// ascending), so results never depend on the batch, on how queries are blocked,
+// or on whether earlier positions come from a cache. Query i sees keys
+// first_key(i) <= j <= i.
+void attention_head(const Heads& q, const Heads& k, const Heads& v, const JobRows& rows, int h, int kvh, int hd,
                     const Rotary& rotary, const ScoreRule& rule, float* z, int64_t z_stride, float* pat,
                     AttentionScratch& w) {
+  const int64_t T = rows.T, past = rows.past;  // queries are positions past..T-1
   const float scale = static_cast<float>(rule.scale);
   const int64_t W = rule.window > 0 ? rule.window : T;  // a window of T or more sees every key
   auto first_key = [W](int64_t i) { return std::max<int64_t>(0, i - W + 1); };
@@ -173,27 +183,31 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base
   float* ks = qs + T * hd;
   float* vs = ks + T * hd;
   constexpr int64_t kAhead = 8;  // rows requested ahead: hardware prefetchers miss this pattern
+  auto query = [&](int64_t i) { return q.at(rows.q_base + i - past, h); };
   auto prefetch_row = [&](int64_t j) {
     for (int e = 0; e < hd; e += kLanes) {  // sixteen floats: one 64-byte line
-      __builtin_prefetch(q.at(base + j, h) + e);
-      __builtin_prefetch(k.at(base + j, kvh) + e);
-      __builtin_prefetch(v.at(base + j, kvh) + e);
+      if (j >= past) __builtin_prefetch(query(j) + e);
+      __builtin_prefetch(k.at(rows.kv_base + j, kvh) + e);
+      __builtin_prefetch(v.at(rows.kv_base + j, kvh) + e);
     }
   };
   for (int64_t j = 0; j < std::min(kAhead, T); ++j) prefetch_row(j);
   for (int64_t j = 0; j < T; ++j) {
     if (j + kAhead < T) prefetch_row(j + kAhead);
-    std::memcpy(qs + j * hd, q.at(base + j, h), sizeof(float) * hd);
-    std::memcpy(ks + j * hd, k.at(base + j, kvh), sizeof(float) * hd);
-    std::memcpy(vs + j * hd, v.at(base + j, kvh), sizeof(float) * hd);
-    rotary.apply(qs + j * hd, j);
+    if (j >= past) {
+      std::memcpy(qs + j * hd, query(j), sizeof(float) * hd);
+      rotary.apply(qs + j * hd, j);
+    }
+    std::memcpy(ks + j * hd, k.at(rows.kv_base + j, kvh), sizeof(float) * hd);
+    std::memcpy(vs + j * hd, v.at(rows.kv_base + j, kvh), sizeof(float) * hd);
     rotary.apply(ks + j * hd, j);
   }
+  auto zrow = [&](int64_t i) { return z + (rows.q_base + i - past) * z_stride; };
   for (int e = 0; e < hd; ++e)  // e outer: contiguous stores (scattered ones stall the loads)
     for (int64_t j = 0; j < T; ++j) w.keys_t[e * w.stride + j] = ks[j * hd + e];
   const int full = hd / kLanes * kLanes;  // dims done in whole lanes; the rest one by one
 
-  for (int64_t i0 = 0; i0 < T; i0 += kQueryBlock) {
+  for (int64_t i0 = past; i0 < T; i0 += kQueryBlock) {
     const int nb = static_cast<int>(std::min<int64_t>(kQueryBlock, T - i0));
     const int64_t n_keys = i0 + nb;  // causal: the block's last query sees keys up to i0+nb-1
     const int64_t lo = first_key(i0);  // ... and its first query none before this one
@@ -233,7 +247,7 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base
       for (int64_t j = 0; j < n; ++j) s[j] *= inv;
       std::fill(row, s, 0.0f);
       std::fill(s + n, row + w.stride, 0.0f);
-      if (pat) std::copy(row, row + T, pat + i * T);
+      if (pat) std::copy(row, row + T, pat + (i - past) * T);
     }
     // Outputs, sixteen dims at a time: z_r = sum_{first(i) <= j <= i} p[r][j] v_j,
     // j ascending. Row r sees key j iff j - W < i0 + r and i0 + r >= j: keys in
@@ -257,13 +271,13 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base
           for (int r = r0; r < r1; ++r) acc[r] += p(r, j) * vj;
         }
       }
-      for (int r = 0; r < nb; ++r) store(z + (base + i0 + r) * z_stride + e0, acc[r]);
+      for (int r = 0; r < nb; ++r) store(zrow(i0 + r) + e0, acc[r]);
     }
     for (int r = 0; r < nb; ++r)
       for (int e = full; e < hd; ++e) {
         float acc = 0;
         for (int64_t j = first_key(i0 + r); j <= i0 + r; ++j) acc += p(r, j) * (vs + j * hd)[e];
-        z[(base + i0 + r) * z_stride + e] = acc;
+        zrow(i0 + r)[e] = acc;
       }
   }
 }
@@ -271,9 +285,10 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, int64_t base
 }  // namespace
 
 void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, const Rotary& rotary,
-               const ScoreRule& rule, float* z, float* patterns) {
+               const ScoreRule& rule, float* z, float* patterns, int64_t past) {
   const int group = H / KV;
   const int64_t n_seq = static_cast<int64_t>(batch.n_sequences());
+  if (past > 0 && (n_seq != 1 || patterns)) fail("internal: attention over cached positions takes one sequence");
   const std::vector<int64_t> poff = patterns ? pattern_offsets(batch, H) : std::vector<int64_t>{};
 
 #pragma omp parallel
@@ -284,7 +299,8 @@ void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int
       const int64_t s = job / H;
       const int h = static_cast<int>(job % H);
       const int64_t T = batch.length(s);
-      attention_head(q, k, v, batch.begin(s), T, h, h / group, hd, rotary, rule, z + int64_t{h} * hd, int64_t{H} * hd,
+      const JobRows rows = past > 0 ? JobRows{0, 0, past, past + T} : JobRows{batch.begin(s), batch.begin(s), 0, T};
+      attention_head(q, k, v, rows, h, h / group, hd, rotary, rule, z + int64_t{h} * hd, int64_t{H} * hd,
                      patterns ? patterns + poff[s] + h * T * T : nullptr, scratch);
     }
   }

@@ -91,8 +91,11 @@ struct ScoreRule {
 // z: [rows, H * hd]. If patterns is non-null it receives, per sequence, [H, T, T]
 // probabilities (zero for keys a query does not see) at
 // patterns + pattern_offsets(batch, H)[seq].
+// past > 0: the batch's one sequence continues `past` earlier positions (a KV
+// cache): k and v hold rows for positions 0..past+T-1, q and z only the T new
+// ones; the outputs are the same bits as a run over the whole sequence.
 void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, const Rotary& rotary,
-               const ScoreRule& rule, float* z, float* patterns);
+               const ScoreRule& rule, float* z, float* patterns, int64_t past = 0);
 // Where each sequence's [H, T, T] block starts in the patterns buffer; the last
 // of the n_sequences + 1 entries is the buffer's size.
 std::vector<int64_t> pattern_offsets(const Batch& batch, int H);

@@ -91,6 +91,18 @@ TEST(Cli, IdsFileAndGenerate) {
   EXPECT_EQ(r.output, "432,383,286,261,376,298\n");  // llama2.c's continuation
 }
 
+TEST(Cli, GenerateSaysWhenThePositionsRunOut) {
+  std::string ids = "1";
+  for (int i = 1; i < 60; ++i) ids += ",7";
+  auto r = test::run_command(sg_cli() + " generate " + q(golden_model("gpt2")) + " --ids " + ids + " -n 100");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto first_line = r.output.substr(0, r.output.find('\n'));
+  EXPECT_EQ(std::count(first_line.begin(), first_line.end(), ','), 4) << r.output;  // 5 tokens: positions 60..64
+  EXPECT_NE(r.output.find("stopped after 5 new tokens: the model has 64 positions"), std::string::npos) << r.output;
+  r = test::run_command(sg_cli() + " generate --help");
+  EXPECT_NE(r.output.find("32"), std::string::npos) << "the default -n is shown";
+}
+
 TEST(Cli, GenerateTextMatchesLlama2c) {
   const auto dir = test::shared_dir() / "models/stories260k";
   const auto ref = nlohmann::json::parse(read_file(dir / "reference_generations.json"));

@@ -267,7 +267,7 @@ TEST(Generate, Stories260kMatchesTheIndependentImplementation) {
     const auto expected = g["generated_ids"].get<std::vector<int32_t>>();
     const bool by_bos = g["terminated_by_bos"].get<bool>();
     // run.c stops (without printing) when the model emits BOS = 1.
-    auto out = engine.generate(prompt, static_cast<int>(expected.size()) + (by_bos ? 1 : 0), {1});
+    auto out = engine.generate(prompt, static_cast<int>(expected.size()) + (by_bos ? 1 : 0), {1}).tokens;
     if (by_bos) {
       ASSERT_FALSE(out.empty());
       EXPECT_EQ(out.back(), 1);
