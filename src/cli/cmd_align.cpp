@@ -43,8 +43,8 @@ constexpr const char* kMethodology = "Unit-normalized matched-vs-scrambled z-sco
 constexpr int64_t kTokensPerForward = 4096;
 
 struct Opts {
-  std::string model, pairs, preset = "zh-en-math", out;
-  size_t n = 200;
+  std::string model, pairs, preset = "zh-en-math", out, tokenizer;
+  int n = 200;
   int64_t seed = 42;
   size_t perms = 500;
   size_t drop_top_dims = 0;
@@ -72,10 +72,10 @@ Inputs load_inputs(const Opts& o, const Model& model) {
     in.source = o.pairs;
     in.describe = {{"file", fs::weakly_canonical(o.pairs).string()}, {"sha256", report::sha256_file(o.pairs)}};
   } else {
-    in.set = align::preset_pairs(o.preset, o.n, o.seed);
+    in.set = align::preset_pairs(o.preset, static_cast<size_t>(o.n), o.seed);
     in.source = "preset:" + o.preset;
     in.describe = {{"preset", o.preset}, {"n", o.n}, {"seed", o.seed}};
-    if (in.set.pairs.size() != o.n)
+    if (in.set.pairs.size() != static_cast<size_t>(o.n))
       warnf("--n {} gives {} pairs (the preset draws n // 5 per category, as the seed)", o.n, in.set.pairs.size());
   }
   const size_t n = in.set.pairs.size();
@@ -85,11 +85,11 @@ Inputs load_inputs(const Opts& o, const Model& model) {
 
   in.sequences.resize(2 * n);
   if (in.set.form == align::PairForm::text) {
-    if (!Tokenizer::found_in(model.dir()))
-      fail("{}: no tokenizer in the model directory; text pairs need one (or give token ids: --pairs "
-           "FILE.jsonl with {{\"a_ids\": [...], \"b_ids\": [...]}} lines)",
+    if (o.tokenizer.empty() && !Tokenizer::found_in(model.dir()))
+      fail("{}: no tokenizer in the model directory; text pairs need one (--tokenizer PATH, or give token ids: "
+           "--pairs FILE.jsonl with {{\"a_ids\": [...], \"b_ids\": [...]}} lines)",
            model.dir().string());
-    auto tok = Tokenizer::load(model.dir());
+    auto tok = Tokenizer::load(o.tokenizer.empty() ? model.dir() : fs::path(o.tokenizer));
     in.tokenizer_note = tok->special_tokens_note();
     // The seed's tokenizer(prob["zh"]): HF's default add_special_tokens=True.
     for (size_t i = 0; i < n; ++i) {
@@ -262,7 +262,7 @@ void run(const Opts& o) {
   const fs::path out = o.out.empty() ? default_out_dir(*model, "align") : fs::path(o.out);
   if (o.out.empty()) check_output_dir("the default output directory", out, files);
 
-  std::printf("Model: %s, %d layers, d=%d%s\n", model->name().c_str(), arch.n_layers, arch.d_model,
+  fmt::print("Model: {}, {} layers, d={}{}\n", model->name(), arch.n_layers, arch.d_model,
               arch.parallel_residual ? " (parallel residual)" : "");
   const auto t_capture = std::chrono::steady_clock::now();
   Engine engine(*model);
@@ -273,7 +273,7 @@ void run(const Opts& o) {
   const double capture_s = seconds_since(t_capture);
   int64_t n_tokens = 0;
   for (const auto& s : in.sequences) n_tokens += static_cast<int64_t>(s.size());
-  std::printf("Ran %zu pairs (%lld tokens, last-token rows kept) in %.1f s\n", n, static_cast<long long>(n_tokens),
+  fmt::print("Ran {} pairs ({} tokens, last-token rows kept) in {:.1f} s\n", n, static_cast<long long>(n_tokens),
               capture_s);
 
   align::AlignOptions options;
@@ -285,18 +285,19 @@ void run(const Opts& o) {
   const double stats_s = seconds_since(t_stats);
 
   const std::string rule(70, '=');
-  std::printf("\n%s\nANALYSIS: Attention vs FFN Contribution to Cross-Lingual Alignment\n%s\n", rule.c_str(),
-              rule.c_str());
-  if (!r.post_attn_is_model_state) std::printf("note: %s\n", r.post_attn_note.c_str());
-  for (const auto& l : r.layers) std::printf("%s\n", align::seed_layer_line(l).c_str());
-  std::printf("\n%s\nSUMMARY\n%s\n%s", rule.c_str(), rule.c_str(), summary_text(r.summary).c_str());
+  fmt::print("\n{}\nANALYSIS: Attention vs FFN Contribution to Cross-Lingual Alignment\n{}\n", rule,
+              rule);
+  if (!r.post_attn_is_model_state) fmt::print("note: {}\n", r.post_attn_note);
+  for (const auto& l : r.layers) fmt::print("{}\n", align::seed_layer_line(l));
+  fmt::print("(*** ATTN / *** MLP: that sublayer moves the z-score by more than 1.5, the seed's marker)\n");
+  fmt::print("\n{}\nSUMMARY\n{}\n{}", rule, rule, summary_text(r.summary));
   if (r.summary_standardized)
-    std::printf("\nBeyond the seed, every dimension standardised over the 2N vectors:%s",
-                summary_text(*r.summary_standardized).c_str());
+    fmt::print("\nBeyond the seed, every dimension standardised over the 2N vectors:{}",
+                summary_text(*r.summary_standardized));
   if (r.summary_top_dims_removed)
-    std::printf("\nBeyond the seed, the %zu largest-variance dimensions removed:%s", o.drop_top_dims,
-                summary_text(*r.summary_top_dims_removed).c_str());
-  std::printf("\n(statistics: %zu permutations x 5 states x %d layers in %.2f s)\n", o.perms, arch.n_layers, stats_s);
+    fmt::print("\nBeyond the seed, the {} largest-variance dimensions removed:{}", o.drop_top_dims,
+                summary_text(*r.summary_top_dims_removed));
+  fmt::print("\n(statistics: {} permutations x 5 states x {} layers in {:.2f} s)\n", o.perms, arch.n_layers, stats_s);
 
   // align.json: the seed's keys, then ours.
   nlohmann::json prov = report::provenance(
@@ -382,7 +383,7 @@ void run(const Opts& o) {
   page.provenance(prov);
   page.write(out / "report.html");
   written.push_back("report.html");
-  std::printf("\nwrote %s/{%s}\n", out.string().c_str(), fmt::format("{}", fmt::join(written, ", ")).c_str());
+  fmt::print("\nwrote {}/{{{}}}\n", display_dir(out), fmt::format("{}", fmt::join(written, ", ")));
 }
 
 }  // namespace
@@ -403,6 +404,7 @@ void add_align(CLI::App& app) {
                                  fmt::format("Built-in pairs ({})", fmt::join(align::preset_names(), ", ")))
                      ->capture_default_str();
   auto* n = cmd->add_option("--n", o->n, "Number of preset pairs (n // 5 per category, as the seed)")
+                ->check(CLI::Range(1, 1000000))
                 ->capture_default_str();
   auto* seed = cmd->add_option("--seed", o->seed, "Seed of the preset's generator (Python random.Random)")
                    ->capture_default_str();
@@ -413,6 +415,8 @@ void add_align(CLI::App& app) {
                   "Also report z with the k largest-variance dimensions removed (beyond the seed; 0 = off)")
       ->capture_default_str();
   cmd->add_option("--out", o->out, "Output directory (default: ./streamgauge-out/<model>/align)");
+  cmd->add_option("--tokenizer", o->tokenizer, "Tokenizer file or directory for text pairs (default: the model's own)")
+      ->check(CLI::ExistingPath);
   cmd->add_flag("--save-deltas", o->save_deltas,
                 "Also write attn_mlp_deltas.npz (the seed's arrays: {zh,en}_{attn,mlp}_delta_L{l}, float32 [N, d])");
   cmd->add_flag("--no-figures", o->no_figures, "Skip the gnuplot figure");

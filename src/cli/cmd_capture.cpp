@@ -70,8 +70,9 @@ void add_capture(CLI::App& app) {
       w.add_i64("seq" + std::to_string(s) + ".input_ids", std::vector<int64_t>(seqs[s].begin(), seqs[s].end()));
     for (auto& [name, t] : store.tensors()) w.add_f32(name, t.shape, t.data);
     w.write(opts->out);
-    fmt::print(stderr, "wrote {} tensors for {} sequence(s) to {}\n", store.tensors().size(), seqs.size(),
-               opts->out == "-" ? "standard output" : opts->out);
+    fmt::print(stderr, "wrote {} tensors ({} captured, {} input_ids) for {} to {}\n",
+               store.tensors().size() + seqs.size(), store.tensors().size(), seqs.size(),
+               plural(seqs.size(), "sequence"), opts->out == "-" ? "standard output" : opts->out);
   });
 }
 

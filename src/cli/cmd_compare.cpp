@@ -31,7 +31,7 @@ using compare::GainsSummary;
 
 struct Opts {
   std::vector<std::string> inputs;
-  std::string out = "compare-results";
+  std::string out = "streamgauge-out/compare";
   std::vector<double> predict;
   std::vector<std::string> metrics = {"mlp_last_layer_gain"};
   std::string params = "total";
@@ -161,7 +161,7 @@ void run(const Opts& o) {
   std::vector<std::string> banners;
   for (const auto& in : inputs) {
     for (const auto& w : in.s.warnings) banners.push_back(w);
-    for (const auto& n : in.s.notes) std::printf("note: %s: %s\n", in.s.source.c_str(), n.c_str());
+    for (const auto& n : in.s.notes) fmt::print("note: {}: {}\n", in.s.source, n);
   }
   for (const auto& b : banners) warn(b);
 
@@ -191,10 +191,10 @@ void run(const Opts& o) {
     for (const auto& m : compare::metrics()) row.push_back(report::cell(m.value(in.s)));
     csv.add_row(std::move(row));
   }
-  std::printf("\nCROSS-MODEL COMPARISON\n%s", report::format_text_table(terminal).c_str());
+  fmt::print("\nCROSS-MODEL COMPARISON\n{}", report::format_text_table(terminal));
 
   // 3. Phase segmentation of ln(MLP gain).
-  std::printf("\nMLP PHASES (optimal piecewise-constant fit of ln gain; %s)\n",
+  fmt::print("\nMLP PHASES (optimal piecewise-constant fit of ln gain; {})\n",
               compare::kSegmentationCriterion);
   nlohmann::json seg_json = nlohmann::json::array();
   std::map<std::string, compare::Segmentation> segmentations;
@@ -204,20 +204,20 @@ void run(const Opts& o) {
     for (double v : in.s.mlp.values) n += !std::isnan(v);
     bool complete = in.s.mlp.complete(in.s.n_layers);
     if (n < kMinSegmentationSamples) {
-      std::printf("  %s: not enough per-layer MLP gains (%zu)\n", in.label.c_str(), n);
+      fmt::print("  {}: not enough per-layer MLP gains ({})\n", in.label, n);
       j["skipped"] = fmt::format("{} per-layer MLP gains, need at least {}", n, kMinSegmentationSamples);
     } else {
       auto seg = compare::segment_by_bic(in.s.mlp, o.max_segments);
-      std::printf("  %s (%zu segments%s): %s\n", in.label.c_str(), seg.segments.size(),
-                  complete ? "" : fmt::format(", on {} of {} layers", n, in.s.n_layers).c_str(),
-                  segments_text(seg).c_str());
+      fmt::print("  {} ({}{}): {}\n", in.label, plural(seg.segments.size(), "segment"),
+                  complete ? "" : fmt::format(", on {} of {} layers", n, in.s.n_layers),
+                  segments_text(seg));
       j["optimal"] = segmentation_json(seg);
       if (!in.s.seed_phases.empty()) {
         auto seed = compare::evaluate_phases(in.s.mlp, in.s.seed_phases, seg.noise_variance);
         std::vector<std::string> labels;
         for (const auto& p : in.s.seed_phases) labels.push_back(p.label);
-        std::printf("  %s seed phases (%s): %s; BIC %.2f vs optimal %.2f\n", in.label.c_str(),
-                    fmt::format("{}", fmt::join(labels, ", ")).c_str(), segments_text(seed).c_str(), seed.bic,
+        fmt::print("  {} seed phases ({}): {}; BIC {:.2f} vs optimal {:.2f}\n", in.label,
+                    fmt::format("{}", fmt::join(labels, ", ")), segments_text(seed), seed.bic,
                     seg.bic);
         j["seed_phases"] = segmentation_json(seed);
         for (size_t i = 0; i < labels.size(); ++i) j["seed_phases"]["segments"][i]["label"] = labels[i];
@@ -232,10 +232,10 @@ void run(const Opts& o) {
   // 4. Scaling fits.
   nlohmann::json fits_json = nlohmann::json::array();
   std::vector<std::pair<const compare::Metric*, compare::LogLogFit>> fits;
-  std::printf("\nSCALING FIT ln(metric) = a + alpha ln(params), %s parameter counts, %g%% intervals\n",
+  fmt::print("\nSCALING FIT ln(metric) = a + alpha ln(params), {} parameter counts, {:g}% intervals\n",
               compare::basis_name(basis), 100 * o.confidence);
   if (inputs.size() < 2) {
-    std::printf("  needs at least two models\n");
+    fmt::print("  needs at least two models\n");
   } else {
     for (const auto* m : fit_metrics) {
       std::vector<double> x, y;
@@ -248,15 +248,15 @@ void run(const Opts& o) {
       auto f = compare::fit_loglog(x, y, o.confidence);
       nlohmann::json pj = nlohmann::json::array();
       if (f.exact)
-        std::printf("  %s: alpha = %.4f (exact fit through two points: no interval)\n", m->name, f.alpha);
+        fmt::print("  {}: alpha = {:.4f} (exact fit through two points: no interval)\n", m->name, f.alpha);
       else
-        std::printf("  %s: alpha = %.4f [%.4f, %.4f], n = %zu, R^2 = %.3f\n", m->name, f.alpha, f.alpha_low,
+        fmt::print("  {}: alpha = {:.4f} [{:.4f}, {:.4f}], n = {}, R^2 = {:.3f}\n", m->name, f.alpha, f.alpha_low,
                     f.alpha_high, f.n, f.r_squared);
       for (double p : o.predict) {
         auto pr = compare::predict(f, p);
-        if (f.exact) std::printf("    at %s: %.3f\n", fmt_params(p).c_str(), pr.value);
+        if (f.exact) fmt::print("    at {}: {:.3f}\n", fmt_params(p), pr.value);
         else
-          std::printf("    at %s: %.3f, prediction interval [%.3f, %.3f]\n", fmt_params(p).c_str(), pr.value,
+          fmt::print("    at {}: {:.3f}, prediction interval [{:.3f}, {:.3f}]\n", fmt_params(p), pr.value,
                       pr.pred_low, pr.pred_high);
         pj.push_back({{"params", p}, {"value", pr.value}, {"mean_interval", {pr.mean_low, pr.mean_high}},
                       {"prediction_interval", {pr.pred_low, pr.pred_high}}});
@@ -276,15 +276,15 @@ void run(const Opts& o) {
   if (sources.count("preset:pythia-1.4b") && sources.count("preset:pythia-6.9b")) {
     const auto& c = compare::seed002_claim();
     auto f = compare::fit_loglog({c.params_small, c.params_large}, {c.gain_small, c.gain_large});
-    std::printf("\nSEED 002 SCALING LAW, as the seed computes it: log(%.2f/%.2f)/log(%.1f/%.1f) = %.4f "
-                "(quoted ~%.2f; exact fit through two points, no interval)\n",
+    fmt::print("\nSEED 002 SCALING LAW, as the seed computes it: log({:.2f}/{:.2f})/log({:.1f}/{:.1f}) = {:.4f} "
+              "(quoted ~{:.2f}; exact fit through two points, no interval)\n",
                 c.gain_large, c.gain_small, c.params_large / 1e9, c.params_small / 1e9, f.alpha, c.quoted_alpha);
     nlohmann::json preds = nlohmann::json::array();
     for (size_t i = 0; i < c.quoted_predictions.size(); ++i) {
       auto [p, quoted] = c.quoted_predictions[i];
       double v = compare::predict(f, p).value;
       bool follows = std::fabs(v - quoted) < 0.1 * quoted;
-      std::printf("  %-16s law %.2fx, seed says ~%gx%s\n", c.prediction_labels[i].c_str(), v, quoted,
+      fmt::print("  {:<16} law {:.2f}x, seed says ~{:g}x{}\n", c.prediction_labels[i], v, quoted,
                   follows ? "" : "  (does not follow from the seed's own law)");
       preds.push_back({{"model", c.prediction_labels[i]}, {"params", p}, {"law", v}, {"seed_quoted", quoted},
                        {"consistent", follows}});
@@ -458,7 +458,7 @@ void run(const Opts& o) {
   for (const auto& [path, caption] : figures) page.figure(path, caption);
   page.provenance(prov);
   page.write(out / "report.html");
-  std::printf("\nwrote %s/{compare.json, compare.csv, report.html%s}\n", out.string().c_str(),
+  fmt::print("\nwrote {}/{{compare.json, compare.csv, report.html{}}}\n", display_dir(out),
               o.no_figures ? "" : ", figures (.png, .svg)");
 }
 
@@ -469,6 +469,9 @@ void add_compare(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "compare", "Compare gains results across models: seed-001 table, overlays against normalised depth, "
                  "MLP phase segmentation, log-log scaling fit (seeds 001/002)");
+  cmd->footer(
+      "Examples:\n  streamgauge compare pythia-1.4b pythia-6.9b                  # the seeds' published values\n"
+      "  streamgauge compare streamgauge-out/*/gains/gains.json --predict 12e9");
   cmd->add_option("results", o->inputs,
                   fmt::format("gains.json files, or presets with the seeds' published values ({})",
                               fmt::join(compare::preset_names(), ", ")))

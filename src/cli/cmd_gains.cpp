@@ -72,15 +72,17 @@ void add_gains(CLI::App& app) {
   cmd->add_flag("--skip-first", opts->options.skip_first,
                 "Also report every metric without each prompt's first token (attention-sink activations)");
   cmd->add_option("--bootstrap", opts->options.bootstrap, "Bootstrap resamples of the prompts for the 95% intervals")
-      ->check(CLI::Range(0, 1000000));
-  cmd->add_option("--bootstrap-seed", opts->options.bootstrap_seed, "Seed of the bootstrap");
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  cmd->add_option("--bootstrap-seed", opts->options.bootstrap_seed, "Seed of the bootstrap")->capture_default_str();
   cmd->add_flag("--fast", opts->fast,
                 "BF16 matrix products with float32 accumulation for BF16 checkpoints (activations rounded to "
                 "BF16; about 2x faster, small deviations from the exact float32 path)");
   cmd->add_flag("--no-weights", opts->no_weights, "Skip the per-layer weight norms");
   cmd->add_flag("--no-figures", opts->no_figures, "Skip the figures (no gnuplot needed)");
   cmd->add_option("--chunk-tokens", opts->chunk_tokens, "Most tokens per forward pass (memory bound)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
+      ->capture_default_str();
   cmd->callback([opts] {
     // Every path first: a bad one is refused before the model is loaded.
     std::vector<std::string> files = {"gains.json", "layers.csv", "report.html"};
@@ -147,11 +149,14 @@ void add_gains(CLI::App& app) {
     // Terminal: the seeds' tables.
     const auto& s = run.result.seed;
     for (auto& w : warnings) fmt::print("!! {}\n\n", w);
-    fmt::print("{} — {} layers, hidden {}, {} prompts ({})\n{}\n\n", model->name(), s.n_layers,
-               model->arch().d_model, prompts.prompts.size(), prompts.source, prompts.special_tokens_note);
+    fmt::print("{} — {} layers, hidden {}, {} ({})\n{}\n\n", model->name(), s.n_layers, model->arch().d_model,
+               plural(prompts.prompts.size(), "prompt"), prompts.source, prompts.special_tokens_note);
     fmt::print("{}\n", report::format_text_table(seed_layer_table(s)));
     if (run.result.module)
       fmt::print("{}\n{}\n", post_norm_note(), report::format_text_table(module_gains_table(run.result)));
+    if (run.result.skip_first)
+      fmt::print("Without each prompt's first token (--skip-first):\n{}\n",
+                 report::format_text_table(seed_layer_table(*run.result.skip_first)));
     fmt::print("Attention: {}/{} contracting, min gain {:.4f} at layer {}\n", s.attn_contracting, s.n_layers,
                s.attn_gain[s.L_star_attn], s.L_star_attn);
     fmt::print("MLP:       {}/{} expanding, max gain {:.4f} at layer {}\n", s.mlp_expanding, s.n_layers,
@@ -163,7 +168,7 @@ void add_gains(CLI::App& app) {
     if (run.result.L_star_entropy) fmt::print("Minimum attention entropy (L*_entropy): layer {}\n", *run.result.L_star_entropy);
     if (comparison) fmt::print("\nCROSS-MODEL COMPARISON\n{}", report::format_text_table(*comparison));
     fmt::print("\nWrote {}/: gains.json, layers.csv{}, report.html ({:.2f} s for the forward passes)\n",
-               out.string(), opts->no_figures ? "" : ", gains.png/svg, funnel.png/svg", run.seconds);
+               display_dir(out), opts->no_figures ? "" : ", gains.png/svg, funnel.png/svg", run.seconds);
   });
 }
 

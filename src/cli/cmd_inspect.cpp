@@ -109,13 +109,18 @@ void add_inspect(CLI::App& app) {
       "Example:\n  streamgauge inspect path/to/pythia-160m\n  streamgauge inspect path/to/model --points   "
       "# every capture point name");
   cmd->add_option("MODEL", opts->model, "Model directory (config.json + safetensors) or ORG/NAME[@REVISION] in the HuggingFace cache")->required();
-  cmd->add_flag("--json", opts->json, "Print one JSON object");
+  cmd->add_flag("--json", opts->json, "Print one JSON object (with --points: a JSON list of names)");
   cmd->add_flag("--points", opts->points, "List the model's capture point names, one per line");
   cmd->callback([opts] {
     auto model = load_model(opts->model);
     const ArchSpec& a = model->arch();
     if (opts->points) {
-      for (const PointId& p : capture_points(a)) fmt::print("{}\n", p.name());
+      std::vector<std::string> names;
+      for (const PointId& p : capture_points(a)) names.push_back(p.name());
+      if (opts->json)
+        fmt::print("{}\n", nlohmann::json(names).dump(2));
+      else
+        for (const auto& n : names) fmt::print("{}\n", n);
       return;
     }
     const auto j = describe(*model);

@@ -15,23 +15,27 @@ namespace sg::cli {
 void add_pairs(CLI::App& app) {
   struct Opts {
     std::string preset;
-    size_t n = 200;
+    int n = 200;
     int64_t seed = 42;
   };
   auto opts = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
       "pairs", "Print a built-in parallel-text preset as JSONL (the input form of align --pairs)");
+  cmd->footer(
+      "Examples:\n  streamgauge pairs zh-en-math --n 200 > pairs.jsonl   # edit, then:\n"
+      "  streamgauge align MODEL --pairs pairs.jsonl");
   cmd->add_option("preset", opts->preset,
                   fmt::format("Preset name ({})", fmt::join(align::preset_names(), ", ")))
       ->required();
   cmd->add_option("--n", opts->n,
                   "Number of pairs (zh-en-math: n // 5 per category, as the seed script)")
+      ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   cmd->add_option("--seed", opts->seed, "Seed of the generator (Python random.Random(seed))")
       ->capture_default_str();
   cmd->callback([opts] {
-    const align::PairSet set = align::preset_pairs(opts->preset, opts->n, opts->seed);
-    if (set.pairs.size() != opts->n) {
+    const align::PairSet set = align::preset_pairs(opts->preset, static_cast<size_t>(opts->n), opts->seed);
+    if (set.pairs.size() != static_cast<size_t>(opts->n)) {
       warnf("--n {} gives {} pairs (the preset draws n // 5 per category)", opts->n,
             set.pairs.size());
     }

@@ -43,6 +43,9 @@ void add_pull(CLI::App& app) {
     int jobs = 4;
   };
   auto args = std::make_shared<Args>();
+  cmd->footer(
+      "Examples:\n  streamgauge pull EleutherAI/pythia-160m\n"
+      "  streamgauge pull EleutherAI/pythia-160m@step3000 --include '*.safetensors,*.json'");
   cmd->add_option("MODEL", args->model, "ORG/NAME[@REVISION] (revision: branch, tag or commit; default main)")
       ->required();
   cmd->add_option("--include", args->include,

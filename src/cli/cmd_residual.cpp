@@ -19,6 +19,7 @@
 #include "cli/common.h"
 #include "cli/prompts.h"
 #include "engine/engine.h"
+#include "hub/resolve.h"
 #include "experiments/residual.h"
 #include "io/dtype.h"
 #include "report/csv.h"
@@ -37,7 +38,7 @@ using residual::ModelResult;
 struct Opts {
   std::vector<std::string> models;
   PromptsInput prompts;
-  std::string out = "./streamgauge-out/residual/";
+  std::string out;  // default: streamgauge-out/<model>/residual, or streamgauge-out/residual/<m1>+<m2>...
   bool no_figures = false;
 };
 
@@ -122,43 +123,43 @@ Analysed analyse_one(const std::string& arg, const PromptsInput& input, std::map
 void print_model(const Analysed& a) {
   const auto& r = a.r;
   const int L = r.arch.n_layers;
-  std::printf("\n%s\nModel: %s\n%s\n", std::string(70, '=').c_str(), r.model.c_str(), std::string(70, '=').c_str());
-  std::printf("\n Architecture:\n   n_heads = %d\n   d_head = %d\n   n_layers = %d\n   rho = %.4f\n", r.arch.n_heads,
+  fmt::print("\n{}\nModel: {}\n{}\n", std::string(70, '='), r.model, std::string(70, '='));
+  fmt::print("\n Architecture:\n   n_heads = {}\n   d_head = {}\n   n_layers = {}\n   rho = {:.4f}\n", r.arch.n_heads,
               r.arch.d_head, L, r.arch.rho);
-  std::printf("   (%s, %s weights, %lld parameters; prompts: %s; %s)\n", r.model_type.c_str(), a.weight_dtype.c_str(),
-              static_cast<long long>(a.n_params), a.prompts.source.c_str(), a.prompts.special_tokens_note.c_str());
+  fmt::print("   ({}, {} weights, {} parameters; prompts: {}; {})\n", r.model_type, a.weight_dtype,
+              static_cast<long long>(a.n_params), a.prompts.source, a.prompts.special_tokens_note);
   for (size_t p = 0; p < r.seed.norms.size(); ++p) {
     const auto& pr = a.prompts.prompts[p];
     const auto& n = r.seed.norms[p];
     const auto& t = r.true_last.norms[p];
-    std::printf("\n  Prompt: '%s'\n  Hidden states: %d (%zu tokens)\n",
-                pr.text.empty() ? fmt::format("{}", fmt::join(pr.ids, ",")).c_str() : pr.text.c_str(),
+    fmt::print("\n  Prompt: '{}'\n  Hidden states: {} ({} tokens)\n",
+                pr.text.empty() ? fmt::format("{}", fmt::join(pr.ids, ",")) : pr.text,
                 r.seed.n_hidden_states, pr.ids.size());
     // The seed labels hidden_states[-3], [-2] as "L-2", "L-1"; they are resid_post[L-3], resid_post[L-2].
     if (n.size() >= 3)
-      std::printf("    Norms (HF tuple): embed=%.1f, ..., [-3]=%.1f (%s), [-2]=%.1f (%s), [-1]=%.1f (final_norm)\n",
-                  n[0], n[n.size() - 3], residual::point_short_name(r.hf_points[n.size() - 3], L).c_str(),
-                  n[n.size() - 2], residual::point_short_name(r.hf_points[n.size() - 2], L).c_str(), n.back());
-    std::printf("    True points:      resid_post[L-2]=%.1f, resid_post[L-1]=%.1f, final_norm=%.1f\n",
+      fmt::print("    Norms (HF tuple): embed={:.1f}, ..., [-3]={:.1f} ({}), [-2]={:.1f} ({}), [-1]={:.1f} (final_norm)\n",
+                  n[0], n[n.size() - 3], residual::point_short_name(r.hf_points[n.size() - 3], L),
+                  n[n.size() - 2], residual::point_short_name(r.hf_points[n.size() - 2], L), n.back());
+    fmt::print("    True points:      resid_post[L-2]={:.1f}, resid_post[L-1]={:.1f}, final_norm={:.1f}\n",
                 L >= 2 ? t[L - 1] : t[0], t[L], t[L + 1]);
-    std::printf("    Gain (with final LN):    %.4f   [seed; really %s]\n", r.seed.gain_with_ln[p],
-                r.seed.with_ln_meaning.meaning.c_str());
-    std::printf("    Gain (WITHOUT final LN): %.4f   [seed; really %s]\n", r.seed.gain_no_ln[p],
-                r.seed.no_ln_meaning.meaning.c_str());
-    std::printf("    True last-block gain:    %.4f   final-norm gain: %.4f\n", r.true_last.last_block_gain[p],
+    fmt::print("    Gain (with final LN):    {:.4f}   [seed; really {}]\n", r.seed.gain_with_ln[p],
+                r.seed.with_ln_meaning.meaning);
+    fmt::print("    Gain (WITHOUT final LN): {:.4f}   [seed; really {}]\n", r.seed.gain_no_ln[p],
+                r.seed.no_ln_meaning.meaning);
+    fmt::print("    True last-block gain:    {:.4f}   final-norm gain: {:.4f}\n", r.true_last.last_block_gain[p],
                 r.true_last.final_norm_gain[p]);
   }
   // The seed's per-model summary, then ours.
   const auto& s = r.seed;
-  std::printf("\n%s\nRESULTS for %s:\n%s\n", std::string(50, '=').c_str(), r.model.c_str(),
-              std::string(50, '=').c_str());
-  std::printf("\n  WITH final LayerNorm (WRONG):\n    Gain = %.4f +/- %.4f\n    Status: %s\n", s.with_ln.mean,
+  fmt::print("\n{}\nRESULTS for {}:\n{}\n", std::string(50, '='), r.model,
+              std::string(50, '='));
+  fmt::print("\n  WITH final LayerNorm (the seed's \"wrong\" metric):\n    Gain = {:.4f} +/- {:.4f}\n    Status: {}\n", s.with_ln.mean,
               s.with_ln.std, s.is_dampening_with_ln ? "DAMPENING" : "EXPANSION");
-  std::printf("\n  WITHOUT final LayerNorm (CORRECT):\n    Gain = %.4f +/- %.4f\n    Status: %s\n", s.no_ln.mean,
+  fmt::print("\n  WITHOUT final LayerNorm (the seed's \"correct\" metric; really block L-2, see above):\n    Gain = {:.4f} +/- {:.4f}\n    Status: {}\n", s.no_ln.mean,
               s.no_ln.std, s.is_dampening_no_ln ? "DAMPENING" : "EXPANSION");
   const auto &g = r.true_last, &m = r.true_mean;
-  std::printf("\n  TRUE last block (L-1), last token:\n    Gain = %.4f +/- %.4f\n    Status: %s\n"
-              "    (mean over tokens: %.4f +/- %.4f; final norm alone: %.4f +/- %.4f)\n",
+  fmt::print("\n  TRUE last block (L-1), last token:\n    Gain = {:.4f} +/- {:.4f}\n    Status: {}\n"
+              "    (mean over tokens: {:.4f} +/- {:.4f}; final norm alone: {:.4f} +/- {:.4f})\n",
               g.last_block.mean, g.last_block.std, g.last_block.mean < 1.0 ? "DAMPENING" : "EXPANSION",
               m.last_block.mean, m.last_block.std, g.final_norm.mean, g.final_norm.std);
 }
@@ -366,8 +367,22 @@ report::Figure make_figure(const std::vector<Analysed>& all) {
   return f;
 }
 
+// The default output folder: the model's own (as every command), or one named
+// after all the models compared.
+fs::path default_out(const std::vector<std::string>& args) {
+  std::vector<std::string> names;
+  for (const auto& arg : args) names.push_back(Model::name_of(hub::resolve_model(arg)));
+  if (names.size() == 1) return fs::path("streamgauge-out") / names[0] / "residual";
+  std::string joined;
+  for (auto n : names) {
+    std::replace(n.begin(), n.end(), '/', '_');
+    joined += (joined.empty() ? "" : "+") + n;
+  }
+  return fs::path("streamgauge-out") / "residual" / joined;
+}
+
 void run(const Opts& o) {
-  const fs::path out(o.out);
+  const fs::path out = (o.out.empty() ? default_out(o.models) : fs::path(o.out)).lexically_normal();
   // Every path first: a bad one is refused before any model is loaded.
   o.prompts.check();
   std::vector<std::string> files = {"residual.json", "layers.csv", "report.html"};
@@ -382,11 +397,11 @@ void run(const Opts& o) {
     all.push_back(std::move(a));
   }
 
-  std::printf("\n%s\nCOMPARISON: With vs Without Final LayerNorm (seed)   |   TRUE POINTS (last token)\n%s\n",
-              std::string(90, '=').c_str(), std::string(90, '=').c_str());
+  fmt::print("\n{}\nCOMPARISON: With vs Without Final LayerNorm (seed)   |   TRUE POINTS (last token)\n{}\n",
+              std::string(90, '='), std::string(90, '='));
   const report::Table seed_t = seed_table(all), true_t = true_table(all);
-  std::printf("%s", beside(report::format_text_table(seed_t), report::format_text_table(true_t)).c_str());
-  std::printf("\nIn HF's output_hidden_states (embed, resid_post[0..L-2], final_norm) the seed's\n"
+  fmt::print("{}", beside(report::format_text_table(seed_t), report::format_text_table(true_t)));
+  fmt::print("\nIn HF's output_hidden_states (embed, resid_post[0..L-2], final_norm) the seed's\n"
               "  Gain+LN = hidden_states[-1]/[-2] = ||final_norm|| / ||resid_post[L-2]||: block L-1 and the final norm "
               "together;\n"
               "  Gain-LN = hidden_states[-2]/[-3] = ||resid_post[L-2]|| / ||resid_post[L-3]||: block L-2, not the last "
@@ -398,13 +413,13 @@ void run(const Opts& o) {
     true_in.push_back({a.r.model, a.r.arch.rho, a.r.true_last.last_block.mean});
   }
   const auto h25_seed = residual::evaluate_h25(seed_in), h25_true = residual::evaluate_h25(true_in);
-  std::printf("\n%s\nH25 VALIDATION\n%s\nH25: rho >= 0.2 -> DAMPENING, rho < 0.2 -> EXPANSION (actual: dampen if G < 1)\n\n",
-              std::string(70, '=').c_str(), std::string(70, '=').c_str());
+  fmt::print("\n{}\nH25 VALIDATION\n{}\nH25: rho >= 0.2 -> DAMPENING, rho < 0.2 -> EXPANSION (actual: dampen if G < 1)\n\n",
+              std::string(70, '='), std::string(70, '='));
   const report::Table h25_t = h25_table(h25_seed, h25_true);
-  std::printf("%s\n", report::format_text_table(h25_t).c_str());
+  fmt::print("{}\n", report::format_text_table(h25_t));
   const std::string v_seed = verdict_line("seed metric gain_no_ln", h25_seed);
   const std::string v_true = verdict_line("true last-block gain", h25_true);
-  std::printf(" %s\n %s\n", v_seed.c_str(), v_true.c_str());
+  fmt::print(" {}\n {}\n", v_seed, v_true);
 
   // Outputs.
   nlohmann::json prov_models = nlohmann::json::array();
@@ -462,7 +477,7 @@ void run(const Opts& o) {
   if (!o.no_figures) page.figure(svg, "The seed's three panels with the true last-block gain added");
   page.provenance(prov);
   page.write(out / "report.html");
-  std::printf("\nwrote %s/{residual.json, layers.csv, report.html%s}\n", out.string().c_str(),
+  fmt::print("\nwrote {}/{{residual.json, layers.csv, report.html{}}}\n", display_dir(out),
               o.no_figures ? "" : ", residual.png, residual.svg");
 }
 
@@ -483,7 +498,9 @@ void add_residual(CLI::App& app) {
   cmd->add_option("MODEL", o->models, "Model directories or ORG/NAME[@REVISION] in the HuggingFace cache")
       ->required();
   o->prompts.add_options(cmd, "canonical");
-  cmd->add_option("--out", o->out, "Output directory")->capture_default_str();
+  cmd->add_option("--out", o->out,
+                  "Output directory (default: ./streamgauge-out/<model>/residual; for several models "
+                  "./streamgauge-out/residual/<model1>+<model2>...)");
   cmd->add_flag("--no-figures", o->no_figures, "Skip the gnuplot figure");
   cmd->callback([o] { run(*o); });
 }

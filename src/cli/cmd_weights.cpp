@@ -55,7 +55,7 @@ void add_weights(CLI::App& app) {
     create_output_dir(out);
     report::write_csv(out / "weights.csv", t);
     report::write_json(out / "weights.json", j);
-    fmt::print("{}\nWrote {}/weights.csv and weights.json\n", report::format_text_table(t), out.string());
+    fmt::print("{}\nWrote {}/weights.csv and weights.json\n", report::format_text_table(t), display_dir(out));
   });
 }
 

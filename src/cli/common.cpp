@@ -38,6 +38,14 @@ std::filesystem::path demo_model_dir() {
   return dir;
 }
 
+std::string plural(size_t n, const std::string& noun) { return std::to_string(n) + " " + noun + (n == 1 ? "" : "s"); }
+
+std::string display_dir(const std::filesystem::path& dir) {
+  std::string s = dir.lexically_normal().string();
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
 std::filesystem::path default_out_dir(const Model& model, const std::string& experiment) {
   return std::filesystem::path("streamgauge-out") / model.name() / experiment;
 }
@@ -109,8 +117,10 @@ void IdsInput::add_options(CLI::App* cmd) {
 std::vector<std::vector<int32_t>> IdsInput::sequences() const {
   std::vector<std::vector<int32_t>> out;
   for (auto& s : ids) out.push_back(parse_id_list(s));
-  if (!ids_file.empty())
+  if (!ids_file.empty()) {
+    check_input_file("--ids-file", ids_file);
     for (auto& s : read_ids_file(ids_file)) out.push_back(std::move(s));
+  }
   return out;
 }
 

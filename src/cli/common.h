@@ -21,6 +21,11 @@ inline constexpr const char* kModelHelp = "Model directory or ORG/NAME[@REVISION
 // $XDG_CACHE_HOME/streamgauge/demo-pythia (or ~/.cache/...).
 std::filesystem::path demo_model_dir();
 
+// "1 prompt", "3 prompts".
+std::string plural(size_t n, const std::string& noun);
+// A directory as printed in messages: no trailing separator.
+std::string display_dir(const std::filesystem::path& dir);
+
 // Default output directory: ./streamgauge-out/<model name>/<experiment>.
 std::filesystem::path default_out_dir(const Model& model, const std::string& experiment);
 

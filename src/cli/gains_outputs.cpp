@@ -328,8 +328,8 @@ void write_gains_report(const GainsRun& run, const std::filesystem::path& dir, c
   const auto& s = run.result.seed;
   Html h("streamgauge gains: " + run.model->name());
   for (auto& w : run.warnings) h.warning(w);
-  h.paragraph(fmt::format("{} layers, d_model {}, {} prompts ({}). {}", s.n_layers, run.model->arch().d_model,
-                          run.prompts->prompts.size(), run.prompts->source, run.prompts->special_tokens_note));
+  h.paragraph(fmt::format("{} layers, d_model {}, {} ({}). {}", s.n_layers, run.model->arch().d_model,
+                          plural(run.prompts->prompts.size(), "prompt"), run.prompts->source, run.prompts->special_tokens_note));
   h.heading("Seed 000: per-layer gains and phases");
   h.paragraph(fmt::format("Attention min gain {:.4f} at layer {}; MLP max gain {:.4f} at layer {}. "
                           "Hypothesis (attention contracts, FFN expands) confirmed: {}.",

@@ -12,6 +12,7 @@
 #include "experiments/prompt_presets.h"
 #include "io/ids_file.h"
 #include "tokenize/tokenizer.h"
+#include "tokenize/utf8.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/lines.h"
@@ -50,6 +51,8 @@ std::vector<Prompt> read_prompt_file(const std::string& path) {
     const std::string line(lines[i]);
     const size_t line_no = i + 1;
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    if (const auto bad = tok::find_invalid_utf8(line))
+      fail("{}:{}: not valid UTF-8 (byte {} of the line)", path, line_no, *bad + 1);
     if (!jsonl) {
       out.push_back({line, {}});
       continue;
@@ -103,7 +106,7 @@ PromptSet PromptsInput::resolve(const Model& model) const {
   const std::string name = prompts.empty() ? default_preset_ : prompts;
   if (const PromptPreset* preset = find_prompt_preset(name)) {
     for (auto& t : preset->texts) set.prompts.push_back({t, {}});
-    set.source = fmt::format("preset {} ({})", preset->name, preset->description);
+    set.source = fmt::format("preset {}: {}", preset->name, preset->description);
   } else if (std::filesystem::is_regular_file(name)) {
     set.prompts = read_prompt_file(name);
     set.source = "file " + name;

@@ -169,11 +169,15 @@ GainsSummary parse_gains(const nlohmann::json& doc, const std::string& source) {
   check_consistent(s, "attention.min_gain", s.attn_min_gain, nan_min(s.attention));
   check_consistent(s, "mlp.min_gain", s.mlp_min_gain, nan_min(s.mlp));
 
+  // A random-weight run says so once, in one line (its own long demo banner,
+  // among the run's warnings, is left out).
+  const auto* rw = lookup(doc, "random_weights");
+  const bool random = rw && rw->is_boolean() && rw->get<bool>();
   if (const auto* w = lookup(doc, "warnings"); w && w->is_array())
     for (const auto& x : *w)
-      if (x.is_string()) s.warnings.push_back(x.get<std::string>());
-  if (const auto* rw = lookup(doc, "random_weights"); rw && rw->is_boolean() && rw->get<bool>())
-    s.warnings.push_back(fmt::format("{}: random weights: numbers mean nothing", s.model));
+      if (x.is_string() && !(random && x.get<std::string>().find("RANDOM WEIGHTS") != std::string::npos))
+        s.warnings.push_back(x.get<std::string>());
+  if (random) s.warnings.push_back(fmt::format("{}: random weights: numbers mean nothing", s.model));
   return s;
 }
 

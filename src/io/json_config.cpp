@@ -1,6 +1,7 @@
 #include "io/json_config.h"
 
 #include <cmath>
+#include <limits>
 
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -53,6 +54,20 @@ std::optional<std::string> JsonConfig::first_present(std::initializer_list<const
   for (const char* k : keys)
     if (has(k)) return std::string(k);
   return std::nullopt;
+}
+
+int JsonConfig::dimension(std::initializer_list<const char*> keys) const {
+  const int64_t v = integer(keys);
+  std::string k;
+  lookup(keys, &k);
+  if (v > std::numeric_limits<int>::max() || v < std::numeric_limits<int>::min())
+    field_error(k, "is " + std::to_string(v) + ", implausibly large");
+  return static_cast<int>(v);
+}
+
+int JsonConfig::dimension_or(std::initializer_list<const char*> keys, int dflt) const {
+  std::string k;
+  return lookup(keys, &k) ? dimension(keys) : dflt;
 }
 
 int64_t JsonConfig::integer(std::initializer_list<const char*> keys) const {

@@ -32,6 +32,9 @@ class JsonConfig {
   int64_t integer(std::initializer_list<const char*> keys) const;
   double number(std::initializer_list<const char*> keys) const;
   std::string string(std::initializer_list<const char*> keys) const;
+  // An integer that must fit an int (a model dimension): a larger one is named as such.
+  int dimension(std::initializer_list<const char*> keys) const;
+  int dimension_or(std::initializer_list<const char*> keys, int dflt) const;
   // Optional fields with the HF default (null counts as absent).
   int64_t integer_or(std::initializer_list<const char*> keys, int64_t dflt) const;
   double number_or(std::initializer_list<const char*> keys, double dflt) const;

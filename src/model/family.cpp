@@ -69,15 +69,21 @@ void set_mha_heads(const JsonConfig& c, ArchSpec& s, const char* heads_field, co
 }
 
 void read_gpt2_style(const JsonConfig& c, ArchSpec& s, int64_t default_positions) {
-  s.n_layers = c.integer({"n_layer", "num_hidden_layers"});
-  s.d_model = c.integer({"n_embd", "hidden_size"});
-  s.n_heads = c.integer({"n_head", "num_attention_heads"});
+  s.n_layers = c.dimension({"n_layer", "num_hidden_layers"});
+  s.d_model = c.dimension({"n_embd", "hidden_size"});
+  s.n_heads = c.dimension({"n_head", "num_attention_heads"});
   set_mha_heads(c, s, "n_head", "n_embd");
-  s.d_mlp = c.integer_or({"n_inner"}, 4 * s.d_model);  // n_inner null -> 4 * n_embd
-  s.vocab_size = c.integer({"vocab_size"});
+  s.d_mlp = c.dimension_or({"n_inner"}, static_cast<int>(std::min<int64_t>(4 * int64_t{s.d_model}, 1 << 30)));  // null -> 4 n_embd
+  s.vocab_size = c.dimension({"vocab_size"});
   s.max_positions = c.integer_or({"n_positions", "max_position_embeddings"}, default_positions);
   s.norm = NormKind::LayerNorm;
-  s.norm_eps = c.number_or({"layer_norm_epsilon"}, 1e-5);
+  s.norm_eps = read_eps(c, "layer_norm_epsilon", 1e-5);
+}
+
+double read_eps(const JsonConfig& c, const char* field, double dflt) {
+  const double eps = c.number_or({field}, dflt);
+  if (!(eps >= 0) || !std::isfinite(eps)) c.field_error(field, "must be a non-negative number");
+  return eps;
 }
 
 void uniform_layers(const JsonConfig& c, ArchSpec& s, const LayerSpec& layer) {
@@ -87,7 +93,7 @@ void uniform_layers(const JsonConfig& c, ArchSpec& s, const LayerSpec& layer) {
 }
 
 int read_head_dim(const JsonConfig& c, int d_model, int n_heads, int dflt_head_dim) {
-  if (c.has("head_dim")) return static_cast<int>(c.integer({"head_dim"}));
+  if (c.has("head_dim")) return c.dimension({"head_dim"});
   if (dflt_head_dim > 0) return dflt_head_dim;
   if (n_heads > 0 && d_model % n_heads)
     c.field_error("num_attention_heads", "must divide hidden_size (or config.json must give head_dim)");
@@ -122,7 +128,6 @@ void finish_spec(const JsonConfig& config, ArchSpec& s) {
     config.field_error("num_key_value_heads", "must divide num_attention_heads");
   if (s.rotary_dim < 0 || s.rotary_dim > s.d_head || s.rotary_dim % 2 != 0)
     config.field_error("rotary_dim", "must be an even number of dimensions within a head");
-  if (!(s.norm_eps >= 0)) config.field_error("layer_norm_eps", "must be non-negative");
   if (s.max_positions <= 0) config.field_error("max_position_embeddings", "must be positive");
   for (LayerSpec& l : s.layers) {
     if (l.attn_scale == 0) l.attn_scale = 1.0 / std::sqrt(static_cast<double>(s.d_head));

@@ -42,6 +42,8 @@ void set_mha_heads(const JsonConfig& config, ArchSpec& spec, const char* heads_f
 // (or num_hidden_layers, hidden_size, num_attention_heads), n_inner (null ->
 // 4 n_embd), vocab_size, n_positions, layer_norm_epsilon (1e-5); LayerNorm.
 void read_gpt2_style(const JsonConfig& config, ArchSpec& spec, int64_t default_positions);
+// A norm epsilon (HF's default when absent); must be a non-negative number.
+double read_eps(const JsonConfig& config, const char* field, double dflt);
 // n_layers copies of `layer` (a family whose layers are all alike); refuses a
 // layer count outside 1..4096 first.
 void uniform_layers(const JsonConfig& config, ArchSpec& spec, const LayerSpec& layer = {});

@@ -8,15 +8,15 @@ ArchSpec translate(const JsonConfig& c) {
   refuse_rope_scaling(c);
   ArchSpec s;
   s.model_type = "gpt_neox";
-  s.n_layers = c.integer({"num_hidden_layers"});
-  s.d_model = c.integer({"hidden_size"});
-  s.n_heads = c.integer({"num_attention_heads"});
+  s.n_layers = c.dimension({"num_hidden_layers"});
+  s.d_model = c.dimension({"hidden_size"});
+  s.n_heads = c.dimension({"num_attention_heads"});
   set_mha_heads(c, s, "num_attention_heads", "hidden_size");
-  s.d_mlp = c.integer({"intermediate_size"});
-  s.vocab_size = c.integer({"vocab_size"});
+  s.d_mlp = c.dimension({"intermediate_size"});
+  s.vocab_size = c.dimension({"vocab_size"});
   s.max_positions = c.integer_or({"max_position_embeddings"}, 2048);
   s.norm = NormKind::LayerNorm;
-  s.norm_eps = c.number_or({"layer_norm_eps"}, 1e-5);
+  s.norm_eps = read_eps(c, "layer_norm_eps", 1e-5);
   s.parallel_residual = c.boolean_or({"use_parallel_residual"}, true);
   s.rotary = RotaryStyle::Half;
   // rotary_pct (4.x), partial_rotary_factor (4.48+), rope_parameters (5.x).

@@ -16,7 +16,7 @@ ArchSpec translate(const JsonConfig& c) {
   s.rotary = RotaryStyle::Interleaved;
   if (c.json().contains("rotary_dim") && c.json()["rotary_dim"].is_null())
     c.field_error("rotary_dim", "is null (rotary over the whole embedding) which streamgauge does not support");
-  s.rotary_dim = c.integer_or({"rotary_dim"}, 64);
+  s.rotary_dim = c.dimension_or({"rotary_dim"}, 64);
   s.ropes = {plain_rope(s.rotary_dim, 10000.0)};  // base hard-coded in HF's GPT-J
   s.activation = parse_activation(c, "activation_function", c.string_or({"activation_function"}, "gelu_new"));
   s.tied_embeddings = c.boolean_or({"tie_word_embeddings"}, false);

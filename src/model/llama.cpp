@@ -17,16 +17,16 @@ struct Defaults {
 ArchSpec translate_common(const JsonConfig& c, const char* type, const Defaults& dflt) {
   ArchSpec s;
   s.model_type = type;
-  s.n_layers = c.integer({"num_hidden_layers"});
-  s.d_model = c.integer({"hidden_size"});
-  s.n_heads = c.integer({"num_attention_heads"});
-  s.n_kv_heads = c.integer_or({"num_key_value_heads"}, s.n_heads);
+  s.n_layers = c.dimension({"num_hidden_layers"});
+  s.d_model = c.dimension({"hidden_size"});
+  s.n_heads = c.dimension({"num_attention_heads"});
+  s.n_kv_heads = c.dimension_or({"num_key_value_heads"}, s.n_heads);
   s.d_head = read_head_dim(c, s.d_model, s.n_heads, dflt.head_dim);
-  s.d_mlp = c.integer({"intermediate_size"});
-  s.vocab_size = c.integer({"vocab_size"});
+  s.d_mlp = c.dimension({"intermediate_size"});
+  s.vocab_size = c.dimension({"vocab_size"});
   s.max_positions = c.integer_or({"max_position_embeddings"}, dflt.max_positions);
   s.norm = NormKind::RMSNorm;
-  s.norm_eps = c.number_or({"rms_norm_eps"}, 1e-6);
+  s.norm_eps = read_eps(c, "rms_norm_eps", 1e-6);
   s.rotary = RotaryStyle::Half;
   s.rotary_dim = s.d_head;
   s.ropes = {read_rope(c, s.d_head, read_rope_theta(c, {}, 10000.0), s.max_positions)};

@@ -65,6 +65,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& dir) {
   if (!std::filesystem::is_directory(dir)) fail("{}: no such model directory", dir.string());
   const auto config_path = dir / "config.json";
   if (!std::filesystem::exists(config_path)) fail("{}: config.json is missing", dir.string());
+  if (std::filesystem::is_directory(config_path)) fail("{}: is a directory, not a file", config_path.string());
 
   auto m = std::unique_ptr<Model>(new Model());
   m->dir_ = dir;
@@ -118,8 +119,8 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& dir) {
   return m;
 }
 
-std::string Model::name() const {
-  auto abs = std::filesystem::absolute(dir_).lexically_normal();
+std::string Model::name_of(const std::filesystem::path& dir) {
+  auto abs = std::filesystem::absolute(dir).lexically_normal();
   if (!abs.has_filename()) abs = abs.parent_path();
   // HF cache layout: .../models--ORG--NAME/snapshots/<commit>
   const auto parent = abs.parent_path();

@@ -24,7 +24,9 @@ class Model {
   const ArchSpec& arch() const { return arch_; }
   const ModelWeights& weights() const { return weights_; }
   const std::filesystem::path& dir() const { return dir_; }
-  std::string name() const;  // the directory's name (HF cache: ORG/NAME)
+  std::string name() const { return name_of(dir_); }
+  // A model directory's name: ORG/NAME in the HF cache layout, else the folder's name.
+  static std::string name_of(const std::filesystem::path& dir);
 
   DType weight_dtype() const { return weight_dtype_; }  // of the layer matrices
   size_t bytes_on_disk() const { return store_->bytes_on_disk(); }
