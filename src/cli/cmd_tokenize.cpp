@@ -1,14 +1,18 @@
 // streamgauge tokenize: show how a tokenizer splits a text (ids and token
-// strings), or decode ids back to text. The tokenizer is found the way every
+// strings), decode ids back to text, or tokenize every text of a file into the
+// JSONL that --ids-file reads. The tokenizer is found the way every
 // command finds it: a model directory, a tokenizer directory or a tokenizer file.
 #include <fmt/format.h>
 
 #include <charconv>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "tokenize/tokenizer.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/lines.h"
 
 namespace sg::cli {
 
@@ -18,6 +22,7 @@ struct TokenizeOptions {
   std::string source;
   std::string text;
   std::string decode;
+  std::string file;
   bool json = false;
   bool no_special = false;
 };
@@ -46,8 +51,60 @@ std::vector<int32_t> parse_ids(const std::string& list) {
 // JSON text of a value; strings that are not valid UTF-8 get U+FFFD rather than an exception.
 std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
+// The texts of --file: JSONL with a "text" string per line when the first
+// non-blank line is such an object, else one text per line. Blank lines are
+// skipped either way, as --ids-file skips them.
+std::vector<std::string> read_texts(const std::string& path) {
+  const std::string content = read_file(path);
+  std::vector<std::string> texts;
+  std::optional<bool> jsonl;
+  const auto lines = split_lines(content);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::string_view line = lines[i];
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+    if (!jsonl) {
+      const auto j = nlohmann::json::parse(line, nullptr, false);
+      jsonl = !j.is_discarded() && j.is_object() && j.contains("text") && j["text"].is_string();
+    }
+    if (!*jsonl) {
+      texts.emplace_back(line);
+      continue;
+    }
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      fail("{}:{}: not valid JSON ({}); a JSONL file needs an object with a \"text\" string on every line", path, i + 1,
+           e.what());
+    }
+    if (!j.is_object() || !j.contains("text") || !j["text"].is_string()) {
+      fail("{}:{}: expected an object with a \"text\" string, as on the first line", path, i + 1);
+    }
+    texts.push_back(j["text"].get<std::string>());
+  }
+  if (texts.empty()) fail("{}: no texts", path);
+  return texts;
+}
+
 void run(const TokenizeOptions& o) {
   const auto tokenizer = Tokenizer::load(o.source);
+  if (!o.file.empty()) {
+    const auto texts = read_texts(o.file);
+    std::string out;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      std::vector<int32_t> ids;
+      try {
+        ids = tokenizer->encode(texts[i], !o.no_special);
+      } catch (const Error& e) {
+        fail("{}: text {}: {}", o.file, i + 1, e.what());
+      }
+      out += dump({{"ids", ids}});
+      out += '\n';
+    }
+    fmt::print("{}", out);
+    return;
+  }
   if (!o.decode.empty()) {
     const std::string text = tokenizer->decode(parse_ids(o.decode));
     if (o.json) {
@@ -81,11 +138,17 @@ void add_tokenize(CLI::App& app) {
       ->required();
   auto* text = cmd->add_option("--text", opts->text, "The text to tokenize");
   auto* decode = cmd->add_option("--decode", opts->decode, "Decode comma-separated ids, e.g. 1,2,3");
+  auto* file = cmd->add_option("--file", opts->file,
+                               "Tokenize every text of FILE (JSONL with a \"text\" string per line, or plain "
+                               "lines; blank lines skipped); prints one {\"ids\": [...]} line per text, the "
+                               "format --ids-file reads");
   text->excludes(decode);
+  file->excludes(text)->excludes(decode);
   cmd->add_flag("--json", opts->json, "Print one JSON object: {\"ids\": [...], \"tokens\": [...]} ({\"text\": ...} with --decode)");
   cmd->add_flag("--no-special", opts->no_special, "Add no BOS/EOS (HF add_special_tokens=False)");
-  cmd->callback([opts, text, decode] {
-    if (text->count() == 0 && decode->count() == 0) fail("tokenize: give --text TEXT or --decode IDS");
+  cmd->callback([opts, text, decode, file] {
+    if (text->count() == 0 && decode->count() == 0 && file->count() == 0)
+      fail("tokenize: give --text TEXT, --file FILE or --decode IDS");
     run(*opts);
   });
 }

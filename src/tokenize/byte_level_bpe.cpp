@@ -250,6 +250,7 @@ ByteLevelBpe::ByteLevelBpe(BpeSpec spec)
     tokens_[id] = tok;
     has_token_[id] = true;
   }
+  bytes_to_id_.reserve(spec.vocab.size());
   for (const auto& [tok, id] : spec.vocab) {
     string_to_id[tokens_[id]] = id;
     if (auto bytes = abc.to_bytes(tok)) bytes_to_id_.emplace(std::move(*bytes), id);
@@ -267,10 +268,12 @@ ByteLevelBpe::ByteLevelBpe(BpeSpec spec)
 
   // Merges: rank = position in the list; the merged token must exist.
   merges_.reserve(spec.merges.size());
+  std::string merged;
   for (size_t rank = 0; rank < spec.merges.size(); ++rank) {
     const auto& [a, b] = spec.merges[rank];
     auto ia = string_to_id.find(a), ib = string_to_id.find(b);
-    auto im = string_to_id.find(a + b);
+    merged.assign(a).append(b);
+    auto im = string_to_id.find(merged);
     if (ia == string_to_id.end() || ib == string_to_id.end() || im == string_to_id.end()) {
       fail("{}: merge {} ({:?} {:?}) uses a token that is not in the vocabulary", source_, rank + 1, a, b);
     }

@@ -151,14 +151,62 @@ bool parse_decoder(const json& j, const std::string& where) {
   throw Unsupported(fmt::format("{}: decoder {:?} is not supported (supported: ByteLevel)", where, type));
 }
 
-std::pair<std::string, std::string> split_merge(const std::string& line, const std::string& where) {
+// `where()` names the place for the error message (formatted only on error:
+// this runs once per merge).
+template <typename Where>
+std::pair<std::string, std::string> split_merge(std::string_view line, Where&& where) {
   const size_t space = line.find(' ');
   if (space == std::string::npos || space == 0 || space + 1 >= line.size() ||
       line.find(' ', space + 1) != std::string::npos) {
-    fail("{}: a merge must be two tokens separated by one space, got {:?}", where, line);
+    fail("{}: a merge must be two tokens separated by one space, got {:?}", where(), line);
   }
-  return {line.substr(0, space), line.substr(space + 1)};
+  return {std::string(line.substr(0, space)), std::string(line.substr(space + 1))};
 }
+
+// vocab.json ({"token": id, ...}) streamed into `out` without building a JSON
+// tree (151k entries for Qwen2: the tree was most of the loading time).
+class VocabReader : public nlohmann::json_sax<json> {
+ public:
+  VocabReader(std::vector<std::pair<std::string, int32_t>>& out, const std::string& file) : out_(out), file_(file) {}
+  bool null() override { return bad_value(); }
+  bool boolean(bool) override { return bad_value(); }
+  bool number_integer(number_integer_t v) override { return add(v); }
+  bool number_unsigned(number_unsigned_t v) override {
+    return v > static_cast<number_unsigned_t>(INT32_MAX) ? bad_value() : add(static_cast<number_integer_t>(v));
+  }
+  bool number_float(number_float_t, const string_t&) override { return bad_value(); }
+  bool string(string_t&) override { return bad_value(); }
+  bool binary(binary_t&) override { return bad_value(); }
+  bool start_object(std::size_t) override {
+    if (depth_++ != 0) return bad_value();
+    return true;
+  }
+  bool end_object() override {
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t) override { return bad_value(); }
+  bool end_array() override { return true; }
+  bool key(string_t& k) override {
+    key_ = std::move(k);
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    fail("{}: malformed JSON: {}", file_, e.what());
+  }
+
+ private:
+  bool add(number_integer_t v) {
+    if (depth_ != 1 || v < INT32_MIN || v > INT32_MAX) return bad_value();
+    out_.emplace_back(std::move(key_), static_cast<int32_t>(v));
+    return true;
+  }
+  bool bad_value() { fail("{}: expected a JSON object token -> id (integer)", file_); }
+  std::vector<std::pair<std::string, int32_t>>& out_;
+  const std::string& file_;
+  std::string key_;
+  int depth_ = 0;
+};
 
 AddedToken parse_added_token(const json& a, int32_t id) {
   AddedToken t;
@@ -238,7 +286,7 @@ BpeSpec parse_tokenizer_json(const fs::path& file, const std::optional<json>& co
     }
     for (const auto& [tok, id] : model.at("vocab").items()) spec.vocab.emplace_back(tok, id.get<int32_t>());
     for (const json& m : model.at("merges")) {
-      if (m.is_string()) spec.merges.push_back(split_merge(m.get<std::string>(), where));
+      if (m.is_string()) spec.merges.push_back(split_merge(m.get_ref<const std::string&>(), [&] { return where; }));
       else spec.merges.emplace_back(m.at(0).get<std::string>(), m.at(1).get<std::string>());
     }
     if (model.contains("unk_token") && !model["unk_token"].is_null()) spec.unk_token = model["unk_token"].get<std::string>();
@@ -269,20 +317,23 @@ BpeSpec parse_vocab_merges(const fs::path& dir) {
   BpeSpec spec;
   spec.source = (dir / "{vocab.json,merges.txt}").string();
 
-  const json vocab = read_json(vocab_file);
-  with_json_errors(vocab_file, [&] {
-    if (!vocab.is_object()) fail("{}: expected a JSON object token -> id", vocab_file.string());
-    for (const auto& [tok, id] : vocab.items()) spec.vocab.emplace_back(tok, id.get<int32_t>());
-    return 0;
-  });
+  {
+    const std::string text = read_file(vocab_file);
+    const std::string name = vocab_file.string();
+    VocabReader reader(spec.vocab, name);
+    spec.vocab.reserve(text.size() / 16);
+    nlohmann::json::sax_parse(text, &reader);
+    if (spec.vocab.empty()) fail("{}: expected a JSON object token -> id", name);
+  }
 
   // merges.txt: one "a b" per line; a "#version" first line and empty lines are skipped.
   const std::string text = read_file(merges_file);
   const auto lines = split_lines(text);
+  spec.merges.reserve(lines.size());
   for (size_t i = 0; i < lines.size(); ++i) {
-    const std::string line(lines[i]);
-    if (line.empty() || (i == 0 && line.rfind("#version", 0) == 0)) continue;
-    spec.merges.push_back(split_merge(line, fmt::format("{} line {}", merges_file.string(), i + 1)));
+    const std::string_view line = lines[i];
+    if (line.empty() || (i == 0 && line.starts_with("#version"))) continue;
+    spec.merges.push_back(split_merge(line, [&] { return fmt::format("{} line {}", merges_file.string(), i + 1); }));
   }
 
   const fs::path config_file = dir / "tokenizer_config.json";
@@ -351,7 +402,7 @@ BpeSpec parse_vocab_merges(const fs::path& dir) {
     std::sort(spec.added.begin(), spec.added.end(), [](const AddedToken& a, const AddedToken& b) { return a.id < b.id; });
     set_bos_eos(spec, config, gpt2);
     if (gpt2 && config && flag(*config, "add_bos_token", false) && spec.bos) spec.prefix.push_back(*spec.bos);
-    return spec;
+    return std::move(spec);  // spec lives outside the lambda: move, not copy
   });
 }
 
