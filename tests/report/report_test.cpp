@@ -177,6 +177,122 @@ TEST(Figure, ScriptLeavesOutUndrawablePoints) {
   EXPECT_NE(s.find("no data"), std::string::npos);
 }
 
+// The lines of `script` that start with `prefix`, in order.
+std::vector<std::string> lines_starting(const std::string& script, const std::string& prefix) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < script.size()) {
+    size_t end = script.find('\n', pos);
+    if (end == std::string::npos) end = script.size();
+    if (script.compare(pos, prefix.size(), prefix) == 0) out.push_back(script.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+Panel layer_panel(int n_layers, bool bars) {
+  Panel p;
+  p.title = "per layer";
+  std::vector<double> x, y;
+  for (int l = 0; l < n_layers; ++l) x.push_back(l), y.push_back(0.5 + 0.1 * l);
+  if (bars) p.bars.push_back({"gain", x, y});
+  else p.lines.push_back({"gain", x, y, LineStyle::LinesPoints});
+  p.hlines.push_back({1.0, "gain = 1"});
+  return p;
+}
+
+TEST(Figure, IntegerXValuesGetIntegerTicksOnly) {
+  Figure f;
+  f.panels = {layer_panel(5, false), layer_panel(5, true), layer_panel(32, false), layer_panel(1, true)};
+  std::string s = f.script("set terminal dumb");
+  auto xtics = lines_starting(s, "set xtics");
+  auto xrange = lines_starting(s, "set xrange");
+  ASSERT_EQ(xtics.size(), 4u) << s;
+  ASSERT_EQ(xrange.size(), 4u) << s;
+  // Five layers: a label at every layer, starting at 0 (not -0.5), the range
+  // padded a little either side (bars: half a slot).
+  EXPECT_EQ(xtics[0], "set xtics 0, 1");
+  EXPECT_EQ(xrange[0], "set xrange [-0.2:4.2]");
+  EXPECT_EQ(xtics[1], "set xtics 0, 1");
+  EXPECT_EQ(xrange[1], "set xrange [-0.5:4.5]");
+  // 32 layers: every 5th.
+  EXPECT_EQ(xtics[2], "set xtics 0, 5");
+  // One bar: still no fractional tick.
+  EXPECT_EQ(xtics[3], "set xtics 0, 1");
+  EXPECT_EQ(xrange[3], "set xrange [-0.5:0.5]");
+
+  // States between layers (x = l, l + 1/2) keep integer labels too.
+  Panel halves;
+  halves.lines.push_back({"z", {0, 0.5, 1, 1.5, 2, 2.5, 3}, {1, 2, 3, 4, 5, 6, 7}, LineStyle::LinesPoints});
+  // Fractional x (normalised depth) stays with gnuplot's own ticks.
+  Panel depth;
+  depth.lines.push_back({"d", {0, 0.25, 0.5, 0.75, 1}, {1, 2, 3, 4, 5}, LineStyle::LinesPoints});
+  // An explicit range is kept.
+  Panel fixed = layer_panel(5, false);
+  fixed.x_min = -1;
+  fixed.x_max = 10;
+  f.panels = {halves, depth, fixed};
+  s = f.script("set terminal dumb");
+  xtics = lines_starting(s, "set xtics");
+  xrange = lines_starting(s, "set xrange");
+  ASSERT_EQ(xtics.size(), 2u) << s;
+  EXPECT_EQ(xtics[0], "set xtics 0, 1");
+  EXPECT_EQ(xrange[1], "set xrange [*:*]");
+  EXPECT_EQ(xtics[1], "set xtics 0, 2");
+  EXPECT_EQ(xrange[2], "set xrange [-1:10]");
+}
+
+TEST(Figure, LogAxisLabelsDecadesReadably) {
+  Figure f;
+  Panel wide;
+  wide.log_y = true;
+  wide.lines.push_back({"cumulative", {0, 1, 2, 3, 4}, {0.05, 2.5e-3, 1.5e-4, 2e-5, 4e-6}, LineStyle::Lines});
+  wide.hlines.push_back({1.0, ""});
+  Panel narrow;
+  narrow.log_y = true;
+  narrow.lines.push_back({"gain", {0, 1, 2}, {0.3, 2.0, 8.0}, LineStyle::Lines});
+  f.panels = {wide, narrow};
+  std::string s = f.script("set terminal dumb");
+  auto ytics = lines_starting(s, "set ytics");
+  auto yrange = lines_starting(s, "set yrange");
+  ASSERT_EQ(ytics.size(), 2u) << s;
+  EXPECT_EQ(yrange[0], "set yrange [1e-6:1e0]");
+  EXPECT_EQ(ytics[0],
+            "set ytics ('1e-6' 1e-6, '1e-5' 1e-5, '1e-4' 1e-4, '1e-3' 1e-3, '1e-2' 1e-2, '1e-1' 1e-1, '1' 1e0)");
+  EXPECT_EQ(yrange[1], "set yrange [1e-1:1e1]");
+  EXPECT_EQ(ytics[1], "set ytics ('0.1' 1e-1, '0.2' 2e-1, '0.5' 5e-1, '1' 1e0, '2' 2e0, '5' 5e0, '10' 1e1)");
+  // No fixed-point tick format anywhere.
+  EXPECT_EQ(s.find("set format"), std::string::npos);
+  EXPECT_EQ(s.find("0.0000"), std::string::npos);
+}
+
+TEST(Figure, LegendsSitBelowThePanelsAndGridWrapsAtTwoColumns) {
+  Figure f;
+  f.columns = 3;
+  Panel unlabelled;
+  unlabelled.lines.push_back({"", {0, 1}, {1, 2}, LineStyle::Lines});
+  f.panels = {layer_panel(5, false), layer_panel(5, true), unlabelled};
+  std::string s = f.script("set terminal dumb");
+  EXPECT_EQ(f.grid_columns(), 2);
+  EXPECT_EQ(f.grid_rows(), 2);
+  EXPECT_NE(s.find("set multiplot layout 2,2 rowsfirst"), std::string::npos) << s;
+  auto keys = lines_starting(s, "set key");
+  ASSERT_EQ(keys.size(), 2u);
+  for (const auto& k : keys) EXPECT_NE(k.find("set key bmargin center horizontal"), std::string::npos) << k;
+  EXPECT_EQ(lines_starting(s, "unset key").size(), 1u);  // nothing to list
+  f.max_columns = 3;
+  EXPECT_EQ(f.grid_columns(), 3);
+  EXPECT_NE(f.script("").find("set multiplot layout 1,3 rowsfirst"), std::string::npos);
+}
+
+TEST(Figure, SameFigureSameScript) {
+  Figure f = sample_figure();
+  f.panels.push_back(layer_panel(12, true));
+  Figure copy = f;
+  EXPECT_EQ(f.script("set terminal dumb"), copy.script("set terminal dumb"));
+  EXPECT_EQ(f.script("set terminal dumb"), f.script("set terminal dumb"));
+}
+
 TEST(Figure, InconsistentSeriesIsAnError) {
   Figure f;
   Panel p;
