@@ -66,6 +66,94 @@ double bar_width(const Panel& panel) {
   return 0.8 * spacing / static_cast<double>(std::max<size_t>(1, panel.bars.size()));
 }
 
+// Every point of the panel's series that will be drawn (bars at their slot
+// centres, before any side-by-side shift).
+std::vector<std::pair<double, double>> drawn_points(const Panel& panel) {
+  std::vector<std::pair<double, double>> pts;
+  for (const auto& ls : panel.lines)
+    for (size_t i = 0; i < std::min(ls.x.size(), ls.y.size()); ++i)
+      if (drawable(ls.x[i], ls.y[i], panel.log_y)) pts.emplace_back(ls.x[i], ls.y[i]);
+  for (const auto& bs : panel.bars)
+    for (size_t i = 0; i < std::min(bs.x.size(), bs.y.size()); ++i)
+      if (drawable(bs.x[i], bs.y[i], panel.log_y)) pts.emplace_back(bs.x[i], bs.y[i]);
+  return pts;
+}
+
+bool is_integer(double v) { return std::fabs(v) < 1e15 && v == std::floor(v); }
+
+// Labels every `step` (1, 2, 5, 10, 20, 50, ...) with at most 10 intervals.
+double integer_step(double span) {
+  for (double decade = 1;; decade *= 10)
+    for (double m : {1.0, 2.0, 5.0})
+      if (span / (m * decade) <= 10.0 || decade > 1e15) return m * decade;
+}
+
+// The x axis of a panel whose x values are all integers (layers), or all
+// multiples of 1/2 spanning at least 2 (states between layers): an explicit
+// range padded on both sides and ticks at integers only, so no "-0.5" or
+// "2.5" label appears. Empty for any other panel (gnuplot's autoscale then).
+std::string integer_x_axis(const Panel& panel) {
+  auto pts = drawn_points(panel);
+  if (pts.empty()) return {};
+  double lo = pts[0].first, hi = lo;
+  bool integers = true, halves = true;
+  for (auto [x, y] : pts) {
+    lo = std::min(lo, x), hi = std::max(hi, x);
+    integers = integers && is_integer(x);
+    halves = halves && is_integer(2 * x);
+  }
+  if (!integers && !(halves && hi - lo >= 2)) return {};
+  // Bars fill 80% of their slot: pad by half a slot. Lines: a little air.
+  double pad = 0;
+  if (!panel.bars.empty()) pad = 0.5 * bar_width(panel) * panel.bars.size() / 0.8;
+  else pad = hi > lo ? std::max(0.03 * (hi - lo), 0.2) : 0.5;
+  double x_lo = panel.x_min.value_or(lo - pad), x_hi = panel.x_max.value_or(hi + pad);
+  if (!(x_lo < x_hi)) return {};  // a degenerate explicit range: gnuplot reports it
+  double step = integer_step(x_hi - x_lo);
+  double start = std::ceil(x_lo / step) * step + 0.0;  // never "-0"
+  return fmt::format("set xrange [{}:{}]\nset xtics {}, {}\n", x_lo, x_hi, start, step);
+}
+
+// Tick label of m * 10^e: plain decimals ("0.01", "1000") or "1e-5" style.
+std::string decade_label(int m, int e, bool plain) {
+  if (e == 0) return std::to_string(m);
+  if (!plain) return fmt::format("{}e{}", m, e);
+  if (e > 0) return std::to_string(m) + std::string(static_cast<size_t>(e), '0');
+  return "0." + std::string(static_cast<size_t>(-e - 1), '0') + std::to_string(m);
+}
+
+// The y axis of a log panel: whole decades (as gnuplot's autoscale would
+// give), labelled readably instead of with a fixed-point format such as
+// "0.0000100"; within at most two decades also 2x and 5x. Only the range
+// ends the panel does not set are chosen here.
+std::string log_y_axis(const Panel& panel) {
+  std::vector<double> ys;
+  for (auto [x, y] : drawn_points(panel)) ys.push_back(y);
+  for (const auto& h : panel.hlines)
+    if (drawable(0.0, h.y, true)) ys.push_back(h.y);
+  for (const auto& v : {panel.y_min, panel.y_max})
+    if (v && std::isfinite(*v) && *v > 0) ys.push_back(*v);
+  if (ys.empty()) return {};
+  auto [mn, mx] = std::minmax_element(ys.begin(), ys.end());
+  int e_lo = static_cast<int>(std::floor(std::log10(*mn) + 1e-9));
+  int e_hi = static_cast<int>(std::ceil(std::log10(*mx) - 1e-9));
+  if (e_hi <= e_lo) --e_lo, ++e_hi;
+  std::string lo = panel.y_min ? fmt::format("{}", *panel.y_min) : fmt::format("1e{}", e_lo);
+  std::string hi = panel.y_max ? fmt::format("{}", *panel.y_max) : fmt::format("1e{}", e_hi);
+  const int decades = e_hi - e_lo;
+  const int step = std::max(1, (decades + 7) / 8);
+  const bool plain = e_lo >= -3 && e_hi <= 3;
+  std::vector<std::string> tics;
+  for (int e = e_lo; e <= e_hi; e += step)
+    for (int m : {1, 2, 5}) {
+      if (m > 1 && (decades > 2 || e == e_hi)) continue;
+      tics.push_back(fmt::format("{} {}e{}", quoted(decade_label(m, e, plain)), m, e));
+    }
+  std::string list;
+  for (size_t i = 0; i < tics.size(); ++i) list += (i ? ", " : "") + tics[i];
+  return fmt::format("set yrange [{}:{}]\nset ytics ({})\n", lo, hi, list);
+}
+
 struct Plan {
   std::string data;  // the inline data blocks
   std::string plot;  // multiplot commands drawing every panel
@@ -74,13 +162,15 @@ struct Plan {
 Plan plan(const Figure& fig) {
   if (fig.columns < 1) fail("figure '{}': columns must be at least 1", fig.title);
   if (fig.panels.empty()) fail("figure '{}' has no panels", fig.title);
+  if (fig.max_columns < 1) fail("figure '{}': max_columns must be at least 1", fig.title);
+  if (fig.font_size < 4) fail("figure '{}': font_size must be at least 4", fig.title);
   Plan out;
-  size_t rows = (fig.panels.size() + fig.columns - 1) / fig.columns;
-  out.plot += fmt::format("set multiplot layout {},{} rowsfirst title {}\n", rows,
-                          std::min<size_t>(fig.columns, fig.panels.size()), quoted(fig.title));
+  out.plot += fmt::format("set multiplot layout {},{} rowsfirst title {} font ',{}'\n", fig.grid_rows(),
+                          fig.grid_columns(), quoted(fig.title), fig.font_size + 1);
   for (size_t p = 0; p < fig.panels.size(); ++p) {
     const Panel& panel = fig.panels[p];
     std::vector<std::string> items;
+    bool has_titles = false;  // anything for the legend
     size_t block = 0;
     for (size_t s = 0; s < panel.lines.size(); ++s, ++block) {
       const auto& ls = panel.lines[s];
@@ -90,6 +180,7 @@ Plan plan(const Figure& fig) {
         if (drawable(ls.x[i], ls.y[i], panel.log_y)) rows_text += fmt::format("{} {}\n", ls.x[i], ls.y[i]);
       if (rows_text.empty()) continue;
       out.data += fmt::format("{} << EOD\n{}EOD\n", block_name(p, block), rows_text);
+      has_titles = has_titles || !ls.label.empty();
       const char* colour = kPalette[s % kPaletteSize];
       std::string with;
       switch (ls.style) {
@@ -113,6 +204,7 @@ Plan plan(const Figure& fig) {
           rows_text += fmt::format("{} {}\n", bs.x[i] + shift, bs.y[i]);
       if (rows_text.empty()) continue;
       out.data += fmt::format("{} << EOD\n{}EOD\n", block_name(p, block), rows_text);
+      has_titles = has_titles || !bs.label.empty();
       const char* colour = kPalette[(panel.lines.size() + s) % kPaletteSize];
       items.push_back(fmt::format("{} using 1:2:({}) with boxes fs solid 0.6 border lc rgb '#333333' lc rgb '{}' {}",
                                   block_name(p, block), width, colour,
@@ -121,13 +213,20 @@ Plan plan(const Figure& fig) {
     bool has_data = !items.empty();
     for (const auto& h : panel.hlines) {
       if (!drawable(0.0, h.y, panel.log_y)) continue;
+      has_titles = has_titles || !h.label.empty();
       items.push_back(fmt::format("{} with lines lw 1.5 dt 3 lc rgb '#555555' {}", h.y,
                                   h.label.empty() ? "notitle" : "title " + quoted(h.label)));
     }
 
     // Settings persist between multiplot panels, so every panel starts afresh.
     std::string& g = out.plot;
-    g += "reset\nset grid lt 1 lw 1 lc rgb '#d8d8d8'\nset key top left noautotitle font ',9'\n";
+    g += "reset\nset grid lt 1 lw 1 lc rgb '#d8d8d8'\n";
+    // The legend goes below the plot, where it can cover no data.
+    if (has_titles)
+      g += fmt::format("set key bmargin center horizontal noautotitle font ',{}' samplen 2 height 1\n",
+                       fig.font_size - 1);
+    else
+      g += "unset key\n";
     // Breathing room around the data, so extreme points and bars are not clipped.
     // (Log axes already extend to whole decades.)
     g += panel.log_y ? "set offsets graph 0.02, graph 0.02, 0, 0\n"
@@ -144,8 +243,10 @@ Plan plan(const Figure& fig) {
     // Bars grow from zero, so a linear bar panel starts its y axis there.
     std::optional<double> y_min = panel.y_min;
     if (!y_min && !panel.log_y && !panel.bars.empty()) y_min = 0.0;
-    g += fmt::format("set xrange [{}:{}]\nset yrange [{}:{}]\n", bound(panel.x_min), bound(panel.x_max),
-                     bound(y_min), bound(panel.y_max));
+    std::string x_axis = integer_x_axis(panel);
+    g += x_axis.empty() ? fmt::format("set xrange [{}:{}]\n", bound(panel.x_min), bound(panel.x_max)) : x_axis;
+    std::string y_axis = panel.log_y ? log_y_axis(panel) : std::string();
+    g += y_axis.empty() ? fmt::format("set yrange [{}:{}]\n", bound(y_min), bound(panel.y_max)) : y_axis;
     g += "plot ";
     for (size_t i = 0; i < items.size(); ++i) g += (i ? ", \\\n     " : "") + items[i];
     g += "\n";
@@ -212,6 +313,28 @@ void run_gnuplot(const std::filesystem::path& script, const std::filesystem::pat
 
 }  // namespace
 
+namespace {
+
+// Legend entries of a panel (at most: a series without drawable points has none).
+size_t legend_entries(const Panel& panel) {
+  size_t n = 0;
+  for (const auto& l : panel.lines) n += !l.label.empty();
+  for (const auto& b : panel.bars) n += !b.label.empty();
+  for (const auto& h : panel.hlines) n += !h.label.empty();
+  return n;
+}
+
+}  // namespace
+
+int Figure::grid_columns() const {
+  return static_cast<int>(std::min<size_t>(std::max(1, std::min(columns, max_columns)), std::max<size_t>(1, panels.size())));
+}
+
+int Figure::grid_rows() const {
+  const size_t cols = static_cast<size_t>(grid_columns());
+  return static_cast<int>((panels.size() + cols - 1) / cols);
+}
+
 std::string Figure::script(const std::string& terminal_and_output) const {
   Plan p = plan(*this);
   return p.data + terminal_and_output + "\n" + p.plot;
@@ -220,19 +343,24 @@ std::string Figure::script(const std::string& terminal_and_output) const {
 void Figure::render(const std::filesystem::path& png_path, const std::filesystem::path& svg_path) const {
   if (png_path.empty() && svg_path.empty()) return;
   Plan p = plan(*this);
-  size_t rows = (panels.size() + columns - 1) / columns;
-  size_t cols = std::min<size_t>(columns, panels.size());
-  size_t width = cols * panel_width, height = rows * panel_height + 30;  // + multiplot title
+  size_t width = static_cast<size_t>(grid_columns()) * panel_width;
+  // Legends sit below their panel, one entry per line when gnuplot finds
+  // them too long to set side by side: every row of panels grows by the
+  // longest legend's lines, so the plots keep their height.
+  size_t legend_lines = 0;
+  for (const auto& panel : panels) legend_lines = std::max(legend_lines, legend_entries(panel));
+  size_t row_height = panel_height + (legend_lines > 1 ? (legend_lines - 1) * (font_size + 5) : 0);
+  size_t height = static_cast<size_t>(grid_rows()) * row_height + 2 * font_size + 10;  // + multiplot title
   TempDir tmp;
   std::string script = p.data;
   if (!png_path.empty())
-    script += fmt::format("set terminal pngcairo size {},{} noenhanced font 'DejaVu Sans,10' background '#ffffff'\n"
+    script += fmt::format("set terminal pngcairo size {},{} noenhanced font 'DejaVu Sans,{}' background '#ffffff'\n"
                           "set output {}\n{}set output\n",
-                          width, height, quoted((tmp.path / "figure.png").string()), p.plot);
+                          width, height, font_size, quoted((tmp.path / "figure.png").string()), p.plot);
   if (!svg_path.empty())
-    script += fmt::format("set terminal svg size {},{} noenhanced font 'DejaVu Sans,10' background '#ffffff'\n"
+    script += fmt::format("set terminal svg size {},{} noenhanced font 'DejaVu Sans,{}' background '#ffffff'\n"
                           "set output {}\n{}set output\n",
-                          width, height, quoted((tmp.path / "figure.svg").string()), p.plot);
+                          width, height, font_size, quoted((tmp.path / "figure.svg").string()), p.plot);
   write_file_atomic(tmp.path / "figure.gp", script);
   run_gnuplot(tmp.path / "figure.gp", tmp.path / "gnuplot.log");
   // Read both results before writing either, so a failure leaves no output.

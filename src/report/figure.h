@@ -10,6 +10,12 @@
 // the data files rather than failing the plot; a panel with nothing left to
 // draw shows "no data".
 //
+// Axes are chosen for reading: when every x value of a panel is an integer
+// (layers) the x axis labels integers only (step 1, 2, 5, 10, ...), padded a
+// little on both sides without fractional ticks; a log-y axis labels whole
+// decades as 0.01 ... 1000, or 1e-5 beyond that. Legends sit below their
+// panel, never over the data.
+//
 // The gnuplot executable is `gnuplot` on PATH, or $STREAMGAUGE_GNUPLOT.
 #include <filesystem>
 #include <optional>
@@ -48,8 +54,18 @@ struct Panel {
 struct Figure {
   std::string title;
   int columns = 1;  // panels fill a grid row by row
-  int panel_width = 640, panel_height = 440;  // pixels (PNG) / points (SVG)
+  // The grid never has more columns than this (a wider request wraps to more
+  // rows), so a figure shown at page width keeps legible text.
+  int max_columns = 2;
+  // Pixels (PNG) / points (SVG); a panel with a long legend below it is
+  // drawn taller by the legend's lines, so its plot keeps its height.
+  int panel_width = 640, panel_height = 440;
+  int font_size = 14;  // text size (the legend one point smaller)
   std::vector<Panel> panels;
+
+  // The grid actually drawn: min(columns, max_columns, number of panels) columns.
+  int grid_columns() const;
+  int grid_rows() const;
 
   // The gnuplot script drawing this figure with the data files it names
   // (exposed for tests and debugging). `terminal_and_output` is prepended.

@@ -23,6 +23,73 @@ std::string dump_json(const nlohmann::json& value) {
   return value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
+namespace {
+
+std::string scalar_text(const nlohmann::json& v) {
+  return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+bool is_flat_array(const nlohmann::json& v) {
+  if (!v.is_array()) return false;
+  for (const auto& e : v)
+    if (e.is_structured()) return false;
+  return true;
+}
+
+// `v` on one line: ", " between elements, ": " after keys.
+std::string one_line(const nlohmann::json& v) {
+  if (!v.is_structured()) return scalar_text(v);
+  std::string out = v.is_array() ? "[" : "{";
+  bool first = true;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (!first) out += ", ";
+    first = false;
+    if (v.is_object()) out += scalar_text(nlohmann::json(it.key())) + ": ";
+    out += one_line(it.value());
+  }
+  return out + (v.is_array() ? "]" : "}");
+}
+
+// Appends `v` whose first line starts at column `column` (after a key) and
+// whose further lines are indented by `indent`.
+void compact(const nlohmann::json& v, size_t indent, size_t column, size_t width, std::string& out) {
+  if (!v.is_structured() || v.empty()) {
+    out += one_line(v);
+    return;
+  }
+  std::string line = one_line(v);
+  if (is_flat_array(v) || column + line.size() <= width) {
+    out += line;
+    return;
+  }
+  const std::string pad(indent + 2, ' ');
+  out += v.is_array() ? "[\n" : "{\n";
+  bool first = true;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (!first) out += ",\n";
+    first = false;
+    out += pad;
+    size_t col = pad.size();
+    if (v.is_object()) {
+      std::string key = scalar_text(nlohmann::json(it.key())) + ": ";
+      out += key;
+      col += key.size();
+    }
+    compact(it.value(), indent + 2, col, width, out);
+  }
+  out += '\n';
+  out.append(indent, ' ');
+  out += v.is_array() ? ']' : '}';
+}
+
+}  // namespace
+
+std::string dump_json_compact(const nlohmann::json& value, size_t width) {
+  std::string out;
+  compact(value, 0, 0, width, out);
+  return out;
+}
+
 void write_json(const std::filesystem::path& path, const nlohmann::json& value) {
   write_file_atomic(path, dump_json(value));
 }

@@ -14,6 +14,13 @@
 namespace sg::report {
 
 std::string dump_json(const nlohmann::json& value);
+
+// The same JSON laid out for reading (the report's provenance block): an
+// array of scalars (token ids, shapes) always on one line, any other array or
+// object on one line if it fits in `width` columns at its indentation, else
+// one member per line indented by 2. Scalars are written exactly as by
+// dump_json; no final newline. Parses back to the same value.
+std::string dump_json_compact(const nlohmann::json& value, size_t width = 100);
 void write_json(const std::filesystem::path& path, const nlohmann::json& value);
 
 // Parses a JSON file; throws sg::Error "<file>: invalid JSON: ..." on bad input.
