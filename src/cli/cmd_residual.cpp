@@ -302,7 +302,7 @@ report::Table layers_table(const std::vector<Analysed>& all) {
 report::Figure make_figure(const std::vector<Analysed>& all) {
   report::Figure f;
   f.title = "Residual gain: with vs without final norm (seed 004), and the true last-block gain";
-  f.columns = 3;
+  f.columns = 2;
   f.panel_width = 560;
   f.panel_height = 440;
 

@@ -106,7 +106,11 @@ void run(const TokenizeOptions& o) {
     return;
   }
   if (!o.decode.empty()) {
-    const std::string text = tokenizer->decode(parse_ids(o.decode));
+    const auto ids = parse_ids(o.decode);
+    for (int32_t id : ids)  // as --ids does: an id outside the vocabulary is an error, not dropped
+      if (id < 0 || static_cast<size_t>(id) >= tokenizer->vocab_size())
+        fail("--decode: token id {} is outside the vocabulary (0..{})", id, tokenizer->vocab_size() - 1);
+    const std::string text = tokenizer->decode(ids);
     if (o.json) {
       fmt::print("{}\n", dump({{"text", text}}));
     } else {
@@ -132,6 +136,10 @@ void run(const TokenizeOptions& o) {
 void add_tokenize(CLI::App& app) {
   auto opts = std::make_shared<TokenizeOptions>();
   auto* cmd = app.add_subcommand("tokenize", "Show the token ids and strings of a text, or decode ids");
+  cmd->footer(
+      "Examples:\n  streamgauge tokenize EleutherAI/pythia-1.4b --text 'Hello world'\n"
+      "  streamgauge tokenize path/to/tokenizer.json --decode 12092,1533\n"
+      "  streamgauge tokenize MODEL --file texts.txt > ids.jsonl   # then: gains MODEL --ids-file ids.jsonl");
   cmd->add_option("source", opts->source,
                   "A model directory, a tokenizer directory or a tokenizer file "
                   "(tokenizer.json, *.json, tokenizer.model)")

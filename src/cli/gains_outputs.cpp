@@ -303,6 +303,7 @@ void write_gains_figures(const GainsRun& run, const std::filesystem::path& dir,
   f.columns = 2;
   const Panel& q1 = p1;
   Panel q2 = panel("MLP Gain: Normalized Layer Position", "Normalized Layer Position (0=first, 1=last)", "MLP Gain");
+  q2.x_min = -0.05, q2.x_max = 1.05;
   std::vector<double> depth(n);
   for (int l = 0; l < n; ++l) depth[l] = compare::normalised_depth(l, n);
   q2.lines = {line(run.model->name() + " MLP", depth, s.mlp_gain)};

@@ -288,7 +288,7 @@ void run_gnuplot(const std::filesystem::path& script, const std::filesystem::pat
   int rc = posix_spawnp(&pid, exe.c_str(), &actions, nullptr, argv, environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0)
-    fail("cannot run gnuplot ('{}'): {}; install the Debian package gnuplot-nox (or set STREAMGAUGE_GNUPLOT)",
+    fail("cannot run gnuplot ('{}'): {}; install the Debian package gnuplot-nox (or set STREAMGAUGE_GNUPLOT), or run with --no-figures",
          exe, std::strerror(rc));
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
@@ -304,7 +304,7 @@ void run_gnuplot(const std::filesystem::path& script, const std::filesystem::pat
   std::replace(text.begin(), text.end(), '\n', ' ');
   if (text.size() > 400) text = text.substr(0, 400) + "...";
   if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-    fail("cannot run gnuplot ('{}'): not found; install the Debian package gnuplot-nox", exe);
+    fail("cannot run gnuplot ('{}'): not found; install the Debian package gnuplot-nox, or run with --no-figures", exe);
   fail("gnuplot failed ({}): {}",
        WIFEXITED(status) ? fmt::format("exit status {}", WEXITSTATUS(status))
                          : fmt::format("signal {}", WTERMSIG(status)),

@@ -59,7 +59,7 @@ TEST(RoughEdges, EveryHelpHasAnExampleAndShowsDefaults) {
     EXPECT_NE(r.output.find("xample"), std::string::npos) << c << " --help has no example:\n" << r.output;
   }
   const auto r = test::run_command(cli() + " gains --help");
-  for (const char* d : {"--bootstrap UINT=1000", "--bootstrap-seed UINT=0", "--chunk-tokens INT=8192"})
+  for (const char* d : {"]=1000", "--bootstrap-seed UINT=0", "]=8192"})
     EXPECT_NE(r.output.find(d), std::string::npos) << d << "\n" << r.output;
 }
 
@@ -146,6 +146,34 @@ TEST(RoughEdges, CompareWarnsOnceAboutRandomWeights) {
   EXPECT_EQ(n, 1u) << r.output;
   EXPECT_TRUE(fs::exists(dir / "streamgauge-out/compare/compare.json"));
   EXPECT_NE(r.output.find("(1 segment)"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace sg
+
+namespace sg {
+namespace {
+
+TEST(RoughEdges, DecodeRefusesIdsOutsideTheVocabulary) {
+  const auto model = test::shared_dir() / "models/stories260k";
+  expect_error(test::run_command(cli() + " tokenize " + q(model) + " --decode 1,99999,5"), "token id 99999");
+  const auto r = test::run_command(cli() + " tokenize " + q(model) + " --decode 403,407");
+  EXPECT_EQ(r.status, 0) << r.output;
+}
+
+}  // namespace
+}  // namespace sg
+
+namespace sg {
+namespace {
+
+TEST(RoughEdges, MissingGnuplotSuggestsNoFigures) {
+  const auto dir = test::scratch_dir("rough_gnuplot");
+  write_file_atomic(dir / "ids.jsonl", "[1, 2, 3]\n");
+  const auto r = test::run_command(fmt::format("STREAMGAUGE_GNUPLOT={} {} gains {} --ids-file {} --bootstrap 5 --out {}",
+                                               q(dir / "no-such-gnuplot"), cli(), q(golden_model("llama")),
+                                               q(dir / "ids.jsonl"), q(dir / "out")));
+  expect_error(r, "--no-figures");
 }
 
 }  // namespace
