@@ -19,7 +19,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "engine/engine.h"
-#include "engine/last_token.h"
+#include "measure/last_token.h"
 #include "experiments/align_capture.h"
 #include "experiments/alignment_stats.h"
 #include "experiments/problems.h"
@@ -38,9 +38,6 @@ namespace fs = std::filesystem;
 
 // The seed's "methodology" value, verbatim.
 constexpr const char* kMethodology = "Unit-normalized matched-vs-scrambled z-score on cumulative residual stream";
-// Tokens per forward: a few thousand keep the GEMMs efficient while one
-// forward's activations stay at a few tens of MB even for 3B-parameter models.
-constexpr int64_t kTokensPerForward = 4096;
 
 struct Opts {
   std::string model, pairs, preset = "zh-en-math", out, tokenizer;
@@ -266,9 +263,7 @@ void run(const Opts& o) {
               arch.parallel_residual ? " (parallel residual)" : "");
   const auto t_capture = std::chrono::steady_clock::now();
   Engine engine(*model);
-  LastTokenCaptureOptions capture;
-  capture.max_tokens_per_forward = kTokensPerForward;
-  capture.progress_label = "align";
+  const PromptRun capture{.progress_label = "align"};
   const LastTokenRows rows = capture_last_tokens(engine, in.sequences, capture);
   const double capture_s = seconds_since(t_capture);
   int64_t n_tokens = 0;
@@ -304,7 +299,7 @@ void run(const Opts& o) {
       {{"command", "align"}, {"model", model->name()}, {"model_dir", fs::weakly_canonical(model->dir()).string()},
        {"config_sha256", report::sha256_file(model->dir() / "config.json")},
        {"pairs", in.describe}, {"n_perms", o.perms}, {"perm_seed", options.perm_seed},
-       {"drop_top_dims", o.drop_top_dims}, {"tokens_per_forward", kTokensPerForward}, {"n_tokens", n_tokens}});
+       {"drop_top_dims", o.drop_top_dims}, {"tokens_per_forward", capture.max_tokens}, {"n_tokens", n_tokens}});
   if (!in.tokenizer_note.empty()) prov["tokenizer"] = in.tokenizer_note;
   nlohmann::json layer_results = nlohmann::json::array();
   for (const auto& l : r.layers) layer_results.push_back(nlohmann::json(align::seed_layer_json(l)));

@@ -10,6 +10,7 @@
 #include "cli/prompts.h"
 #include "engine/engine.h"
 #include "engine/matmul.h"
+#include "measure/run_prompts.h"
 #include "experiments/compare.h"
 #include "report/csv.h"
 #include "report/json_io.h"
@@ -20,18 +21,6 @@
 namespace sg::cli {
 
 namespace {
-
-// Splits the prompts into batches of at most max_tokens tokens (a prompt longer
-// than that gets a batch of its own), so memory stays bounded.
-std::vector<Batch> chunk(const std::vector<std::vector<int32_t>>& seqs, int64_t max_tokens) {
-  std::vector<Batch> out(1);
-  for (auto& s : seqs) {
-    if (out.back().n_tokens() > 0 && out.back().n_tokens() + static_cast<int64_t>(s.size()) > max_tokens)
-      out.emplace_back();
-    out.back().add(s);
-  }
-  return out;
-}
 
 constexpr const char* kRandomWarning =
     "DEMO MODEL WITH RANDOM WEIGHTS: these numbers mean nothing. Point streamgauge at a real model: "
@@ -108,15 +97,9 @@ void add_gains(CLI::App& app) {
     const bool fast = opts->fast && model->weight_dtype() == DType::BF16;
     if (fast) fmt::print(stderr, "streamgauge: --fast: {}\n", matmul::describe(true));
     Engine engine(*model, fast ? MatmulPrecision::BF16 : MatmulPrecision::F32);
-    SublayerReducer reducer(model->arch().n_layers, opts->options.entropy);
-    Observer* obs[] = {&reducer};
-    const auto batches = chunk(prompts.sequences(), opts->chunk_tokens);
-    for (size_t i = 0; i < batches.size(); ++i) {
-      const std::string label =
-          batches.size() > 1 ? fmt::format("gains chunk {}/{}", i + 1, batches.size()) : std::string("gains");
-      engine.run(batches[i], obs, {label});
-      reducer.finish_batch(batches[i]);
-    }
+    SublayerStatsReducer reducer(model->arch().n_layers, opts->options.entropy);
+    Reducer* reducers[] = {&reducer};
+    run_prompts(engine, prompts.sequences(), reducers, {.max_tokens = opts->chunk_tokens, .progress_label = "gains"});
     GainsRun run;
     run.model = model.get();
     run.prompts = &prompts;

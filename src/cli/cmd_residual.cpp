@@ -20,6 +20,7 @@
 #include "cli/prompts.h"
 #include "engine/engine.h"
 #include "hub/resolve.h"
+#include "measure/run_prompts.h"
 #include "experiments/residual.h"
 #include "io/dtype.h"
 #include "report/csv.h"
@@ -43,7 +44,7 @@ struct Opts {
 };
 
 // What we keep of one model after releasing it.
-struct Analysed {
+struct Analyzed {
   ModelResult r;
   std::string arg, dir, weight_dtype, config_sha256;
   int64_t n_params = 0;
@@ -97,11 +98,11 @@ std::vector<std::string> point_names(int n_layers) {
   return out;
 }
 
-// One model: load, run all prompts as one batch, reduce, release. `taken`
+// One model: load, run the prompts (run_prompts' chunks), reduce, release. `taken`
 // counts the model names seen so far, so two models never share a results key.
-Analysed analyse_one(const std::string& arg, const PromptsInput& input, std::map<std::string, int>& taken) {
+Analyzed analyze_one(const std::string& arg, const PromptsInput& input, std::map<std::string, int>& taken) {
   auto model = load_model(arg);
-  Analysed a;
+  Analyzed a;
   a.arg = arg;
   a.dir = model->dir().string();
   a.weight_dtype = std::string(dtype_name(model->weight_dtype()));
@@ -112,15 +113,16 @@ Analysed analyse_one(const std::string& arg, const PromptsInput& input, std::map
   if (const int seen = taken[label]++; seen > 0) label += fmt::format(" ({})", seen + 1);
 
   const auto& arch = model->arch();
-  residual::NormReducer reducer(arch.n_layers, a.prompts.prompts.size());
-  Observer* obs[] = {&reducer};
-  Engine(*model).run(Batch::of(a.prompts.sequences()), obs, {"residual " + label});
-  a.r = residual::analyse(label, arch, reducer.norms());
+  residual::StreamNormReducer reducer(arch.n_layers, a.prompts.prompts.size());
+  Reducer* reducers[] = {&reducer};
+  Engine engine(*model);
+  run_prompts(engine, a.prompts.sequences(), reducers, {.progress_label = "residual " + label});
+  a.r = residual::analyze(label, arch, reducer.norms());
   return a;
 }
 
 // The seed's per-model printout (its verbose lines), with the true points added.
-void print_model(const Analysed& a) {
+void print_model(const Analyzed& a) {
   const auto& r = a.r;
   const int L = r.arch.n_layers;
   fmt::print("\n{}\nModel: {}\n{}\n", std::string(70, '='), r.model, std::string(70, '='));
@@ -164,7 +166,7 @@ void print_model(const Analysed& a) {
               m.last_block.mean, m.last_block.std, g.final_norm.mean, g.final_norm.std);
 }
 
-report::Table seed_table(const std::vector<Analysed>& all) {
+report::Table seed_table(const std::vector<Analyzed>& all) {
   report::Table t({"Model", "rho", "Gain+LN", "Status+LN", "Gain-LN", "Status-LN"});
   for (const auto& a : all) {
     const auto& s = a.r.seed;
@@ -175,7 +177,7 @@ report::Table seed_table(const std::vector<Analysed>& all) {
   return t;
 }
 
-report::Table true_table(const std::vector<Analysed>& all) {
+report::Table true_table(const std::vector<Analyzed>& all) {
   report::Table t({"Model", "True G(L-1)", "+/-", "Status", "G(L-1) tok-mean", "FinalNorm G", "Seed Gain-LN is"});
   for (const auto& a : all) {
     const auto& g = a.r.true_last;
@@ -227,7 +229,7 @@ nlohmann::json true_json(const residual::TrueGains& g) {
 
 // results[model]: the seed's keys (compute_residual_gains_detailed + compute_rho
 // + model/path), then ours under their own keys.
-nlohmann::json model_json(const Analysed& a) {
+nlohmann::json model_json(const Analyzed& a) {
   const auto& r = a.r;
   const auto& s = r.seed;
   const int L = r.arch.n_layers;
@@ -268,7 +270,7 @@ nlohmann::json model_json(const Analysed& a) {
 
 // layers.csv: one row per model, prompt and true point; rows with an empty
 // prompt are the means over prompts.
-report::Table layers_table(const std::vector<Analysed>& all) {
+report::Table layers_table(const std::vector<Analyzed>& all) {
   report::Table t({"model", "prompt", "point", "capture_point", "short_name", "hf_index", "norm_last_token",
                    "norm_mean_over_tokens", "gain_last_token", "gain_mean_over_tokens", "hf_gain_last_token"});
   for (const auto& a : all) {
@@ -299,7 +301,7 @@ report::Table layers_table(const std::vector<Analysed>& all) {
 
 // The seed's three panels (bars with/without final LN, rho vs gain, layer by
 // layer), each with the true last-block gain added.
-report::Figure make_figure(const std::vector<Analysed>& all) {
+report::Figure make_figure(const std::vector<Analyzed>& all) {
   report::Figure f;
   f.title = "Residual gain: with vs without final norm (seed 004), and the true last-block gain";
   f.columns = 2;
@@ -388,11 +390,11 @@ void run(const Opts& o) {
   std::vector<std::string> files = {"residual.json", "layers.csv", "report.html"};
   if (!o.no_figures) files.insert(files.end(), {"residual.png", "residual.svg"});
   check_output_dir("--out", out, files);
-  std::vector<Analysed> all;
+  std::vector<Analyzed> all;
   std::map<std::string, int> taken;  // model name -> times used
   for (const auto& arg : o.models) {
-    // One model in memory at a time: analyse_one releases it before returning.
-    Analysed a = analyse_one(arg, o.prompts, taken);
+    // One model in memory at a time: analyze_one releases it before returning.
+    Analyzed a = analyze_one(arg, o.prompts, taken);
     print_model(a);
     all.push_back(std::move(a));
   }

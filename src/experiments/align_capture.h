@@ -6,7 +6,7 @@
 // consecutive sequences), so this only builds views into them.
 #include <vector>
 
-#include "engine/last_token.h"
+#include "measure/last_token.h"
 #include "experiments/alignment_stats.h"
 #include "util/error.h"
 

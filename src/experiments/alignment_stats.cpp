@@ -10,7 +10,7 @@
 #include <limits>
 #include <numeric>
 
-#include "engine/reducers.h"
+#include "measure/reducer.h"
 #include "experiments/pyrandom.h"
 #include "experiments/seed_math.h"
 #include "util/error.h"

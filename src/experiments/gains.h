@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/reducers.h"
+#include "measure/sublayer_stats.h"
 
 namespace sg::gains {
 

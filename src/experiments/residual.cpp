@@ -4,7 +4,6 @@
 
 #include <cmath>
 
-#include "engine/reducers.h"
 #include "util/error.h"
 
 namespace sg::residual {
@@ -24,69 +23,6 @@ std::vector<double> elementwise_mean(const std::vector<std::vector<double>>& row
   }
   for (double& v : out) v /= static_cast<double>(rows.size());
   return out;
-}
-
-// --- true points ---
-
-int n_points(int n_layers) { return n_layers + 2; }
-
-namespace {
-void check_point(int k, int n_layers) {
-  if (k < 0 || k >= n_points(n_layers)) fail("residual point {} out of range (model has {} layers)", k, n_layers);
-}
-// Index of a capture point among the true points, or -1 if it is not one.
-int point_index(const PointId& p, int n_layers) {
-  // The inverse of point_id().
-  if (p.point == Point::ResidPre && p.layer == 0) return 0;
-  if (p.point == Point::ResidPost && p.layer >= 0 && p.layer < n_layers) return p.layer + 1;
-  if (p.point == Point::LnFinalOut) return n_layers + 1;
-  return -1;
-}
-}  // namespace
-
-PointId point_id(int k, int n_layers) {
-  check_point(k, n_layers);
-  if (k == 0) return {Point::ResidPre, 0};
-  if (k == n_layers + 1) return {Point::LnFinalOut, -1};
-  return {Point::ResidPost, k - 1};
-}
-
-std::string point_short_name(int k, int n_layers) {
-  check_point(k, n_layers);
-  if (k == 0) return "embed";
-  if (k == n_layers + 1) return "final_norm";
-  return fmt::format("resid_post[{}]", k - 1);
-}
-
-NormReducer::NormReducer(int n_layers, size_t n_sequences)
-    : n_layers_(n_layers),
-      norms_(n_sequences, PromptNorms{std::vector<double>(n_points(n_layers), 0.0),
-                                      std::vector<double>(n_points(n_layers), 0.0)}),
-      seen_(n_points(n_layers), false) {}
-
-bool NormReducer::wants(const PointId& point) { return point_index(point, n_layers_) >= 0; }
-
-void NormReducer::on_activation(const PointId& point, const Batch& batch, const float* rows, int64_t width) {
-  const int k = point_index(point, n_layers_);
-  if (k < 0) return;
-  if (batch.n_sequences() != norms_.size())
-    fail("norm reducer set up for {} sequences, got a batch of {}", norms_.size(), batch.n_sequences());
-  for (size_t s = 0; s < batch.n_sequences(); ++s) {
-    double sum_norms = 0, last = 0;
-    for (int64_t r = batch.begin(s); r <= batch.last_row(s); ++r) {
-      last = row_norm(rows + r * width, width);
-      sum_norms += last;
-    }
-    norms_[s].last[k] = last;  // the loop ends on the last row
-    norms_[s].mean[k] = sum_norms / static_cast<double>(batch.length(s));
-  }
-  seen_[k] = true;
-}
-
-const std::vector<PromptNorms>& NormReducer::norms() const {
-  for (int k = 0; k < n_points(n_layers_); ++k)
-    if (!seen_[k]) fail("the forward pass never reached {}", point_short_name(k, n_layers_));
-  return norms_;
 }
 
 // --- the seed's view ---
@@ -171,7 +107,7 @@ TrueGains true_gains(const std::vector<std::vector<double>>& norms, int n_layers
 
 }  // namespace
 
-ModelResult analyse(const std::string& label, const ArchSpec& arch, const std::vector<PromptNorms>& norms) {
+ModelResult analyze(const std::string& label, const ArchSpec& arch, const std::vector<PromptNorms>& norms) {
   if (norms.empty()) fail("{}: no prompts", label);
   const int L = arch.n_layers;
   for (const auto& p : norms)

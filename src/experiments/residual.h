@@ -6,17 +6,14 @@
 // and explained; the true last-block and final-norm gains beside them; the
 // head density rho and hypothesis H25.
 //
-// This file uses only the header-level parts of engine/capture.h (Observer,
-// PointId, Batch), so the experiments module still links without the engine.
-//
-// Stages (DESIGN.md): NormReducer (an engine Observer) turns activations into
-// per-prompt norms on the fly; everything else is a pure function of those
+// Stages (DESIGN.md): measure/stream_norms.h's reducer turns activations into
+// per-prompt norms on the fly; everything here is a pure function of those
 // norms and the architecture. No files, no formatting here.
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "engine/capture.h"
+#include "measure/stream_norms.h"
 #include "experiments/seed_math.h"
 #include "model/arch.h"
 
@@ -31,36 +28,6 @@ std::vector<double> consecutive_ratios(const std::vector<double>& norms);
 
 // np.mean(rows, axis=0); all rows must have one length.
 std::vector<double> elementwise_mean(const std::vector<std::vector<double>>& rows);
-
-// --- true measurement points ---
-// Point k of the residual stream, k = 0..L+1: 0 = embedding output
-// (blocks.0.hook_resid_pre), 1..L = output of block k-1
-// (blocks.{k-1}.hook_resid_post), L+1 = final norm output (ln_final.hook_out).
-int n_points(int n_layers);
-PointId point_id(int k, int n_layers);              // its capture point (name(): blocks.0.hook_resid_pre ...)
-std::string point_short_name(int k, int n_layers);  // "embed", "resid_post[3]", "final_norm"
-
-// Norms of one prompt at the L+2 points, reduced in double precision.
-struct PromptNorms {
-  std::vector<double> last;  // ||x[T-1]||_2, the last token (the seed's h[:, -1, :])
-  std::vector<double> mean;  // mean over tokens t of ||x[t]||_2
-};
-
-// Observer reducing the L+2 residual points of every sequence of a batch to
-// PromptNorms as they are computed (no activation is stored).
-class NormReducer : public Observer {
- public:
-  NormReducer(int n_layers, size_t n_sequences);
-  bool wants(const PointId& point) override;
-  void on_activation(const PointId& point, const Batch& batch, const float* rows, int64_t width) override;
-  // Throws sg::Error if a point never arrived (the forward did not reach it).
-  const std::vector<PromptNorms>& norms() const;
-
- private:
-  int n_layers_;
-  std::vector<PromptNorms> norms_;
-  std::vector<bool> seen_;  // per point
-};
 
 // --- the seed's view: HF output_hidden_states ---
 // Which true points HF's `output_hidden_states` tuple holds, in order, for a
@@ -121,7 +88,7 @@ struct ModelResult {
 };
 
 // Throws sg::Error if there are no prompts or a norm vector is not L+2 long.
-ModelResult analyse(const std::string& label, const ArchSpec& arch, const std::vector<PromptNorms>& norms);
+ModelResult analyze(const std::string& label, const ArchSpec& arch, const std::vector<PromptNorms>& norms);
 
 // --- H25 ---
 // Prediction "dampen if rho >= 0.2, else expand", actual "dampen if gain < 1";

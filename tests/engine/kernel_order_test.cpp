@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "engine/kernels.h"
-#include "engine/reducers.h"
+#include "measure/sublayer_stats.h"
 #include "engine/vecmath.h"
 #include "mixed_values.h"
 
@@ -214,7 +214,7 @@ TEST(ReducerOrder, NormsCosinesAndEntropyMatchTheirScalarEmulation) {
   const int64_t N = batch.n_tokens();
   const std::vector<float> pre = random_values(N * d, 7), attn = random_values(N * d, 8);
 
-  SublayerReducer reducer(1, true);
+  SublayerStatsReducer reducer(1, true);
   reducer.on_activation({Point::ResidPre, 0}, batch, pre.data(), d);
   reducer.on_activation({Point::AttnOut, 0}, batch, attn.data(), d);
 

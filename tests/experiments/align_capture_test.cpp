@@ -9,7 +9,7 @@
 
 #include "engine/capture_store.h"
 #include "engine/engine.h"
-#include "engine/last_token.h"
+#include "measure/last_token.h"
 #include "experiments/align_capture.h"
 #include "experiments/alignment_stats.h"
 #include "model/model.h"
@@ -34,11 +34,7 @@ std::vector<std::vector<int32_t>> sample_sequences(size_t n) {
   return seqs;
 }
 
-LastTokenCaptureOptions chunks_of(int64_t tokens) {
-  LastTokenCaptureOptions o;
-  o.max_tokens_per_forward = tokens;
-  return o;
-}
+PromptRun chunks_of(int64_t tokens) { return {.max_tokens = tokens}; }
 
 double max_abs(const float* x, int64_t n) {
   double m = 0;

@@ -34,7 +34,7 @@ TEST_P(GainsGolden, SeedMetricsMatchTheReference) {
   const json metrics = json::parse(read_file(shared / "golden/expected" / GetParam().name / "metrics.json"));
   auto model = Model::load(shared / GetParam().model_dir);
   Engine engine(*model);
-  SublayerReducer reducer(model->arch().n_layers, true);
+  SublayerStatsReducer reducer(model->arch().n_layers, true);
   Observer* obs[] = {&reducer};
   const auto seqs = metrics["sequences"].get<std::vector<std::vector<int32_t>>>();
   const Batch batch = Batch::of(seqs);

@@ -11,6 +11,7 @@
 
 #include "engine/engine.h"
 #include "experiments/residual.h"
+#include "measure/run_prompts.h"
 #include "io/safetensors.h"
 #include "support/test_support.h"
 #include "util/atomic_file.h"
@@ -62,10 +63,19 @@ TEST_P(ResidualGolden, MatchesMetricsJson) {
   auto model = Model::load(test::shared_dir() / gc.model_dir);
   const int L = model->arch().n_layers;
   ASSERT_EQ(L, metrics["n_layers"].get<int>());
-  NormReducer reducer(L, seqs.size());
-  Observer* obs[] = {&reducer};
-  Engine(*model).run(Batch::of(seqs), obs);
-  const ModelResult r = analyse(gc.name, model->arch(), reducer.norms());
+  Engine engine(*model);
+  StreamNormReducer reducer(L, seqs.size());
+  Reducer* reducers[] = {&reducer};
+  run_prompts(engine, seqs, reducers);
+  const ModelResult r = analyze(gc.name, model->arch(), reducer.norms());
+  // The same norms, bit for bit, when every prompt runs in a chunk of its own.
+  StreamNormReducer one_by_one(L, seqs.size());
+  Reducer* single[] = {&one_by_one};
+  run_prompts(engine, seqs, single, {.max_tokens = 1});
+  for (size_t s = 0; s < seqs.size(); ++s) {
+    EXPECT_EQ(one_by_one.norms()[s].last, reducer.norms()[s].last);
+    EXPECT_EQ(one_by_one.norms()[s].mean, reducer.norms()[s].mean);
+  }
 
   ASSERT_EQ(r.seed.norms.size(), seqs.size());
   EXPECT_EQ(r.seed.n_hidden_states, L + 1);
@@ -191,7 +201,7 @@ TEST(ResidualSeed, AnalyseHandMadeNorms) {
   a.d_model = 8;
   // Points: embed, resid_post[0..2], final_norm.
   std::vector<PromptNorms> norms = {{{1, 2, 4, 8, 2}, {1, 1, 1, 1, 1}}, {{1, 3, 3, 6, 3}, {2, 2, 2, 2, 2}}};
-  const ModelResult r = analyse("m", a, norms);
+  const ModelResult r = analyze("m", a, norms);
   // HF tuple: embed, resid_post[0], resid_post[1], final_norm.
   EXPECT_EQ(r.seed.norms[0], (std::vector<double>{1, 2, 4, 2}));
   EXPECT_NEAR(r.seed.gain_with_ln[0], 0.5, 1e-9);  // final / resid_post[1]
@@ -211,11 +221,11 @@ TEST(ResidualSeed, AnalyseHandMadeNorms) {
   EXPECT_NEAR(r.seed.all_layer_gains[0], 2.5, 1e-9);
   // With one layer the tuple has two entries and gain_no_ln falls back to the last ratio.
   a.n_layers = 1;
-  const ModelResult one = analyse("m", a, {{{2, 4, 1}, {2, 4, 1}}});
+  const ModelResult one = analyze("m", a, {{{2, 4, 1}, {2, 4, 1}}});
   EXPECT_EQ(one.seed.gain_no_ln[0], one.seed.gain_with_ln[0]);
   EXPECT_NEAR(one.true_last.last_block_gain[0], 2.0, 1e-9);  // block 0 over the embedding
-  EXPECT_THROW(analyse("m", a, {}), Error);
-  EXPECT_THROW(analyse("m", a, {{{1, 2}, {1, 2}}}), Error);
+  EXPECT_THROW(analyze("m", a, {}), Error);
+  EXPECT_THROW(analyze("m", a, {{{1, 2}, {1, 2}}}), Error);
 }
 
 TEST(ResidualSeed, SeedRatioKeepsTheEpsilonAndStdIsPopulation) {
@@ -227,7 +237,7 @@ TEST(ResidualSeed, SeedRatioKeepsTheEpsilonAndStdIsPopulation) {
 
 TEST(ResidualReducer, LastAndMeanNormsPerSequence) {
   // Two sequences (lengths 2 and 1), width 2, a one-layer model: 3 points.
-  NormReducer red(1, 2);
+  StreamNormReducer red(1, 2);
   Batch b = Batch::of(std::vector<std::vector<int32_t>>{{1, 2}, {3}});
   EXPECT_TRUE(red.wants({Point::ResidPre, 0}));
   EXPECT_FALSE(red.wants({Point::ResidPre, 1}));

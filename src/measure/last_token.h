@@ -2,20 +2,21 @@
 // Last-token reducer: keeps, for every sequence and every layer, only the row of
 // the sequence's last token at blocks.{l}.hook_resid_pre, hook_attn_out and
 // hook_mlp_out. This is what a "read the residual stream at the final position"
-// experiment (the `align` experiment, seed 003) needs, at a memory cost of
+// experiment (e.g. `align`, seed 003) needs, at a memory cost of
 // n_sequences x n_layers x 3 x d_model floats instead of whole activations.
 //
-// capture_last_tokens() runs any number of sequences through the engine's
-// padding-free batch in chunks of a bounded number of tokens, so the engine's
-// own activations stay small however many texts there are.
+// capture_last_tokens() runs any number of sequences through run_prompts()
+// (chunks of a bounded number of tokens), so the engine's own activations stay
+// small however many texts there are.
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
 
-#include "engine/capture.h"
 #include "engine/engine.h"
+#include "measure/reducer.h"
+#include "measure/run_prompts.h"
 
 namespace sg {
 
@@ -48,14 +49,14 @@ class LastTokenRows {
 
 // Observer filling a LastTokenRows over one or more forwards: each forward's
 // sequences take the next slots, in batch order. Call finish_batch() after each.
-class LastTokenReducer : public Observer {
+class LastTokenReducer : public Reducer {
  public:
   // Room for `n_sequences` sequences in total; more is an error (sg::Error).
   LastTokenReducer(int n_layers, int64_t d_model, size_t n_sequences);
 
   bool wants(const PointId& point) override;
   void on_activation(const PointId& point, const Batch& batch, const float* rows, int64_t width) override;
-  void finish_batch(const Batch& batch);
+  void finish_batch(const Batch& batch) override;
 
   // Sequences stored so far.
   size_t filled() const { return base_; }
@@ -67,19 +68,11 @@ class LastTokenReducer : public Observer {
   size_t base_ = 0;  // slot of the current batch's first sequence
 };
 
-struct LastTokenCaptureOptions {
-  // Tokens per forward: sequences are packed in order until the next one would
-  // pass this; a longer sequence runs alone. A few thousand tokens keep the
-  // GEMMs efficient while the activations of one forward stay small.
-  int64_t max_tokens_per_forward = 4096;
-  std::string progress_label;  // non-empty: progress over the sequences on a terminal
-};
-
-// Runs every sequence through `engine` (chunked as above) and returns the rows.
+// Runs every sequence through `engine` (run_prompts) and returns the rows.
 // Throws sg::Error as Engine::run does (ids outside the vocabulary, empty or too
 // long sequences); its messages number sequences within the failing chunk, so
 // callers wanting messages about their own inputs check them first.
 LastTokenRows capture_last_tokens(Engine& engine, std::span<const std::vector<int32_t>> sequences,
-                                  const LastTokenCaptureOptions& options = {});
+                                  const PromptRun& options = {});
 
 }  // namespace sg

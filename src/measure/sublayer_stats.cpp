@@ -1,4 +1,4 @@
-#include "engine/reducers.h"
+#include "measure/sublayer_stats.h"
 
 #include <algorithm>
 #include <cmath>
@@ -24,14 +24,14 @@ bool SublayerStats::any_raw() const {
   return false;
 }
 
-SublayerReducer::SublayerReducer(int n_layers, bool entropy) : entropy_(entropy) {
+SublayerStatsReducer::SublayerStatsReducer(int n_layers, bool entropy) : entropy_(entropy) {
   stats_.n_layers = n_layers;
   stats_.layers.resize(n_layers);
   stats_.attn_raw.assign(n_layers, false);
   stats_.mlp_raw.assign(n_layers, false);
 }
 
-bool SublayerReducer::wants(const PointId& p) {
+bool SublayerStatsReducer::wants(const PointId& p) {
   switch (p.point) {
     case Point::ResidPre:
     case Point::Ln1Out:
@@ -48,9 +48,9 @@ bool SublayerReducer::wants(const PointId& p) {
   }
 }
 
-SublayerTokenStats& SublayerReducer::at(int layer, int64_t row) { return stats_.layers[layer][base_ + row]; }
+SublayerTokenStats& SublayerStatsReducer::at(int layer, int64_t row) { return stats_.layers[layer][base_ + row]; }
 
-void SublayerReducer::on_activation(const PointId& p, const Batch& batch, const float* rows, int64_t d) {
+void SublayerStatsReducer::on_activation(const PointId& p, const Batch& batch, const float* rows, int64_t d) {
   const int64_t N = batch.n_tokens();
   auto& layer = stats_.layers.at(p.layer);
   if (static_cast<int64_t>(layer.size()) < base_ + N) layer.resize(base_ + N);
@@ -90,7 +90,7 @@ void SublayerReducer::on_activation(const PointId& p, const Batch& batch, const 
 // attention entropy from earlier work without a formula; this is the Shannon
 // entropy of each query's softmax row, which gains.cpp averages per prompt.
 // log is vecmath's (double lanes), the sum over k a vec::fixed_sum.
-void SublayerReducer::on_patterns(int layer, const Batch& batch, const float* probs, int heads,
+void SublayerStatsReducer::on_patterns(int layer, const Batch& batch, const float* probs, int heads,
                                   const std::vector<int64_t>& offsets) {
   auto& L = stats_.layers.at(layer);
   const int64_t N = batch.n_tokens();
@@ -113,7 +113,7 @@ void SublayerReducer::on_patterns(int layer, const Batch& batch, const float* pr
   }
 }
 
-void SublayerReducer::finish_batch(const Batch& batch) {
+void SublayerStatsReducer::finish_batch(const Batch& batch) {
   for (size_t s = 0; s < batch.n_sequences(); ++s) stats_.offsets.push_back(stats_.offsets.back() + batch.length(s));
   base_ += batch.n_tokens();
   for (auto& L : stats_.layers)

@@ -1,9 +1,8 @@
-#include "engine/last_token.h"
+#include "measure/last_token.h"
 
 #include <cstring>
 
 #include "util/error.h"
-#include "util/progress.h"
 
 namespace sg {
 
@@ -46,24 +45,11 @@ void LastTokenReducer::on_activation(const PointId& p, const Batch& batch, const
 void LastTokenReducer::finish_batch(const Batch& batch) { base_ += batch.n_sequences(); }
 
 LastTokenRows capture_last_tokens(Engine& engine, std::span<const std::vector<int32_t>> sequences,
-                                  const LastTokenCaptureOptions& options) {
+                                  const PromptRun& options) {
   const ArchSpec& arch = engine.model().arch();
   LastTokenReducer reducer(arch.n_layers, arch.d_model, sequences.size());
-  Observer* observers[] = {&reducer};
-  Progress progress(options.progress_label, sequences.size());
-  size_t next = 0;
-  while (next < sequences.size()) {
-    // Pack sequences in order up to the token budget (at least one per forward).
-    Batch batch;
-    batch.add(sequences[next++]);
-    while (next < sequences.size() &&
-           batch.n_tokens() + static_cast<int64_t>(sequences[next].size()) <= options.max_tokens_per_forward)
-      batch.add(sequences[next++]);
-    // The engine's own per-layer progress line would fight ours: it stays off.
-    engine.run(batch, observers);
-    reducer.finish_batch(batch);
-    progress.set(next);
-  }
+  Reducer* reducers[] = {&reducer};
+  run_prompts(engine, sequences, reducers, options);
   return reducer.take();
 }
 

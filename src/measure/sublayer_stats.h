@@ -1,17 +1,14 @@
 #pragma once
-// Reducers: observers that turn capture points into small per-token statistics
-// on the fly (double-precision accumulation) so experiments never hold whole
-// activations. Memory: one layer's resid_pre rows plus the statistics.
+// Per-token statistics around each attention and MLP sublayer: the norms of
+// what it reads and what it adds, the cosine of what it adds with the block
+// input, and the entropy of each query's attention. Memory: one layer's
+// resid_pre rows plus the statistics.
 #include <cstdint>
 #include <vector>
 
-#include "engine/capture.h"
+#include "measure/reducer.h"
 
 namespace sg {
-
-// The L2 norm of one activation row, accumulated in double (torch.norm(x, dim=-1)
-// of the seeds, per token). Summed by vec::fixed_sum: the same bits on every CPU.
-double row_norm(const float* x, int64_t n);
 
 // Per token and layer, around each sublayer.
 struct SublayerTokenStats {
@@ -44,16 +41,16 @@ struct SublayerStats {
 
 // Fills SublayerStats from the capture points of each layer. Run it over one or
 // more batches; each batch's sequences are appended.
-class SublayerReducer : public Observer {
+class SublayerStatsReducer : public Reducer {
  public:
-  SublayerReducer(int n_layers, bool entropy);
+  SublayerStatsReducer(int n_layers, bool entropy);
   bool wants(const PointId& point) override;
   void on_activation(const PointId& point, const Batch& batch, const float* rows, int64_t width) override;
   void on_patterns(int layer, const Batch& batch, const float* probs, int heads,
                    const std::vector<int64_t>& offsets) override;
 
   // Call after each forward (registers the batch's sequences).
-  void finish_batch(const Batch& batch);
+  void finish_batch(const Batch& batch) override;
   const SublayerStats& stats() const { return stats_; }
 
  private:

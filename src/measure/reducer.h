@@ -1,0 +1,27 @@
+#pragma once
+// Reducers: observers that turn capture points into small statistics on the
+// fly (accumulated in double), so experiments never hold whole activations.
+// A reducer sees any number of forwards (chunks of one prompt set, in order);
+// finish_batch() after each lets it register that chunk's sequences.
+//
+// This folder (src/measure) holds the reducers and the one driver that runs a
+// prompt set through the engine for all of them (run_prompts.h). The engine
+// knows nothing about any experiment; experiments are pure functions of what
+// the reducers gathered.
+#include <cstdint>
+
+#include "engine/capture.h"
+
+namespace sg {
+
+class Reducer : public Observer {
+ public:
+  // Called after each forward with that forward's batch.
+  virtual void finish_batch(const Batch& batch) = 0;
+};
+
+// The L2 norm of one activation row, accumulated in double (torch.norm(x, dim=-1)
+// of the seeds, per token). Summed by vec::fixed_sum: the same bits on every CPU.
+double row_norm(const float* x, int64_t n);
+
+}  // namespace sg
