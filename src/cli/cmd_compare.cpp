@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "experiments/compare.h"
+#include "experiments/gains_json.h"
 #include "report/csv.h"
 #include "report/figure.h"
 #include "report/html.h"
@@ -58,7 +59,7 @@ std::vector<Input> load_inputs(const std::vector<std::string>& args) {
     std::error_code ec;
     if (arg.rfind("preset:", 0) != 0 && fs::exists(fs::symlink_status(arg, ec))) {
       check_input_file("results", arg);  // a directory or an unreadable file: the real reason
-      in.s = compare::parse_gains(report::read_json(arg), arg);
+      in.s = gains::summary_from_json(report::read_json(arg), arg);
       in.sha256 = report::sha256_file(arg);
       name = fs::weakly_canonical(arg).string();
     } else if (auto p = compare::preset(name)) {

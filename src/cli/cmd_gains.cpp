@@ -120,7 +120,7 @@ void add_gains(CLI::App& app) {
     std::optional<report::Table> comparison;
     std::optional<double> ref_last;
     if (reference) {
-      comparison = comparison_table(*reference, doc);
+      comparison = comparison_table(*reference, run);
       if (reference->preset) ref_last = reference->mlp_last_layer_gain;
     }
     create_output_dir(out);

@@ -22,37 +22,6 @@ using report::cell;
 
 namespace {
 
-ordered_json seed_blocks(const gains::SeedSummary& s) {
-  const auto minmax = [](const std::vector<double>& v) { return std::minmax_element(v.begin(), v.end()); };
-  ordered_json j;
-  auto [amin, amax] = minmax(s.attn_gain);
-  j["attention"] = {{"gains", s.attn_gain},          {"min_gain", *amin},
-                    {"max_gain", *amax},             {"L_star_min", s.L_star_attn},
-                    {"n_contracting", s.attn_contracting}, {"n_expanding", s.attn_expanding}};
-  auto [mmin, mmax] = minmax(s.mlp_gain);
-  j["mlp"] = {{"gains", s.mlp_gain},
-              {"min_gain", *mmin},
-              {"max_gain", *mmax},
-              {"L_star_max", s.L_star_mlp},
-              {"n_contracting", s.mlp_contracting},
-              {"n_expanding", s.mlp_expanding},
-              {"last_layer_gain", s.mlp_gain.back()}};
-  j["combined"] = {{"gains", s.combined},
-                   {"n_net_contracting", s.combined_contracting},
-                   {"n_net_expanding", s.combined_expanding},
-                   {"max_gain", s.combined[s.combined_max_layer]},
-                   {"max_gain_layer", s.combined_max_layer}};
-  j["hypothesis_test"] = {{"attention_contracts", s.attention_contracts},
-                          {"mlp_expands", s.mlp_expands},
-                          {"hypothesis_confirmed", s.hypothesis_confirmed}};
-  j["funnel_test"] = {{"attention_always_contracts", s.attention_always_contracts},
-                      {"mlp_mostly_contracts", s.mlp_mostly_contracts},
-                      {"last_layer_expands", s.last_layer_expands},
-                      {"last_layer_is_max", s.last_layer_is_max},
-                      {"funnel_confirmed", s.funnel_confirmed}};
-  return j;
-}
-
 report::Panel panel(std::string title, std::string x_label, std::string y_label) {
   report::Panel p;
   p.title = std::move(title), p.x_label = std::move(x_label), p.y_label = std::move(y_label);
@@ -80,88 +49,25 @@ std::vector<double> layer_axis(int n) {
 
 }  // namespace
 
-ordered_json gains_json(const GainsRun& run) {
-  const Model& m = *run.model;
-  const gains::Result& r = run.result;
-  const gains::SeedSummary& s = r.seed;
-  ordered_json j;
-  // Seeds 000/001 summary keys.
-  j["model"] = m.name();
-  j["n_layers"] = m.arch().n_layers;
-  j["hidden_dim"] = m.arch().d_model;
-  j["n_prompts"] = run.prompts->prompts.size();
-  const ordered_json blocks = seed_blocks(s);
-  for (auto& [k, v] : blocks.items()) j[k] = v;
-  j["n_params"] = m.n_params();
-  j["n_params_non_embedding"] = m.n_params_non_embedding();
-  j["random_weights"] = m.random_weights();
-  j["warnings"] = run.warnings;
+ordered_json gains_json(const GainsRun& run) { return gains::to_json(run.result, run_info(run)); }
 
-  // Beyond the seeds, under their own keys.
-  j["norms"] = {{"attn_in", s.attn_norm_in}, {"attn_out", s.attn_norm_out}, {"mlp_in", s.mlp_norm_in},
-                {"mlp_out", s.mlp_norm_out}};
-  j["phases"] = {{"labels", s.phase}, {"net", s.net}};
-  j["ratio_mlp_attn"] = s.ratio;
-  j["cumulative"] = {{"gains", s.cumulative}, {"bottleneck_layer", s.bottleneck}};
-  j["per_prompt"] = {{"attention_gains", r.prompt_attn_gain}, {"mlp_gains", r.prompt_mlp_gain}};
-  ordered_json dist, boot, upd;
-  std::vector<double> entropy;
-  for (auto& e : r.layers) {
-    dist["attention"].push_back({e.attn_token_gain.q10, e.attn_token_gain.median, e.attn_token_gain.q90});
-    dist["mlp"].push_back({e.mlp_token_gain.q10, e.mlp_token_gain.median, e.mlp_token_gain.q90});
-    boot["attention"].push_back({e.attn_ci.lo, e.attn_ci.hi});
-    boot["mlp"].push_back({e.mlp_ci.lo, e.mlp_ci.hi});
-    boot["combined"].push_back({e.combined_ci.lo, e.combined_ci.hi});
-    upd["attention_ratio"].push_back(e.attn_update_ratio);
-    upd["attention_cos"].push_back(e.attn_update_cos);
-    upd["mlp_ratio"].push_back(e.mlp_update_ratio);
-    upd["mlp_cos"].push_back(e.mlp_update_cos);
-    entropy.push_back(e.attn_entropy);
-  }
-  j["token_gain_quantiles"] = {{"columns", {"q10", "median", "q90"}}, {"attention", dist["attention"]},
-                               {"mlp", dist["mlp"]}};
-  j["bootstrap_ci95"] = {{"resamples", run.options.bootstrap}, {"seed", run.options.bootstrap_seed},
-                         {"attention", boot["attention"]}, {"mlp", boot["mlp"]}, {"combined", boot["combined"]}};
-  j["update_to_residual"] = upd;
-  j["attention_entropy"] = {{"per_layer", entropy}, {"L_star_entropy", r.L_star_entropy.value_or(-1)}};
-  if (r.skip_first) j["skip_first"] = seed_blocks(*r.skip_first);
-  if (r.module)
-    j["module_output_gains"] = {{"attention", r.module->attn_gain}, {"mlp", r.module->mlp_gain}};
-  if (run.weights) {
-    ordered_json w;
-    for (auto& n : *run.weights) {
-      w["W_Q"].push_back(n.q), w["W_K"].push_back(n.k), w["W_V"].push_back(n.v), w["W_O"].push_back(n.o);
-      w["W_in"].push_back(n.mlp_in), w["W_out"].push_back(n.mlp_out);
-      if (m.arch().gated_mlp) w["W_gate"].push_back(n.mlp_gate);
-      w["W_V_spectral"].push_back(n.v_spectral), w["OV_spectral"].push_back(n.ov_spectral);
-    }
-    j["weight_norms"] = {{"frobenius_and_spectral", w}};
-  }
-  j["definitions"] = {
-      {"gain", "per prompt: mean over tokens of ||out|| / (mean over tokens of ||in|| + 1e-10); then the mean "
-               "over prompts (seeds 000/001)"},
-      {"attention", "in = blocks.{l}.ln1.hook_out, out = blocks.{l}.hook_attn_out (what is added to the residual "
-                    "stream: after the post-attention norm where the model has one)"},
-      {"mlp", "in = blocks.{l}.ln2.hook_out, out = blocks.{l}.hook_mlp_out (after the post-MLP norm where the model "
-              "has one)"},
-      {"combined", "prompt-mean attention gain x prompt-mean MLP gain (product after averaging, as both seeds)"},
-      {"counts", "contracting: gain < 1; expanding: gain >= 1 (seed 001); hypothesis_test uses seed 000's gain > 1"},
-      {"funnel_confirmed", "attention_always_contracts and mlp_mostly_contracts and last_layer_expands (seed 001's "
-                           "code; last_layer_is_max is reported but not part of it)"},
-      {"update_to_residual", "per token ||delta|| / ||resid_pre|| and cos(delta, resid_pre), delta = hook_attn_out "
-                             "or hook_mlp_out, resid_pre = blocks.{l}.hook_resid_pre; mean over tokens, then prompts"},
-      {"attention_entropy", "nats; per query row -sum p log p, mean over heads and query positions, then prompts"},
-      {"token_gain_quantiles", "per token ||out_t|| / (||in_t|| + 1e-10), pooled over all prompts' tokens "
-                               "(numpy linear percentiles)"},
-  };
-  if (r.module)
-    j["definitions"]["module_output_gains"] =
-        "post-normed models (Gemma 2): the same gains with out = the sublayer's own output before its norm "
-        "(blocks.{l}.attn.hook_out / blocks.{l}.mlp.hook_out), what forward hooks on the attention and MLP modules "
-        "read; the headline gains above use the residual update (after the norm)";
+gains::RunInfo run_info(const GainsRun& run) {
+  const Model& m = *run.model;
+  gains::RunInfo info;
+  info.model = m.name();
+  info.n_layers = m.arch().n_layers;
+  info.d_model = m.arch().d_model;
+  info.n_prompts = run.prompts->prompts.size();
+  info.n_params = m.n_params();
+  info.n_params_non_embedding = m.n_params_non_embedding();
+  info.random_weights = m.random_weights();
+  info.gated_mlp = m.arch().gated_mlp;
+  info.warnings = run.warnings;
+  info.options = run.options;
+  info.weights = run.weights;
   ordered_json prompts = ordered_json::array();
   for (auto& p : run.prompts->prompts) prompts.push_back({{"text", p.text}, {"ids", p.ids}});
-  j["provenance"] = report::provenance({
+  info.provenance = report::provenance({
       {"model_path", std::filesystem::absolute(m.dir()).string()},
       {"config_sha256", report::sha256_file(m.dir() / "config.json")},
       {"weight_dtype", std::string(dtype_name(m.weight_dtype()))},
@@ -172,7 +78,7 @@ ordered_json gains_json(const GainsRun& run) {
       {"prompts", prompts},
       {"seconds", run.seconds},
   });
-  return j;
+  return info;
 }
 
 report::Table layers_table(const GainsRun& run) {
@@ -260,11 +166,11 @@ compare::GainsSummary load_reference(const std::string& reference) {
   if (!std::filesystem::exists(std::filesystem::symlink_status(reference, ec)))
     fail("--reference: {}: no such file, and not a preset ({})", reference, fmt::join(compare::preset_names(), ", "));
   check_input_file("--reference", reference);
-  return compare::parse_gains(report::read_json(reference), reference);
+  return gains::summary_from_json(report::read_json(reference), reference);
 }
 
-report::Table comparison_table(const compare::GainsSummary& ref, const ordered_json& ours) {
-  const compare::GainsSummary mine = compare::parse_gains(nlohmann::json::parse(ours.dump()), "this run");
+report::Table comparison_table(const compare::GainsSummary& ref, const GainsRun& run) {
+  const compare::GainsSummary mine = gains::summary_of(run.result, run_info(run));
   report::Table t({"Metric", ref.model, mine.model});
   for (const compare::Metric& m : compare::metrics()) t.add_row({cell(m.label), cell(m.value(ref)), cell(m.value(mine))});
   return t;

@@ -11,6 +11,7 @@
 #include "cli/prompts.h"
 #include "experiments/compare.h"
 #include "experiments/gains.h"
+#include "experiments/gains_json.h"
 #include "experiments/weights.h"
 #include "model/model.h"
 #include "report/table.h"
@@ -28,8 +29,9 @@ struct GainsRun {
   std::string precision;              // how the matrix products were computed
 };
 
-// The seeds' summary keys (seeds 000/001) first, then ours, then provenance.
+// gains.json (experiments/gains_json.h owns the schema) and what it needs to know of the run.
 nlohmann::ordered_json gains_json(const GainsRun& run);
+gains::RunInfo run_info(const GainsRun& run);
 // One row per layer, every per-layer metric.
 report::Table layers_table(const GainsRun& run);
 // Seed 000's per-layer table (Layer | Attn Gain | MLP Gain | Combined | Phase).
@@ -43,7 +45,7 @@ std::string post_norm_note();
 // read and checked before the run; throws sg::Error naming it if it is neither.
 compare::GainsSummary load_reference(const std::string& reference);
 // Seed 001's cross-model comparison of the reference and this run.
-report::Table comparison_table(const compare::GainsSummary& reference, const nlohmann::ordered_json& ours);
+report::Table comparison_table(const compare::GainsSummary& reference, const GainsRun& run);
 
 // gains.png/svg (seed 000's four panels) and funnel.png/svg (seed 001's four).
 void write_gains_figures(const GainsRun& run, const std::filesystem::path& dir,

@@ -52,16 +52,9 @@ struct GainsSummary {
   std::vector<std::string> warnings;   // banners, e.g. "random weights: numbers mean nothing"
 };
 
-// Reads a gains.json document. Required: model, n_layers, n_params,
-// n_params_non_embedding, attention{gains,min_gain,max_gain,n_contracting},
-// mlp{gains,min_gain,max_gain,n_contracting}. Optional (derived from the gains
-// with the seed's definitions when absent): mlp.last_layer_gain,
-// combined{gains,max_gain,max_gain_layer,n_net_contracting,n_net_expanding},
-// L_star_*, n_expanding, hidden_dim, n_prompts, n_params_nominal; a string
-// array `warnings` and a boolean `random_weights` become report banners.
-// Gains may be null (missing) but not zero or negative. Errors are one-line
-// sg::Error messages starting with `source` and naming the field.
-GainsSummary parse_gains(const nlohmann::json& doc, const std::string& source);
+// A gains.json file is read by gains::summary_from_json (experiments/gains_json.h),
+// a run in memory summarised by gains::summary_of.
+
 
 // --- presets: the numbers published in seeds 001/002 (compare_presets.cpp) ---
 std::vector<std::string> preset_names();

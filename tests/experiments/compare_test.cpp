@@ -3,6 +3,7 @@
 // presets, the segmentation on synthetic step functions, the t-based fit
 // against numpy, and clear errors for malformed gains.json documents.
 #include "experiments/compare.h"
+#include "experiments/gains_json.h"
 
 #include <gtest/gtest.h>
 
@@ -232,7 +233,7 @@ nlohmann::json gains_doc() {
 }
 
 TEST(CompareParse, ReadsTheSeedKeysAndDerivesTheRest) {
-  GainsSummary s = parse_gains(gains_doc(), "a.json");
+  GainsSummary s = gains::summary_from_json(gains_doc(), "a.json");
   EXPECT_EQ(s.model, "tiny");
   EXPECT_EQ(s.source, "a.json");
   EXPECT_EQ(s.mlp_last_layer_gain, 4.0);                 // mean_mlp_gains[-1]
@@ -245,18 +246,18 @@ TEST(CompareParse, ReadsTheSeedKeysAndDerivesTheRest) {
   // A null gain is a missing layer.
   auto doc = gains_doc();
   doc["mlp"]["gains"][1] = nullptr;
-  EXPECT_TRUE(std::isnan(parse_gains(doc, "a.json").mlp.values[1]));
+  EXPECT_TRUE(std::isnan(gains::summary_from_json(doc, "a.json").mlp.values[1]));
   // A summary that contradicts the per-layer gains is flagged.
   doc = gains_doc();
   doc["mlp"]["last_layer_gain"] = 3.0;
-  EXPECT_EQ(parse_gains(doc, "a.json").notes.size(), 1u);
+  EXPECT_EQ(gains::summary_from_json(doc, "a.json").notes.size(), 1u);
   doc["random_weights"] = true;
-  EXPECT_EQ(parse_gains(doc, "a.json").warnings.size(), 1u);
+  EXPECT_EQ(gains::summary_from_json(doc, "a.json").warnings.size(), 1u);
 }
 
 void expect_error(const nlohmann::json& doc, const std::string& fragment) {
   try {
-    parse_gains(doc, "runs/b.json");
+    gains::summary_from_json(doc, "runs/b.json");
     ADD_FAILURE() << "no error for " << fragment;
   } catch (const Error& e) {
     std::string msg = e.what();

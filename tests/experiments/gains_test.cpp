@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
+#include "experiments/gains_json.h"
 #include "io/safetensors.h"
 #include "support/test_support.h"
 #include "util/atomic_file.h"
@@ -169,6 +170,62 @@ TEST(GainsRules, PercentileIsNumpyLinear) {
   EXPECT_DOUBLE_EQ(gains::percentile({1, 2, 3, 4}, 50), 2.5);
   EXPECT_DOUBLE_EQ(gains::percentile({1, 2, 3, 4}, 10), 1.3);
   EXPECT_DOUBLE_EQ(gains::percentile({5}, 90), 5);
+}
+
+}  // namespace
+}  // namespace sg
+
+namespace sg {
+namespace {
+
+// gains.json's one schema: what to_json writes, summary_from_json reads back to
+// the same summary compare gets from the run in memory.
+TEST(GainsJson, RoundTripGivesTheInMemorySummary) {
+  for (const char* name : {"neox_parallel", "gemma2"}) {
+    auto model = Model::load(test::shared_dir() / "golden/models" / name);
+    Engine engine(*model);
+    SublayerStatsReducer reducer(model->arch().n_layers, true);
+    Observer* obs[] = {&reducer};
+    const auto seqs = test::golden_readme_sequences();
+    const Batch batch = Batch::of(seqs);
+    engine.run(batch, obs);
+    reducer.finish_batch(batch);
+    const gains::Result r = gains::analyze(reducer.stats(), {.bootstrap = 20});
+    gains::RunInfo info;
+    info.model = model->name();
+    info.n_layers = model->arch().n_layers;
+    info.d_model = model->arch().d_model;
+    info.n_prompts = seqs.size();
+    info.n_params = model->n_params();
+    info.n_params_non_embedding = model->n_params_non_embedding();
+    info.random_weights = true;
+    info.warnings = {"DEMO MODEL WITH RANDOM WEIGHTS: ...", "another warning"};
+    const auto doc = nlohmann::json::parse(gains::to_json(r, info).dump());
+    const compare::GainsSummary a = gains::summary_from_json(doc, "file"), b = gains::summary_of(r, info);
+    EXPECT_EQ(a.model, b.model);
+    EXPECT_EQ(a.n_layers, b.n_layers);
+    EXPECT_EQ(a.hidden_dim, b.hidden_dim);
+    EXPECT_EQ(a.n_prompts, b.n_prompts);
+    EXPECT_EQ(a.n_params, b.n_params);
+    EXPECT_EQ(a.n_params_non_embedding, b.n_params_non_embedding);
+    for (auto [x, y] : {std::pair{&a.attention, &b.attention}, {&a.mlp, &b.mlp}, {&a.combined, &b.combined}}) {
+      EXPECT_EQ(x->layers, y->layers);
+      EXPECT_EQ(x->values, y->values);
+    }
+    for (auto [x, y] : {std::pair{a.attn_min_gain, b.attn_min_gain}, {a.attn_max_gain, b.attn_max_gain},
+                        {a.mlp_min_gain, b.mlp_min_gain}, {a.mlp_max_gain, b.mlp_max_gain},
+                        {a.mlp_last_layer_gain, b.mlp_last_layer_gain}, {a.combined_max_gain, b.combined_max_gain}})
+      EXPECT_EQ(x, y) << name;
+    for (auto [x, y] : {std::pair{a.attn_n_contracting, b.attn_n_contracting}, {a.attn_L_star_min, b.attn_L_star_min},
+                        {a.mlp_n_contracting, b.mlp_n_contracting}, {a.mlp_n_expanding, b.mlp_n_expanding},
+                        {a.mlp_L_star_max, b.mlp_L_star_max}, {a.combined_max_gain_layer, b.combined_max_gain_layer},
+                        {a.combined_n_net_contracting, b.combined_n_net_contracting},
+                        {a.combined_n_net_expanding, b.combined_n_net_expanding}})
+      EXPECT_EQ(x, y) << name;
+    EXPECT_TRUE(a.notes.empty()) << a.notes.front();
+    EXPECT_EQ(a.warnings, b.warnings);
+    EXPECT_EQ(a.warnings.size(), 2u);  // "another warning" and the one-line random-weights banner
+  }
 }
 
 }  // namespace
