@@ -238,15 +238,10 @@ void run(const Opts& o) {
   if (inputs.size() < 2) {
     fmt::print("  needs at least two models\n");
   } else {
+    std::vector<compare::GainsSummary> summaries;
+    for (const auto& in : inputs) summaries.push_back(in.s);
     for (const auto* m : fit_metrics) {
-      std::vector<double> x, y;
-      for (const auto& in : inputs) {
-        double p = compare::params_of(in.s, basis), v = m->value(in.s);
-        if (!(v > 0)) fail("{}: {} = {} cannot be fitted on a log scale", in.s.source, m->name, v);
-        x.push_back(p);
-        y.push_back(v);
-      }
-      auto f = compare::fit_loglog(x, y, o.confidence);
+      const auto f = compare::fit_metric(summaries, *m, basis, o.confidence);
       nlohmann::json pj = nlohmann::json::array();
       if (f.exact)
         fmt::print("  {}: alpha = {:.4f} (exact fit through two points: no interval)\n", m->name, f.alpha);
@@ -276,19 +271,17 @@ void run(const Opts& o) {
   for (const auto& in : inputs) sources.insert(in.s.source);
   if (sources.count("preset:pythia-1.4b") && sources.count("preset:pythia-6.9b")) {
     const auto& c = compare::seed002_claim();
-    auto f = compare::fit_loglog({c.params_small, c.params_large}, {c.gain_small, c.gain_large});
+    const compare::SeedScalingCheck check = compare::check_seed002();
+    const auto& f = check.fit;
     fmt::print("\nSEED 002 SCALING LAW, as the seed computes it: log({:.2f}/{:.2f})/log({:.1f}/{:.1f}) = {:.4f} "
               "(quoted ~{:.2f}; exact fit through two points, no interval)\n",
                 c.gain_large, c.gain_small, c.params_large / 1e9, c.params_small / 1e9, f.alpha, c.quoted_alpha);
     nlohmann::json preds = nlohmann::json::array();
-    for (size_t i = 0; i < c.quoted_predictions.size(); ++i) {
-      auto [p, quoted] = c.quoted_predictions[i];
-      double v = compare::predict(f, p).value;
-      bool follows = std::fabs(v - quoted) < 0.1 * quoted;
-      fmt::print("  {:<16} law {:.2f}x, seed says ~{:g}x{}\n", c.prediction_labels[i], v, quoted,
-                  follows ? "" : "  (does not follow from the seed's own law)");
-      preds.push_back({{"model", c.prediction_labels[i]}, {"params", p}, {"law", v}, {"seed_quoted", quoted},
-                       {"consistent", follows}});
+    for (const auto& row : check.rows) {
+      fmt::print("  {:<16} law {:.2f}x, seed says ~{:g}x{}\n", row.label, row.law, row.quoted,
+                 row.consistent ? "" : "  (does not follow from the seed's own law)");
+      preds.push_back({{"model", row.label}, {"params", row.params}, {"law", row.law}, {"seed_quoted", row.quoted},
+                       {"consistent", row.consistent}});
     }
     seed_json = {{"alpha", f.alpha}, {"quoted_alpha", c.quoted_alpha},
                  {"formula", "log(6.24/3.60) / log(6.9/1.4), nominal sizes"}, {"predictions", preds}};

@@ -360,6 +360,30 @@ LogLogFit fit_loglog(const std::vector<double>& x, const std::vector<double>& y,
   return f;
 }
 
+LogLogFit fit_metric(const std::vector<GainsSummary>& inputs, const Metric& metric, ParamBasis basis,
+                     double confidence) {
+  std::vector<double> x, y;
+  for (const auto& s : inputs) {
+    const double v = metric.value(s);
+    if (!(v > 0)) fail("{}: {} = {} cannot be fitted on a log scale", s.source, metric.name, v);
+    x.push_back(params_of(s, basis));
+    y.push_back(v);
+  }
+  return fit_loglog(x, y, confidence);
+}
+
+SeedScalingCheck check_seed002() {
+  const auto& c = seed002_claim();
+  SeedScalingCheck check;
+  check.fit = fit_loglog({c.params_small, c.params_large}, {c.gain_small, c.gain_large});
+  for (size_t i = 0; i < c.quoted_predictions.size(); ++i) {
+    const auto [p, quoted] = c.quoted_predictions[i];
+    const double law = predict(check.fit, p).value;
+    check.rows.push_back({c.prediction_labels[i], p, law, quoted, std::fabs(law - quoted) < 0.1 * quoted});
+  }
+  return check;
+}
+
 Prediction predict(const LogLogFit& f, double params) {
   if (!(params > 0) || !std::isfinite(params)) fail("cannot predict at {} parameters", params);
   Prediction p;

@@ -161,4 +161,23 @@ struct LogLogFit {
 LogLogFit fit_loglog(const std::vector<double>& x, const std::vector<double>& y, double confidence = 0.95);
 Prediction predict(const LogLogFit& fit, double params);
 
+// The scaling fit of one metric over the inputs: ln(metric) on ln(parameter
+// count in `basis`). Throws sg::Error naming the input whose value cannot be
+// fitted on a log scale.
+LogLogFit fit_metric(const std::vector<GainsSummary>& inputs, const Metric& metric, ParamBasis basis,
+                     double confidence);
+
+// Seed 002's own computation: its two-point law through its quoted gains, and
+// whether each of its quoted predictions follows from that law (within 10%).
+struct SeedScalingCheck {
+  LogLogFit fit;
+  struct Row {
+    std::string label;
+    double params = 0, law = 0, quoted = 0;
+    bool consistent = false;
+  };
+  std::vector<Row> rows;
+};
+SeedScalingCheck check_seed002();
+
 }  // namespace sg::compare

@@ -303,3 +303,31 @@ TEST(CompareParse, MalformedInputsNameFileAndField) {
 
 }  // namespace
 }  // namespace sg::compare
+
+namespace sg::compare {
+namespace {
+
+TEST(Seed002Check, ItsLawAndWhichPredictionsFollow) {
+  const SeedScalingCheck c = check_seed002();
+  EXPECT_NEAR(c.fit.alpha, std::log(6.24 / 3.60) / std::log(6.9 / 1.4), 1e-12);
+  ASSERT_FALSE(c.rows.empty());
+  for (const auto& r : c.rows)
+    EXPECT_EQ(r.consistent, std::fabs(r.law - r.quoted) < 0.1 * r.quoted) << r.label;
+  EXPECT_TRUE(c.rows[0].consistent) << c.rows[0].label << " " << c.rows[0].law;
+}
+
+TEST(FitMetric, NamesTheInputThatCannotBeFitted) {
+  auto a = *preset("pythia-1.4b"), b = *preset("pythia-6.9b");
+  b.mlp_last_layer_gain = -1;
+  b.source = "runs/b.json";
+  try {
+    fit_metric({a, b}, find_metric("mlp_last_layer_gain"), ParamBasis::Nominal, 0.95);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("runs/b.json"), std::string::npos) << e.what();
+  }
+  EXPECT_GT(fit_metric({a, *preset("pythia-6.9b")}, find_metric("mlp_last_layer_gain"), ParamBasis::Nominal, 0.95).alpha, 0);
+}
+
+}  // namespace
+}  // namespace sg::compare
