@@ -53,6 +53,13 @@ void uniform_layers(const JsonConfig& config, ArchSpec& spec, const LayerSpec& l
 int read_head_dim(const JsonConfig& config, int d_model, int n_heads, int dflt_head_dim = 0);
 // A sliding window field: null means none (0); a present value must be positive.
 int64_t read_window(const JsonConfig& config, const char* field, int64_t absent_default);
+// The Llama-style checkpoint layout (llama, qwen2, mistral, qwen3, gemma,
+// gemma2): a layer's projections under "<prefix>self_attn.{q,k,v,o}_proj" and
+// "<prefix>mlp.{gate,up,down}_proj" (biases as the spec says, q/k norms if it
+// has them), and the model's ends: embed_tokens, the final "norm" and lm_head
+// (the embedding when tied).
+void bind_llama_projections(const ArchSpec& spec, Binder& binder, const std::string& prefix, LayerWeights& layer);
+void bind_llama_ends(const ArchSpec& spec, Binder& binder, ModelWeights& weights);
 // Checks the divisibility and positivity every spec needs; names the fields.
 // Fills what a family may leave out: one default LayerSpec per layer, and the
 // score scale d_head^-0.5 of layers that set none.

@@ -79,38 +79,46 @@ ArchSpec translate_qwen3(const JsonConfig& c) {
 }
 
 ModelWeights bind(const ArchSpec& s, Binder& b) {
-  auto bias = [](bool on) { return on ? Binder::Bias::Required : Binder::Bias::None; };
-  const int64_t q_width = static_cast<int64_t>(s.n_heads) * s.d_head;
-  const int64_t kv_width = static_cast<int64_t>(s.n_kv_heads) * s.d_head;
   ModelWeights w;
-  w.qkv_layout = QkvLayout::Separate;
-  w.embed = b.tensor("embed_tokens.weight", {s.vocab_size, s.d_model});
+  bind_llama_ends(s, b, w);
   for (int l = 0; l < s.n_layers; ++l) {
     const std::string p = "layers." + std::to_string(l) + ".";
     LayerWeights L;
     L.ln1 = b.norm(p + "input_layernorm", s.d_model, false);
     L.ln2 = b.norm(p + "post_attention_layernorm", s.d_model, false);
-    L.q = b.linear(p + "self_attn.q_proj", s.d_model, q_width, bias(s.qkv_bias));
-    L.k = b.linear(p + "self_attn.k_proj", s.d_model, kv_width, bias(s.qkv_bias));
-    L.v = b.linear(p + "self_attn.v_proj", s.d_model, kv_width, bias(s.qkv_bias));
-    if (s.qk_norm) {
-      L.q_norm = b.norm(p + "self_attn.q_norm", s.d_head, false);
-      L.k_norm = b.norm(p + "self_attn.k_norm", s.d_head, false);
-    }
-    L.o = b.linear(p + "self_attn.o_proj", q_width, s.d_model, bias(s.o_bias));
-    L.gate = b.linear(p + "mlp.gate_proj", s.d_model, s.d_mlp, bias(s.mlp_bias));
-    L.up = b.linear(p + "mlp.up_proj", s.d_model, s.d_mlp, bias(s.mlp_bias));
-    L.down = b.linear(p + "mlp.down_proj", s.d_mlp, s.d_model, bias(s.mlp_bias));
+    bind_llama_projections(s, b, p, L);
     w.layers.push_back(L);
   }
-  w.final_norm = b.norm("norm", s.d_model, false);
-  w.unembed.in = s.d_model;
-  w.unembed.out = s.vocab_size;
-  w.unembed.weight = s.tied_embeddings ? w.embed : b.optional_root("lm_head.weight", {s.vocab_size, s.d_model});
   return w;
 }
 
 }  // namespace
+
+void bind_llama_projections(const ArchSpec& s, Binder& b, const std::string& p, LayerWeights& L) {
+  auto bias = [](bool on) { return on ? Binder::Bias::Required : Binder::Bias::None; };
+  const int64_t q_width = static_cast<int64_t>(s.n_heads) * s.d_head;
+  const int64_t kv_width = static_cast<int64_t>(s.n_kv_heads) * s.d_head;
+  L.q = b.linear(p + "self_attn.q_proj", s.d_model, q_width, bias(s.qkv_bias));
+  L.k = b.linear(p + "self_attn.k_proj", s.d_model, kv_width, bias(s.qkv_bias));
+  L.v = b.linear(p + "self_attn.v_proj", s.d_model, kv_width, bias(s.qkv_bias));
+  if (s.qk_norm) {
+    L.q_norm = b.norm(p + "self_attn.q_norm", s.d_head, false);
+    L.k_norm = b.norm(p + "self_attn.k_norm", s.d_head, false);
+  }
+  L.o = b.linear(p + "self_attn.o_proj", q_width, s.d_model, bias(s.o_bias));
+  L.gate = b.linear(p + "mlp.gate_proj", s.d_model, s.d_mlp, bias(s.mlp_bias));
+  L.up = b.linear(p + "mlp.up_proj", s.d_model, s.d_mlp, bias(s.mlp_bias));
+  L.down = b.linear(p + "mlp.down_proj", s.d_mlp, s.d_model, bias(s.mlp_bias));
+}
+
+void bind_llama_ends(const ArchSpec& s, Binder& b, ModelWeights& w) {
+  w.qkv_layout = QkvLayout::Separate;
+  w.embed = b.tensor("embed_tokens.weight", {s.vocab_size, s.d_model});
+  w.final_norm = b.norm("norm", s.d_model, false);
+  w.unembed.in = s.d_model;
+  w.unembed.out = s.vocab_size;
+  w.unembed.weight = s.tied_embeddings ? w.embed : b.optional_root("lm_head.weight", {s.vocab_size, s.d_model});
+}
 
 extern const Family kLlamaFamily{"llama", "model.", "embed_tokens.weight", translate_llama, bind};
 extern const Family kQwen2Family{"qwen2", "model.", "embed_tokens.weight", translate_qwen2, bind};
