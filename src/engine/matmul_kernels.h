@@ -91,6 +91,8 @@ constexpr int64_t kDepth = 256;
 // Weight blocks per group (run_nk): at most 16 blocks of 12 (or 6) rows, and
 // as many groups per thread, so the threads get equal shares.
 constexpr int64_t kGroup = 16;
+// The largest packed x (floats) each thread copies for itself (run_nk): 4 MiB.
+constexpr size_t kPrivatePacked = size_t{1} << 20;
 inline int64_t group_size(int64_t n_blocks, int64_t threads) {
   const int64_t rounds = (n_blocks + threads * kGroup - 1) / (threads * kGroup);
   return std::max<int64_t>(1, (n_blocks + threads * rounds - 1) / (threads * rounds));
@@ -206,15 +208,33 @@ void run_nk(const Problem& p) {
   const int64_t n_panels = (M + P - 1) / P;
   const bool in_place = p.w.dtype == DType::F32 && !kPairs;
   const int64_t n_blocks = (N + R - 1) / R;
+  const size_t packed_size = static_cast<size_t>(n_panels * Kp * P);
+  // x transposed into panels [panel][k][P]. Up to kPrivatePacked floats, each
+  // thread packs its own copy, a depth block at a time as its first group
+  // reaches it: no thread waits for another's packing, and a thread that starts
+  // late (or is descheduled) leaves its groups to the others (dynamic schedule
+  // below). Larger x (long batches) is packed once, shared, by all threads: a
+  // barrier then costs little against the product, a copy per thread much memory.
+  const bool shared_x = packed_size > kPrivatePacked;
+  static thread_local std::vector<float> packed;
+  float* const shared_xt = shared_x ? scratch(packed, packed_size) : nullptr;
 #pragma omp parallel if (parallel_worth(M, N, K))
   {
-    // Each thread transposes x into its own panels [panel][k][P], a depth block
-    // at a time as its first group reaches it: no thread waits for another's
-    // packing, and a thread that starts late (or is descheduled) leaves its
-    // groups to the others (dynamic schedule below).
-    static thread_local std::vector<float> packed;
-    float* xt = scratch(packed, static_cast<size_t>(n_panels * Kp * P));
-    int64_t packed_to = 0;
+    float* xt = shared_xt;
+    int64_t packed_to = Kp;  // depth packed so far in xt
+    if (shared_x) {
+#pragma omp for schedule(static) collapse(2)
+      for (int64_t mp = 0; mp < n_panels; ++mp)
+        for (int64_t k0 = 0; k0 < Kp; k0 += kDepth) {
+          Problem panel = p;  // the panel's tokens only
+          panel.x = p.x + mp * P * p.ldx;
+          panel.M = std::min<int64_t>(P, M - mp * P);
+          pack_x<V>(panel, Kp, k0, std::min(k0 + kDepth, Kp), xt + mp * Kp * P);
+        }
+    } else {
+      xt = scratch(packed, packed_size);
+      packed_to = 0;
+    }
     // Weight blocks of R rows in groups; per group, the depth runs in blocks of
     // kDepth outside the blocks: the activations' depth block (kDepth x M
     // floats) stays in L2 while the group's weights stream past once, and each
