@@ -88,8 +88,9 @@ inline bool parallel_worth(int64_t M, int64_t N, int64_t K) { return M * N * K >
 // The depth of one pass of a tile (even, for the pair order): a weight block of
 // 12 rows x 256 floats (12 KiB) plus a 256 x 32 panel (32 KiB) fit in L1/L2.
 constexpr int64_t kDepth = 256;
-// Weight blocks per group (run_nk): at most 16 blocks of 12 (or 6) rows, and
-// as many groups per thread, so the threads get equal shares.
+// Weight blocks per group: at most 16 blocks of 12 (or 6) rows. run_nk makes
+// them smaller when that gives each thread several groups (dynamic schedule);
+// group_size (bf16_native, static schedule) gives every thread as many groups.
 constexpr int64_t kGroup = 16;
 // The largest packed x (floats) each thread copies for itself (run_nk): 4 MiB.
 constexpr size_t kPrivatePacked = size_t{1} << 20;
