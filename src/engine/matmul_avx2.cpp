@@ -16,6 +16,29 @@ struct Avx2 {
   static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
   static Vec broadcast(const float* p) { return _mm256_broadcast_ss(p); }
   static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+  static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+  // The first n (< 8) lanes; loads give zero past them.
+  static __m256i first(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+  static Vec load_first(const float* p, int n) { return _mm256_maskload_ps(p, first(n)); }
+  static void store_first(float* p, Vec v, int n) { _mm256_maskstore_ps(p, first(n), v); }
+  // r[i][j] <- r[j][i], 8 x 8.
+  static void transpose(Vec r[8]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 8; i += 4) {  // per 128-bit lane l: element 4l + e of rows i..i+3 in u[i + e]
+      u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+      u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+      u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+      u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int e = 0; e < 4; ++e) {
+      r[e] = _mm256_permute2f128_ps(u[e], u[4 + e], 0x20);
+      r[4 + e] = _mm256_permute2f128_ps(u[e], u[4 + e], 0x31);
+    }
+  }
 };
 }  // namespace
 

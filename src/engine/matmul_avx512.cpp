@@ -18,6 +18,47 @@ struct Avx512 {
   static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
   static Vec broadcast(const float* p) { return _mm512_set1_ps(*p); }
   static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+  static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+  // The first n (< 16) lanes; loads give zero past them.
+  static Vec load_first(const float* p, int n) { return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p); }
+  static void store_first(float* p, Vec v, int n) {
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), v);
+  }
+  // r[i][j] <- r[j][i], 16 x 16. (The zero-masked forms with every lane
+  // selected are the plain instructions; GCC 12 warns about the plain
+  // intrinsics' undefined pass-through operand.)
+  static void transpose(Vec r[16]) {
+    constexpr __mmask16 all = 0xffff;
+    constexpr __mmask8 all_pd = 0xff;
+    auto lo_pd = [](__m512 a, __m512 b) {
+      return _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(all_pd, _mm512_castps_pd(a), _mm512_castps_pd(b)));
+    };
+    auto hi_pd = [](__m512 a, __m512 b) {
+      return _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(all_pd, _mm512_castps_pd(a), _mm512_castps_pd(b)));
+    };
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+      t[i] = _mm512_maskz_unpacklo_ps(all, r[i], r[i + 1]);      // per 128-bit lane: r[i][0] r[i+1][0] r[i][1] r[i+1][1]
+      t[i + 1] = _mm512_maskz_unpackhi_ps(all, r[i], r[i + 1]);  // elements 2, 3
+    }
+    for (int i = 0; i < 16; i += 4) {  // per lane l: element 4l + e of rows i..i+3 in r[i + e]
+      r[i] = lo_pd(t[i], t[i + 2]);
+      r[i + 1] = hi_pd(t[i], t[i + 2]);
+      r[i + 2] = lo_pd(t[i + 1], t[i + 3]);
+      r[i + 3] = hi_pd(t[i + 1], t[i + 3]);
+    }
+    for (int e = 0; e < 4; ++e) {  // the 128-bit lanes gathered across the four row groups
+      const __m512 a = _mm512_maskz_shuffle_f32x4(all, r[e], r[4 + e], 0x88),
+                   b = _mm512_maskz_shuffle_f32x4(all, r[e], r[4 + e], 0xdd);
+      const __m512 c = _mm512_maskz_shuffle_f32x4(all, r[8 + e], r[12 + e], 0x88),
+                   d = _mm512_maskz_shuffle_f32x4(all, r[8 + e], r[12 + e], 0xdd);
+      t[e] = _mm512_maskz_shuffle_f32x4(all, a, c, 0x88);
+      t[8 + e] = _mm512_maskz_shuffle_f32x4(all, a, c, 0xdd);
+      t[4 + e] = _mm512_maskz_shuffle_f32x4(all, b, d, 0x88);
+      t[12 + e] = _mm512_maskz_shuffle_f32x4(all, b, d, 0xdd);
+    }
+    for (int i = 0; i < 16; ++i) r[i] = t[i];
+  }
 };
 
 constexpr int kRows = Avx512::kRows;

@@ -88,9 +88,12 @@ inline bool parallel_worth(int64_t M, int64_t N, int64_t K) { return M * N * K >
 // The depth of one pass of a tile (even, for the pair order): a weight block of
 // 12 rows x 256 floats (12 KiB) plus a 256 x 32 panel (32 KiB) fit in L1/L2.
 constexpr int64_t kDepth = 256;
-// Weight blocks per group (run_nk): at most 16 blocks of 12 (or 6) rows, and
-// as many groups per thread, so the threads get equal shares.
+// Weight blocks per group: at most 16 blocks of 12 (or 6) rows. run_nk makes
+// them smaller when that gives each thread several groups (dynamic schedule);
+// group_size (bf16_native, static schedule) gives every thread as many groups.
 constexpr int64_t kGroup = 16;
+// The largest packed x (floats) each thread copies for itself (run_nk): 4 MiB.
+constexpr size_t kPrivatePacked = size_t{1} << 20;
 inline int64_t group_size(int64_t n_blocks, int64_t threads) {
   const int64_t rounds = (n_blocks + threads * kGroup - 1) / (threads * kGroup);
   return std::max<int64_t>(1, (n_blocks + threads * rounds - 1) / (threads * rounds));
@@ -144,6 +147,58 @@ struct Kernels {
 };
 
 
+// Depth [k0, k1) of x transposed into panels xt [panel][k][P] (panel stride
+// Kp * P), zero past M and K: square blocks of V::kLanes tokens x kLanes depths
+// transposed in registers, the rest value by value. A copy: no arithmetic.
+template <class V>
+void pack_x(const Problem& p, int64_t Kp, int64_t k0, int64_t k1, float* xt) {
+  constexpr int L = V::kLanes, P = 2 * V::kLanes;
+  using Vec = typename V::Vec;
+  const int64_t M = p.M, K = p.K, n_panels = (M + P - 1) / P;
+  const int64_t kv = k0 + std::max<int64_t>(0, std::min(k1, K) - k0) / L * L;  // vector part: [k0, kv)
+  for (int64_t mp = 0; mp < n_panels; ++mp) {
+    float* dst = xt + mp * Kp * P;
+    for (int64_t j0 = 0; j0 < P; j0 += L) {
+      const int64_t m0 = mp * P + j0, mc = std::clamp<int64_t>(M - m0, 0, L);
+      int64_t k = k0;
+      if (mc == L)
+        for (; k < kv; k += L) {
+          Vec r[L];
+          for (int t = 0; t < L; ++t) r[t] = V::load(p.x + (m0 + t) * p.ldx + k);
+          V::transpose(r);
+          for (int e = 0; e < L; ++e) V::store(dst + (k + e) * P + j0, r[e]);
+        }
+      for (int64_t j = 0; j < L; ++j) {  // the rest: past kv, or a partial token block
+        if (j >= mc) {
+          for (int64_t kk = k; kk < k1; ++kk) dst[kk * P + j0 + j] = 0.0f;
+          continue;
+        }
+        const float* src = p.x + (m0 + j) * p.ldx;
+        for (int64_t kk = k; kk < k1; ++kk) dst[kk * P + j0 + j] = kk < K ? src[kk] : 0.0f;
+      }
+    }
+  }
+}
+
+// One tile's outputs out[i][j] (i < nr features, j < mc tokens, row stride P)
+// written to y[j][i] (row stride ldy), plus bias[i] if given: kLanes x kLanes
+// blocks transposed in registers, each token's nr values one masked store.
+template <class V>
+void write_transposed(const float* out, int64_t nr, int64_t mc, const float* bias, float* y, int64_t ldy) {
+  constexpr int L = V::kLanes, R = V::kRows, P = 2 * V::kLanes;
+  static_assert(R <= L);
+  using Vec = typename V::Vec;
+  const int n = static_cast<int>(nr);
+  const Vec b = bias ? V::load_first(bias, n) : V::zero();
+  for (int64_t j0 = 0; j0 < mc; j0 += L) {
+    Vec r[L];
+    for (int i = 0; i < L; ++i) r[i] = i < R ? V::load(out + i * P + j0) : V::zero();
+    V::transpose(r);
+    const int64_t jc = std::min<int64_t>(L, mc - j0);
+    for (int64_t j = 0; j < jc; ++j) V::store_first(y + (j0 + j) * ldy, bias ? V::add(r[j], b) : r[j], n);
+  }
+}
+
 // kPairs: the BF16 order (K is then padded to even with zeros).
 template <class V, bool kPairs>
 void run_nk(const Problem& p) {
@@ -152,44 +207,55 @@ void run_nk(const Problem& p) {
   const int64_t M = p.M, N = p.N, K = p.K;
   const int64_t Kp = kPairs ? (K + 1) / 2 * 2 : K;  // padded depth
   const int64_t n_panels = (M + P - 1) / P;
-  // x transposed into panels [panel][k][P], zero beyond M and K.
-  static thread_local std::vector<float> packed;
-  float* xt = scratch(packed, static_cast<size_t>(n_panels * Kp * P));
   const bool in_place = p.w.dtype == DType::F32 && !kPairs;
   const int64_t n_blocks = (N + R - 1) / R;
+  const size_t packed_size = static_cast<size_t>(n_panels * Kp * P);
+  // x transposed into panels [panel][k][P]. Up to kPrivatePacked floats, each
+  // thread packs its own copy, a depth block at a time as its first group
+  // reaches it: no thread waits for another's packing, and a thread that starts
+  // late (or is descheduled) leaves its groups to the others (dynamic schedule
+  // below). Larger x (long batches) is packed once, shared, by all threads: a
+  // barrier then costs little against the product, a copy per thread much memory.
+  const bool shared_x = packed_size > kPrivatePacked;
+  static thread_local std::vector<float> packed;
+  float* const shared_xt = shared_x ? scratch(packed, packed_size) : nullptr;
 #pragma omp parallel if (parallel_worth(M, N, K))
   {
-    // x transposed into the panels, 16 values of a row at a time (contiguous
-    // reads; the 16 panel rows written stay in L1), zero-padded past M and K.
+    float* xt = shared_xt;
+    int64_t packed_to = Kp;  // depth packed so far in xt
+    if (shared_x) {
 #pragma omp for schedule(static) collapse(2)
-    for (int64_t mp = 0; mp < n_panels; ++mp)
-      for (int64_t k0 = 0; k0 < Kp; k0 += 16) {
-        float* dst = xt + mp * Kp * P;
-        const int64_t m0 = mp * P, mc = std::min<int64_t>(P, M - m0);
-        const int64_t k1 = std::min(k0 + 16, Kp), kx = std::min(k1, K);
-        for (int64_t j = 0; j < P; ++j) {
-          if (j >= mc) {
-            for (int64_t k = k0; k < k1; ++k) dst[k * P + j] = 0.0f;
-            continue;
-          }
-          const float* src = p.x + (m0 + j) * p.ldx;
-          for (int64_t k = k0; k < k1; ++k) dst[k * P + j] = k < kx ? src[k] : 0.0f;
+      for (int64_t mp = 0; mp < n_panels; ++mp)
+        for (int64_t k0 = 0; k0 < Kp; k0 += kDepth) {
+          Problem panel = p;  // the panel's tokens only
+          panel.x = p.x + mp * P * p.ldx;
+          panel.M = std::min<int64_t>(P, M - mp * P);
+          pack_x<V>(panel, Kp, k0, std::min(k0 + kDepth, Kp), xt + mp * Kp * P);
         }
-      }
-    // Weight blocks of R rows in groups of kGroup; per group, the depth runs in
-    // blocks of kDepth outside the blocks: the activations' depth block (kDepth x
-    // M floats) stays in L2 while the group's weights stream past once, and each
-    // block's kDepth-wide rows stay in L1 across the token panels.
+    } else {
+      xt = scratch(packed, packed_size);
+      packed_to = 0;
+    }
+    // Weight blocks of R rows in groups; per group, the depth runs in blocks of
+    // kDepth outside the blocks: the activations' depth block (kDepth x M
+    // floats) stays in L2 while the group's weights stream past once, and each
+    // block's kDepth-wide rows stay in L1 across the token panels. Groups are
+    // small enough (several per thread) for the dynamic schedule to balance.
     static thread_local std::vector<float> rows_buf, out_buf;
-    const int64_t group = group_size(n_blocks, omp_get_num_threads());
+    const int64_t threads = omp_get_num_threads();
+    const int64_t group = std::clamp<int64_t>((n_blocks + 6 * threads - 1) / (6 * threads), 1, kGroup);
     float* outs = scratch(out_buf, static_cast<size_t>(group * n_panels * R * P));  // the group's tiles
     float* widened = scratch(rows_buf, static_cast<size_t>(R * kDepth));
     const int64_t n_groups = (n_blocks + group - 1) / group;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
     for (int64_t g = 0; g < n_groups; ++g) {
       const int64_t nb0 = g * group, nb1 = std::min(nb0 + group, n_blocks);
       for (int64_t k0 = 0; k0 < Kp; k0 += kDepth) {
         const int64_t kc = std::min(kDepth, Kp - k0);
+        if (k0 >= packed_to) {
+          pack_x<V>(p, Kp, k0, k0 + kc, xt);
+          packed_to = k0 + kc;
+        }
         for (int64_t nb = nb0; nb < nb1; ++nb) {
           const int64_t n0 = nb * R, nr = std::min<int64_t>(R, N - n0);
           const float* rows;
@@ -215,15 +281,9 @@ void run_nk(const Problem& p) {
       for (int64_t nb = nb0; nb < nb1; ++nb) {
         const int64_t n0 = nb * R, nr = std::min<int64_t>(R, N - n0);
         for (int64_t mp = 0; mp < n_panels; ++mp) {
-          const float* out = outs + ((nb - nb0) * n_panels + mp) * R * P;
-          const int64_t m0 = mp * P, mc = std::min<int64_t>(P, M - m0);
-          for (int64_t j = 0; j < mc; ++j) {
-            float* yr = p.y + (m0 + j) * p.ldy + n0;
-            if (p.bias)
-              for (int64_t i = 0; i < nr; ++i) yr[i] = out[i * P + j] + p.bias[n0 + i];
-            else
-              for (int64_t i = 0; i < nr; ++i) yr[i] = out[i * P + j];
-          }
+          const int64_t m0 = mp * P;
+          write_transposed<V>(outs + ((nb - nb0) * n_panels + mp) * R * P, nr, std::min<int64_t>(P, M - m0),
+                              p.bias ? p.bias + n0 : nullptr, p.y + m0 * p.ldy + n0, p.ldy);
         }
       }
     }
