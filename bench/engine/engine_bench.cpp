@@ -164,7 +164,8 @@ void BM_Gemm(benchmark::State& state, const Shape* shape, Product product, bool 
     stream.wait();
   }
   auto run = [&](int i) {
-    dnnl::memory a(pd.src_desc(), eng, A.data()), w(pd.weights_desc(), eng, W[i].data()), c(pd.dst_desc(), eng, C.data());
+    dnnl::memory a(pd.src_desc(), eng, A.data()), w(pd.weights_desc(), eng, W[i].data()),
+        c(pd.dst_desc(), eng, C.data());
     prim.execute(stream, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, c}});
     stream.wait();
   };
@@ -237,8 +238,8 @@ int main(int argc, char** argv) {
         const std::string suffix = std::string(shape.name) + "/" + product.name;
         for (bool packed : {false, true})
           benchmark::RegisterBenchmark(
-              (std::string(bf16 ? "gemm_bf16/" : "gemm/") + suffix + (packed ? "/packed" : "/plain")).c_str(),
-              BM_Gemm, &shape, product, bf16, packed)
+              (std::string(bf16 ? "gemm_bf16/" : "gemm/") + suffix + (packed ? "/packed" : "/plain")).c_str(), BM_Gemm,
+              &shape, product, bf16, packed)
               ->Unit(benchmark::kMillisecond)
               ->UseRealTime();
         benchmark::RegisterBenchmark((std::string(bf16 ? "ours_bf16/" : "ours/") + suffix).c_str(), BM_Ours, &shape,
@@ -247,10 +248,10 @@ int main(int argc, char** argv) {
             ->UseRealTime();
       }
     for (auto [dt, fast] : {std::pair{sg::DType::F32, false}, {sg::DType::BF16, false}, {sg::DType::BF16, true}})
-      benchmark::RegisterBenchmark((std::string("forward/") + shape.name + "/" + std::string(sg::dtype_name(dt)) +
-                                    (fast ? "-fast" : ""))
-                                       .c_str(),
-                                   BM_Forward, &shape, dt, fast)
+      benchmark::RegisterBenchmark(
+          (std::string("forward/") + shape.name + "/" + std::string(sg::dtype_name(dt)) + (fast ? "-fast" : ""))
+              .c_str(),
+          BM_Forward, &shape, dt, fast)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
   }

@@ -34,17 +34,30 @@ struct Rng {
   size_t below(size_t n) { return static_cast<size_t>(next() % n); }
 };
 
-const char* const kEnglish[] = {
-    "the", "of", "and", "to", "in", "is", "was", "that", "for", "on", "with", "as", "by", "at",
-    "from", "this", "which", "model", "language", "transformer", "attention", "residual", "stream",
-    "layer", "token", "tokenizer", "research", "interpretability", "measure", "gain", "sublayer",
-    "network", "training", "data", "learning", "results", "experiment", "significant", "however",
-    "therefore", "because", "although", "university", "government", "history", "century", "river",
-    "mountain", "city", "people", "children", "water", "light", "temperature", "approximately",
-    "don't", "it's", "they're", "we've", "I'm", "you'll", "she'd", "Paris", "London", "Beijing",
-    "Shanghai", "Einstein", "Newton", "GPT-2", "Pythia", "Qwen", "NASA", "COVID-19", "e-mail",
-    "well-known", "state-of-the-art", "naïve", "café", "résumé", "Zürich", "quick", "brown", "fox",
-    "jumps", "over", "lazy", "dog", "once", "upon", "time", "kingdom", "wise", "old", "king"};
+const char* const kEnglish[] = {"the",        "of",          "and",           "to",
+                                "in",         "is",          "was",           "that",
+                                "for",        "on",          "with",          "as",
+                                "by",         "at",          "from",          "this",
+                                "which",      "model",       "language",      "transformer",
+                                "attention",  "residual",    "stream",        "layer",
+                                "token",      "tokenizer",   "research",      "interpretability",
+                                "measure",    "gain",        "sublayer",      "network",
+                                "training",   "data",        "learning",      "results",
+                                "experiment", "significant", "however",       "therefore",
+                                "because",    "although",    "university",    "government",
+                                "history",    "century",     "river",         "mountain",
+                                "city",       "people",      "children",      "water",
+                                "light",      "temperature", "approximately", "don't",
+                                "it's",       "they're",     "we've",         "I'm",
+                                "you'll",     "she'd",       "Paris",         "London",
+                                "Beijing",    "Shanghai",    "Einstein",      "Newton",
+                                "GPT-2",      "Pythia",      "Qwen",          "NASA",
+                                "COVID-19",   "e-mail",      "well-known",    "state-of-the-art",
+                                "naïve",      "café",        "résumé",        "Zürich",
+                                "quick",      "brown",       "fox",           "jumps",
+                                "over",       "lazy",        "dog",           "once",
+                                "upon",       "time",        "kingdom",       "wise",
+                                "old",        "king"};
 const char* const kPunct[] = {",", ",", ";", ":", " -", " (", ")", "\"", "'"};
 // 160 frequent Chinese characters.
 const char* const kChinese =
@@ -139,12 +152,18 @@ int run(int argc, char** argv) {
   int passes = 3;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string key = argv[i], value = argv[i + 1];
-    if (key == "--mb") mb = std::stod(value);
-    else if (key == "--passes") passes = std::max(2, std::stoi(value));
-    else if (key == "--text") text_file = value;
-    else if (key == "--save-text") save_text = value;
-    else if (key == "--save-ids") save_ids = value;
-    else throw std::runtime_error("unknown option " + key);
+    if (key == "--mb")
+      mb = std::stod(value);
+    else if (key == "--passes")
+      passes = std::max(2, std::stoi(value));
+    else if (key == "--text")
+      text_file = value;
+    else if (key == "--save-text")
+      save_text = value;
+    else if (key == "--save-ids")
+      save_ids = value;
+    else
+      throw std::runtime_error("unknown option " + key);
   }
   const std::string text = text_file.empty() ? make_text(static_cast<size_t>(mb * 1e6)) : sg::read_file(text_file);
   if (!save_text.empty()) sg::write_file_atomic(save_text, text);
@@ -161,13 +180,16 @@ int run(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     for (size_t i = 0; i < lines.size(); ++i) ids[i] = tokenizer->encode(lines[i], false);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (pass == 0) first = s;
-    else best = std::min(best, s);
+    if (pass == 0)
+      first = s;
+    else
+      best = std::min(best, s);
   }
   for (const auto& v : ids) n_tokens += v.size();
   const double mbytes = static_cast<double>(text.size()) / 1e6;
-  fmt::print("streamgauge  {:<40} load {:6.2f} s  {:7.2f} MB  {:9} tokens  first pass {:6.2f} MB/s  best {:6.2f} MB/s\n",
-             source, load_s, mbytes, n_tokens, mbytes / first, mbytes / best);
+  fmt::print(
+      "streamgauge  {:<40} load {:6.2f} s  {:7.2f} MB  {:9} tokens  first pass {:6.2f} MB/s  best {:6.2f} MB/s\n",
+      source, load_s, mbytes, n_tokens, mbytes / first, mbytes / best);
   if (!save_ids.empty()) {
     std::string out;
     for (const auto& v : ids) {

@@ -19,10 +19,10 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "engine/engine.h"
-#include "measure/last_token.h"
 #include "experiments/align_capture.h"
 #include "experiments/alignment_stats.h"
 #include "experiments/problems.h"
+#include "measure/last_token.h"
 #include "report/csv.h"
 #include "report/figure.h"
 #include "report/html.h"
@@ -83,9 +83,10 @@ Inputs load_inputs(const Opts& o, const Model& model) {
   in.sequences.resize(2 * n);
   if (in.set.form == align::PairForm::text) {
     if (o.tokenizer.empty() && !Tokenizer::found_in(model.dir()))
-      fail("{}: no tokenizer in the model directory; text pairs need one (--tokenizer PATH, or give token ids: "
-           "--pairs FILE.jsonl with {{\"a_ids\": [...], \"b_ids\": [...]}} lines)",
-           model.dir().string());
+      fail(
+          "{}: no tokenizer in the model directory; text pairs need one (--tokenizer PATH, or give token ids: "
+          "--pairs FILE.jsonl with {{\"a_ids\": [...], \"b_ids\": [...]}} lines)",
+          model.dir().string());
     auto tok = Tokenizer::load(o.tokenizer.empty() ? model.dir() : fs::path(o.tokenizer));
     in.tokenizer_note = tok->special_tokens_note();
     // The seed's tokenizer(prob["zh"]): HF's default add_special_tokens=True.
@@ -122,17 +123,17 @@ report::Table layer_table(const align::AlignResult& r) {
   const nlohmann::ordered_json first = align::seed_layer_json(r.layers.at(0));
   for (const auto& [k, v] : first.items()) cols.push_back(k);
   cols.insert(cols.end(), {"marker_attn", "marker_mlp", "scrambled_mean_pre", "scrambled_std_pre"});
-  const char* zs[] = {"z_pre", "z_post_attn", "z_post_mlp", "dz_attn", "dz_mlp", "z_attn_correction_alone",
-                      "z_mlp_correction_alone"};
+  const char* zs[] = {
+      "z_pre", "z_post_attn", "z_post_mlp", "dz_attn", "dz_mlp", "z_attn_correction_alone", "z_mlp_correction_alone"};
   if (r.options.standardized)
     for (const char* z : zs) cols.push_back(std::string("std_") + z);
   if (r.options.drop_top_dims > 0)
     for (const char* z : zs) cols.push_back(fmt::format("drop{}_{}", r.options.drop_top_dims, z));
   report::Table t(cols);
   auto scores = [](const align::LayerScores& s) {
-    return std::vector<report::Cell>{report::cell(s.pre.z),       report::cell(s.post_attn.z), report::cell(s.post_mlp.z),
-                                     report::cell(s.dz_attn),     report::cell(s.dz_mlp),      report::cell(s.attn_alone.z),
-                                     report::cell(s.mlp_alone.z)};
+    return std::vector<report::Cell>{
+        report::cell(s.pre.z),  report::cell(s.post_attn.z),  report::cell(s.post_mlp.z), report::cell(s.dz_attn),
+        report::cell(s.dz_mlp), report::cell(s.attn_alone.z), report::cell(s.mlp_alone.z)};
   };
   for (const auto& l : r.layers) {
     std::vector<report::Cell> row;
@@ -143,8 +144,10 @@ report::Table layer_table(const align::AlignResult& r) {
                                           : report::cell(v.get<double>()));
     row.insert(row.end(), {report::cell(int{l.raw.marker_attn()}), report::cell(int{l.raw.marker_mlp()}),
                            report::cell(l.raw.pre.scrambled_mean), report::cell(l.raw.pre.scrambled_std)});
-    if (l.standardized) for (auto& c : scores(*l.standardized)) row.push_back(c);
-    if (l.top_dims_removed) for (auto& c : scores(*l.top_dims_removed)) row.push_back(c);
+    if (l.standardized)
+      for (auto& c : scores(*l.standardized)) row.push_back(c);
+    if (l.top_dims_removed)
+      for (auto& c : scores(*l.top_dims_removed)) row.push_back(c);
     t.add_row(std::move(row));
   }
   return t;
@@ -158,8 +161,11 @@ nlohmann::json variant_json(const align::AlignResult& r, bool standardized) {
     j["layer"] = l.layer;
     if (!standardized) {
       const auto& d = l.dropped_dims;
-      j["dropped_dims"] = {{"pre", d.pre}, {"post_attn", d.post_attn}, {"post_mlp", d.post_mlp},
-                           {"attn_alone", d.attn_alone}, {"mlp_alone", d.mlp_alone}};
+      j["dropped_dims"] = {{"pre", d.pre},
+                           {"post_attn", d.post_attn},
+                           {"post_mlp", d.post_mlp},
+                           {"attn_alone", d.attn_alone},
+                           {"mlp_alone", d.mlp_alone}};
     }
     layers.push_back(j);
   }
@@ -174,9 +180,10 @@ std::string summary_text(const align::Summary& s) {
   t += s.ratio_attn_mlp ? fmt::format("  Ratio attn/mlp: {:.2f}\n", *s.ratio_attn_mlp) : "  MLP Δz is zero\n";
   t += fmt::format("\n  Layers where attention dominates: {}/{}\n  Layers where MLP dominates:       {}/{}\n",
                    s.attn_dominant_layers, s.n_layers, s.mlp_dominant_layers, s.n_layers);
-  t += fmt::format("\n  Layers with cross-lingual attn corrections (z>3): {}/{}\n"
-                   "  Layers with cross-lingual MLP corrections (z>3):  {}/{}\n",
-                   s.attn_aligned_layers, s.n_layers, s.mlp_aligned_layers, s.n_layers);
+  t += fmt::format(
+      "\n  Layers with cross-lingual attn corrections (z>3): {}/{}\n"
+      "  Layers with cross-lingual MLP corrections (z>3):  {}/{}\n",
+      s.attn_aligned_layers, s.n_layers, s.mlp_aligned_layers, s.n_layers);
   return t;
 }
 
@@ -195,7 +202,8 @@ report::Figure align_figure(const align::AlignResult& r, const std::string& mode
   report::LineSeries mlp_alone{"MLP correction alone", {}, {}, report::LineStyle::Points};
   for (const auto& l : r.layers) {
     const double x = l.layer;
-    for (auto [dx, zr] : {std::pair{0.0, l.raw.pre.z}, std::pair{0.5, l.raw.post_attn.z}, std::pair{1.0, l.raw.post_mlp.z}}) {
+    for (auto [dx, zr] :
+         {std::pair{0.0, l.raw.pre.z}, std::pair{0.5, l.raw.post_attn.z}, std::pair{1.0, l.raw.post_mlp.z}}) {
       raw.x.push_back(x + dx);
       raw.y.push_back(zr);
     }
@@ -260,7 +268,7 @@ void run(const Opts& o) {
   if (o.out.empty()) check_output_dir("the default output directory", out, files);
 
   fmt::print("Model: {}, {} layers, d={}{}\n", model->name(), arch.n_layers, arch.d_model,
-              arch.parallel_residual ? " (parallel residual)" : "");
+             arch.parallel_residual ? " (parallel residual)" : "");
   const auto t_capture = std::chrono::steady_clock::now();
   Engine engine(*model);
   const PromptRun capture{.progress_label = "align"};
@@ -269,7 +277,7 @@ void run(const Opts& o) {
   int64_t n_tokens = 0;
   for (const auto& s : in.sequences) n_tokens += static_cast<int64_t>(s.size());
   fmt::print("Ran {} pairs ({} tokens, last-token rows kept) in {:.1f} s\n", n, static_cast<long long>(n_tokens),
-              capture_s);
+             capture_s);
 
   align::AlignOptions options;
   options.n_perms = o.perms;
@@ -280,26 +288,30 @@ void run(const Opts& o) {
   const double stats_s = seconds_since(t_stats);
 
   const std::string rule(70, '=');
-  fmt::print("\n{}\nANALYSIS: Attention vs FFN Contribution to Cross-Lingual Alignment\n{}\n", rule,
-              rule);
+  fmt::print("\n{}\nANALYSIS: Attention vs FFN Contribution to Cross-Lingual Alignment\n{}\n", rule, rule);
   if (!r.post_attn_is_model_state) fmt::print("note: {}\n", r.post_attn_note);
   for (const auto& l : r.layers) fmt::print("{}\n", align::seed_layer_line(l));
   fmt::print("(*** ATTN / *** MLP: that sublayer moves the z-score by more than 1.5, the seed's marker)\n");
   fmt::print("\n{}\nSUMMARY\n{}\n{}", rule, rule, summary_text(r.summary));
   if (r.summary_standardized)
     fmt::print("\nBeyond the seed, every dimension standardised over the 2N vectors:{}",
-                summary_text(*r.summary_standardized));
+               summary_text(*r.summary_standardized));
   if (r.summary_top_dims_removed)
     fmt::print("\nBeyond the seed, the {} largest-variance dimensions removed:{}", o.drop_top_dims,
-                summary_text(*r.summary_top_dims_removed));
+               summary_text(*r.summary_top_dims_removed));
   fmt::print("\n(statistics: {} permutations x 5 states x {} layers in {:.2f} s)\n", o.perms, arch.n_layers, stats_s);
 
   // align.json: the seed's keys, then ours.
-  nlohmann::json prov = report::provenance(
-      {{"command", "align"}, {"model", model->name()}, {"model_dir", fs::weakly_canonical(model->dir()).string()},
-       {"config_sha256", report::sha256_file(model->dir() / "config.json")},
-       {"pairs", in.describe}, {"n_perms", o.perms}, {"perm_seed", options.perm_seed},
-       {"drop_top_dims", o.drop_top_dims}, {"tokens_per_forward", capture.max_tokens}, {"n_tokens", n_tokens}});
+  nlohmann::json prov = report::provenance({{"command", "align"},
+                                            {"model", model->name()},
+                                            {"model_dir", fs::weakly_canonical(model->dir()).string()},
+                                            {"config_sha256", report::sha256_file(model->dir() / "config.json")},
+                                            {"pairs", in.describe},
+                                            {"n_perms", o.perms},
+                                            {"perm_seed", options.perm_seed},
+                                            {"drop_top_dims", o.drop_top_dims},
+                                            {"tokens_per_forward", capture.max_tokens},
+                                            {"n_tokens", n_tokens}});
   if (!in.tokenizer_note.empty()) prov["tokenizer"] = in.tokenizer_note;
   nlohmann::json layer_results = nlohmann::json::array();
   for (const auto& l : r.layers) layer_results.push_back(nlohmann::json(align::seed_layer_json(l)));
@@ -345,7 +357,8 @@ void run(const Opts& o) {
     const size_t count = n * static_cast<size_t>(arch.d_model);
     for (int l = 0; l < arch.n_layers; ++l)
       for (auto [side, first] : {std::pair{"zh", size_t{0}}, std::pair{"en", n}})
-        for (auto [what, point] : {std::pair{"attn", LastTokenPoint::AttnOut}, std::pair{"mlp", LastTokenPoint::MlpOut}})
+        for (auto [what, point] :
+             {std::pair{"attn", LastTokenPoint::AttnOut}, std::pair{"mlp", LastTokenPoint::MlpOut}})
           npz.add_f32(fmt::format("{}_{}_delta_L{}", side, what, l), shape, {rows.row(l, point, first), count});
     npz.write(out / "attn_mlp_deltas.npz");
     written.push_back("attn_mlp_deltas.npz");
@@ -355,9 +368,10 @@ void run(const Opts& o) {
 
   report::Html page(fmt::format("streamgauge align: {}", model->name()));
   if (!r.post_attn_is_model_state) page.warning(r.post_attn_note);
-  page.paragraph(fmt::format("{} pairs from {} (a = the seed's zh side, b = its en side); {} permutations; the "
-                             "last token's residual stream, attention output and MLP output at every layer.",
-                             n, in.source, o.perms));
+  page.paragraph(
+      fmt::format("{} pairs from {} (a = the seed's zh side, b = its en side); {} permutations; the "
+                  "last token's residual stream, attention output and MLP output at every layer.",
+                  n, in.source, o.perms));
   page.paragraph(std::string("Methodology (seed 003): ") + kMethodology + ".");
   page.heading("Summary");
   page.preformatted(summary_text(r.summary));
@@ -386,8 +400,9 @@ void run(const Opts& o) {
 void add_align(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   auto* cmd = app.add_subcommand(
-      "align", "Which sublayers build cross-lingual alignment: matched-vs-scrambled z of the last-token residual "
-               "stream before and after each attention and MLP (seed 003)");
+      "align",
+      "Which sublayers build cross-lingual alignment: matched-vs-scrambled z of the last-token residual "
+      "stream before and after each attention and MLP (seed 003)");
   cmd->footer(
       "Pairs: --preset zh-en-math (default; the seed's 200 Chinese/English math problems) or --pairs FILE.jsonl\n"
       "with {\"a\": ..., \"b\": ...} text lines (needs the model's tokenizer) or {\"a_ids\": [...], \"b_ids\": [...]}\n"
@@ -395,9 +410,9 @@ void add_align(CLI::App& app) {
       "Example:\n  streamgauge align Qwen/Qwen2.5-3B --save-deltas");
   cmd->add_option("MODEL", o->model, kModelHelp)->required();
   auto* pairs = cmd->add_option("--pairs", o->pairs, "JSONL file of pairs (text or token ids)");
-  auto* preset = cmd->add_option("--preset", o->preset,
-                                 fmt::format("Built-in pairs ({})", fmt::join(align::preset_names(), ", ")))
-                     ->capture_default_str();
+  auto* preset =
+      cmd->add_option("--preset", o->preset, fmt::format("Built-in pairs ({})", fmt::join(align::preset_names(), ", ")))
+          ->capture_default_str();
   auto* n = cmd->add_option("--n", o->n, "Number of preset pairs (n // 5 per category, as the seed)")
                 ->check(CLI::Range(1, 1000000))
                 ->capture_default_str();

@@ -41,7 +41,8 @@ void add_capture(CLI::App& app) {
       "Capture point names: streamgauge inspect MODEL --points. Load in Python with\n"
       "safetensors.numpy.load_file(FILE). A regular FILE (or a symlink's target) is replaced atomically; '-',\n"
       "a FIFO or a device is written through as a stream.\n\n"
-      "Example:\n  streamgauge capture MODEL --ids 5,17,3 --ids 9,9 --hooks 'blocks.*.hook_attn_out' --out acts.safetensors");
+      "Example:\n  streamgauge capture MODEL --ids 5,17,3 --ids 9,9 --hooks 'blocks.*.hook_attn_out' --out "
+      "acts.safetensors");
   cmd->add_option("MODEL", opts->model, kModelHelp)->required();
   opts->ids.add_options(cmd);
   cmd->add_option("--hooks", opts->hooks, "Capture points to save: globs, comma-separated (default: all)");

@@ -101,7 +101,7 @@ std::string segments_text(const compare::Segmentation& seg) {
   std::vector<std::string> parts;
   for (const auto& s : seg.segments) {
     std::string range = s.first_layer == s.last_layer ? fmt::format("L{}", s.first_layer)
-                                                       : fmt::format("L{}-{}", s.first_layer, s.last_layer);
+                                                      : fmt::format("L{}-{}", s.first_layer, s.last_layer);
     parts.push_back(std::isnan(s.gain) ? range + " (no data)" : fmt::format("{} {:.3f}", range, s.gain));
   }
   return fmt::format("{}", fmt::join(parts, " | "));
@@ -110,10 +110,17 @@ std::string segments_text(const compare::Segmentation& seg) {
 nlohmann::json segmentation_json(const compare::Segmentation& seg) {
   nlohmann::json segs = nlohmann::json::array();
   for (const auto& s : seg.segments)
-    segs.push_back({{"first_layer", s.first_layer}, {"last_layer", s.last_layer},
-                    {"n_samples", s.n_samples}, {"mean_log_gain", s.mean_log_gain}, {"gain", s.gain}});
-  return {{"segments", segs}, {"rss", seg.rss}, {"bic", seg.bic}, {"n_samples", seg.n_samples},
-          {"noise_variance", seg.noise_variance}, {"bic_by_k", seg.bic_by_k}};
+    segs.push_back({{"first_layer", s.first_layer},
+                    {"last_layer", s.last_layer},
+                    {"n_samples", s.n_samples},
+                    {"mean_log_gain", s.mean_log_gain},
+                    {"gain", s.gain}});
+  return {{"segments", segs},
+          {"rss", seg.rss},
+          {"bic", seg.bic},
+          {"n_samples", seg.n_samples},
+          {"noise_variance", seg.noise_variance},
+          {"bic_by_k", seg.bic_by_k}};
 }
 
 report::Panel overlay_panel(const std::vector<Input>& inputs, const std::string& what,
@@ -186,17 +193,15 @@ void run(const Opts& o) {
   for (const auto& m : compare::metrics()) csv_cols.push_back(m.name);
   report::Table csv(csv_cols);
   for (const auto& in : inputs) {
-    std::vector<report::Cell> row = {report::cell(in.s.model), report::cell(in.s.source),
-                                     report::cell(in.s.n_params), report::cell(in.s.n_params_non_embedding),
-                                     report::cell(in.s.n_params_nominal)};
+    std::vector<report::Cell> row = {report::cell(in.s.model), report::cell(in.s.source), report::cell(in.s.n_params),
+                                     report::cell(in.s.n_params_non_embedding), report::cell(in.s.n_params_nominal)};
     for (const auto& m : compare::metrics()) row.push_back(report::cell(m.value(in.s)));
     csv.add_row(std::move(row));
   }
   fmt::print("\nCROSS-MODEL COMPARISON\n{}", report::format_text_table(terminal));
 
   // 3. Phase segmentation of ln(MLP gain).
-  fmt::print("\nMLP PHASES (optimal piecewise-constant fit of ln gain; {})\n",
-              compare::kSegmentationCriterion);
+  fmt::print("\nMLP PHASES (optimal piecewise-constant fit of ln gain; {})\n", compare::kSegmentationCriterion);
   nlohmann::json seg_json = nlohmann::json::array();
   std::map<std::string, compare::Segmentation> segmentations;
   for (const auto& in : inputs) {
@@ -210,23 +215,23 @@ void run(const Opts& o) {
     } else {
       auto seg = compare::segment_by_bic(in.s.mlp, o.max_segments);
       fmt::print("  {} ({}{}): {}\n", in.label, plural(seg.segments.size(), "segment"),
-                  complete ? "" : fmt::format(", on {} of {} layers", n, in.s.n_layers),
-                  segments_text(seg));
+                 complete ? "" : fmt::format(", on {} of {} layers", n, in.s.n_layers), segments_text(seg));
       j["optimal"] = segmentation_json(seg);
       if (!in.s.seed_phases.empty()) {
         auto seed = compare::evaluate_phases(in.s.mlp, in.s.seed_phases, seg.noise_variance);
         std::vector<std::string> labels;
         for (const auto& p : in.s.seed_phases) labels.push_back(p.label);
         fmt::print("  {} seed phases ({}): {}; BIC {:.2f} vs optimal {:.2f}\n", in.label,
-                    fmt::format("{}", fmt::join(labels, ", ")), segments_text(seed), seed.bic,
-                    seg.bic);
+                   fmt::format("{}", fmt::join(labels, ", ")), segments_text(seed), seed.bic, seg.bic);
         j["seed_phases"] = segmentation_json(seed);
         for (size_t i = 0; i < labels.size(); ++i) j["seed_phases"]["segments"][i]["label"] = labels[i];
       }
       segmentations[in.s.source] = seg;
     }
-    if (complete) j["complete"] = true;
-    else j["published_layers"] = in.s.mlp.layers;
+    if (complete)
+      j["complete"] = true;
+    else
+      j["published_layers"] = in.s.mlp.layers;
     seg_json.push_back(j);
   }
 
@@ -234,7 +239,7 @@ void run(const Opts& o) {
   nlohmann::json fits_json = nlohmann::json::array();
   std::vector<std::pair<const compare::Metric*, compare::LogLogFit>> fits;
   fmt::print("\nSCALING FIT ln(metric) = a + alpha ln(params), {} parameter counts, {:g}% intervals\n",
-              compare::basis_name(basis), 100 * o.confidence);
+             compare::basis_name(basis), 100 * o.confidence);
   if (inputs.size() < 2) {
     fmt::print("  needs at least two models\n");
   } else {
@@ -247,20 +252,30 @@ void run(const Opts& o) {
         fmt::print("  {}: alpha = {:.4f} (exact fit through two points: no interval)\n", m->name, f.alpha);
       else
         fmt::print("  {}: alpha = {:.4f} [{:.4f}, {:.4f}], n = {}, R^2 = {:.3f}\n", m->name, f.alpha, f.alpha_low,
-                    f.alpha_high, f.n, f.r_squared);
+                   f.alpha_high, f.n, f.r_squared);
       for (double p : o.predict) {
         auto pr = compare::predict(f, p);
-        if (f.exact) fmt::print("    at {}: {:.3f}\n", fmt_params(p), pr.value);
+        if (f.exact)
+          fmt::print("    at {}: {:.3f}\n", fmt_params(p), pr.value);
         else
-          fmt::print("    at {}: {:.3f}, prediction interval [{:.3f}, {:.3f}]\n", fmt_params(p), pr.value,
-                      pr.pred_low, pr.pred_high);
-        pj.push_back({{"params", p}, {"value", pr.value}, {"mean_interval", {pr.mean_low, pr.mean_high}},
+          fmt::print("    at {}: {:.3f}, prediction interval [{:.3f}, {:.3f}]\n", fmt_params(p), pr.value, pr.pred_low,
+                     pr.pred_high);
+        pj.push_back({{"params", p},
+                      {"value", pr.value},
+                      {"mean_interval", {pr.mean_low, pr.mean_high}},
                       {"prediction_interval", {pr.pred_low, pr.pred_high}}});
       }
-      fits_json.push_back({{"metric", m->name}, {"n", f.n}, {"a", f.a}, {"alpha", f.alpha}, {"exact", f.exact},
-                           {"alpha_interval", {f.alpha_low, f.alpha_high}}, {"se_alpha", f.se_alpha},
-                           {"t_quantile", f.t_quantile}, {"residual_sd", f.residual_sd},
-                           {"r_squared", f.r_squared}, {"predictions", pj}});
+      fits_json.push_back({{"metric", m->name},
+                           {"n", f.n},
+                           {"a", f.a},
+                           {"alpha", f.alpha},
+                           {"exact", f.exact},
+                           {"alpha_interval", {f.alpha_low, f.alpha_high}},
+                           {"se_alpha", f.se_alpha},
+                           {"t_quantile", f.t_quantile},
+                           {"residual_sd", f.residual_sd},
+                           {"r_squared", f.r_squared},
+                           {"predictions", pj}});
       fits.emplace_back(m, f);
     }
   }
@@ -273,18 +288,24 @@ void run(const Opts& o) {
     const auto& c = compare::seed002_claim();
     const compare::SeedScalingCheck check = compare::check_seed002();
     const auto& f = check.fit;
-    fmt::print("\nSEED 002 SCALING LAW, as the seed computes it: log({:.2f}/{:.2f})/log({:.1f}/{:.1f}) = {:.4f} "
-              "(quoted ~{:.2f}; exact fit through two points, no interval)\n",
-                c.gain_large, c.gain_small, c.params_large / 1e9, c.params_small / 1e9, f.alpha, c.quoted_alpha);
+    fmt::print(
+        "\nSEED 002 SCALING LAW, as the seed computes it: log({:.2f}/{:.2f})/log({:.1f}/{:.1f}) = {:.4f} "
+        "(quoted ~{:.2f}; exact fit through two points, no interval)\n",
+        c.gain_large, c.gain_small, c.params_large / 1e9, c.params_small / 1e9, f.alpha, c.quoted_alpha);
     nlohmann::json preds = nlohmann::json::array();
     for (const auto& row : check.rows) {
       fmt::print("  {:<16} law {:.2f}x, seed says ~{:g}x{}\n", row.label, row.law, row.quoted,
                  row.consistent ? "" : "  (does not follow from the seed's own law)");
-      preds.push_back({{"model", row.label}, {"params", row.params}, {"law", row.law}, {"seed_quoted", row.quoted},
+      preds.push_back({{"model", row.label},
+                       {"params", row.params},
+                       {"law", row.law},
+                       {"seed_quoted", row.quoted},
                        {"consistent", row.consistent}});
     }
-    seed_json = {{"alpha", f.alpha}, {"quoted_alpha", c.quoted_alpha},
-                 {"formula", "log(6.24/3.60) / log(6.9/1.4), nominal sizes"}, {"predictions", preds}};
+    seed_json = {{"alpha", f.alpha},
+                 {"quoted_alpha", c.quoted_alpha},
+                 {"formula", "log(6.24/3.60) / log(6.9/1.4), nominal sizes"},
+                 {"predictions", preds}};
   }
 
   // Outputs.
@@ -295,21 +316,30 @@ void run(const Opts& o) {
     prov_inputs.push_back(in.sha256.empty()
                               ? nlohmann::json{{"source", in.s.source}, {"built_in", "seed 001/002 published values"}}
                               : nlohmann::json{{"source", in.s.source}, {"sha256", in.sha256}});
-  nlohmann::json prov = report::provenance(
-      {{"command", "compare"}, {"inputs", prov_inputs}, {"params", compare::basis_name(basis)},
-       {"confidence", o.confidence}, {"max_segments", o.max_segments}, {"predict", o.predict},
-       {"metrics", o.metrics}});
+  nlohmann::json prov = report::provenance({{"command", "compare"},
+                                            {"inputs", prov_inputs},
+                                            {"params", compare::basis_name(basis)},
+                                            {"confidence", o.confidence},
+                                            {"max_segments", o.max_segments},
+                                            {"predict", o.predict},
+                                            {"metrics", o.metrics}});
   nlohmann::json models = nlohmann::json::array();
   for (const auto& in : inputs)
-    models.push_back({{"model", in.s.model}, {"label", in.label}, {"source", in.s.source},
-                      {"n_layers", in.s.n_layers}, {"n_params", in.s.n_params},
+    models.push_back({{"model", in.s.model},
+                      {"label", in.label},
+                      {"source", in.s.source},
+                      {"n_layers", in.s.n_layers},
+                      {"n_params", in.s.n_params},
                       {"n_params_non_embedding", in.s.n_params_non_embedding},
-                      {"n_params_nominal", in.s.n_params_nominal}, {"notes", in.s.notes}, {"warnings", in.s.warnings}});
-  nlohmann::json result = {{"models", models}, {"table", table_json},
-                           {"segmentation", {{"criterion", compare::kSegmentationCriterion}, {"models", seg_json}}},
-                           {"scaling", {{"params", compare::basis_name(basis)}, {"confidence", o.confidence},
-                                        {"fits", fits_json}}},
-                           {"provenance", prov}};
+                      {"n_params_nominal", in.s.n_params_nominal},
+                      {"notes", in.s.notes},
+                      {"warnings", in.s.warnings}});
+  nlohmann::json result = {
+      {"models", models},
+      {"table", table_json},
+      {"segmentation", {{"criterion", compare::kSegmentationCriterion}, {"models", seg_json}}},
+      {"scaling", {{"params", compare::basis_name(basis)}, {"confidence", o.confidence}, {"fits", fits_json}}},
+      {"provenance", prov}};
   if (!seed_json.is_null()) result["seed_002"] = seed_json;
 
   std::vector<std::pair<fs::path, std::string>> figures;
@@ -365,8 +395,9 @@ void run(const Opts& o) {
       sf.columns = std::min<int>(2, static_cast<int>(fits.size()));
       for (const auto& [m, f] : fits) {
         report::Panel p;
-        p.title = fmt::format("{}: alpha = {:.3f}{}", m->label, f.alpha,
-                              f.exact ? " (exact, 2 points)" : fmt::format(" [{:.3f}, {:.3f}]", f.alpha_low, f.alpha_high));
+        p.title =
+            fmt::format("{}: alpha = {:.3f}{}", m->label, f.alpha,
+                        f.exact ? " (exact, 2 points)" : fmt::format(" [{:.3f}, {:.3f}]", f.alpha_low, f.alpha_high));
         p.x_label = "log10(parameters)";
         p.y_label = m->label;
         p.log_y = true;
@@ -437,7 +468,8 @@ void run(const Opts& o) {
   page.heading("Scaling fit");
   for (const auto& [m, f] : fits)
     page.paragraph(f.exact ? fmt::format("{}: alpha = {:.4f} ({} parameters; exact fit through two points, "
-                                         "no confidence interval)", m->name, f.alpha, compare::basis_name(basis))
+                                         "no confidence interval)",
+                                         m->name, f.alpha, compare::basis_name(basis))
                            : fmt::format("{}: alpha = {:.4f}, {:g}% interval [{:.4f}, {:.4f}] ({} parameters, n = {})",
                                          m->name, f.alpha, 100 * o.confidence, f.alpha_low, f.alpha_high,
                                          compare::basis_name(basis), f.n));
@@ -453,16 +485,17 @@ void run(const Opts& o) {
   page.provenance(prov);
   page.write(out / "report.html");
   fmt::print("\nwrote {}/{{compare.json, compare.csv, report.html{}}}\n", display_dir(out),
-              o.no_figures ? "" : ", figures (.png, .svg)");
+             o.no_figures ? "" : ", figures (.png, .svg)");
 }
 
 }  // namespace
 
 void add_compare(CLI::App& app) {
   auto o = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand(
-      "compare", "Compare gains results across models: seed-001 table, overlays against normalised depth, "
-                 "MLP phase segmentation, log-log scaling fit (seeds 001/002)");
+  auto* cmd =
+      app.add_subcommand("compare",
+                         "Compare gains results across models: seed-001 table, overlays against normalised depth, "
+                         "MLP phase segmentation, log-log scaling fit (seeds 001/002)");
   cmd->footer(
       "Examples:\n  streamgauge compare pythia-1.4b pythia-6.9b                  # the seeds' published values\n"
       "  streamgauge compare streamgauge-out/*/gains/gains.json --predict 12e9");

@@ -10,8 +10,8 @@
 #include "cli/prompts.h"
 #include "engine/engine.h"
 #include "engine/matmul.h"
-#include "measure/run_prompts.h"
 #include "experiments/compare.h"
+#include "measure/run_prompts.h"
 #include "report/csv.h"
 #include "report/json_io.h"
 #include "report/terminal.h"
@@ -51,8 +51,7 @@ void add_gains(CLI::App& app) {
       "  streamgauge gains                                   # the offline demo\n"
       "  streamgauge gains EleutherAI/pythia-1.4b             # from the HuggingFace cache\n"
       "  streamgauge gains path/to/pythia-6.9b --prompts ffn-6.9b --reference pythia-1.4b");
-  cmd->add_option("MODEL", opts->model,
-                  fmt::format("{} (default: the random demo)", kModelHelp));
+  cmd->add_option("MODEL", opts->model, fmt::format("{} (default: the random demo)", kModelHelp));
   opts->prompts.add_options(cmd, "ffn-1.4b");
   cmd->add_option("--out", opts->out, "Output directory (default: ./streamgauge-out/<model>/gains)");
   cmd->add_option("--reference", opts->reference,
@@ -85,15 +84,16 @@ void add_gains(CLI::App& app) {
     const std::string model_arg = opts->model.empty() ? demo_model_dir().string() : opts->model;
     auto model = load_model(model_arg);
     if (model->random_weights()) warnings.push_back(kRandomWarning);
-    const std::filesystem::path out = opts->out.empty() ? default_out_dir(*model, "gains") : std::filesystem::path(opts->out);
+    const std::filesystem::path out =
+        opts->out.empty() ? default_out_dir(*model, "gains") : std::filesystem::path(opts->out);
     if (opts->out.empty()) check_output_dir("the default output directory", out, files);
     const PromptSet prompts = opts->prompts.resolve(*model);
 
     // Forward: all prompts together, per-token norms reduced on the fly.
     const auto t0 = std::chrono::steady_clock::now();
     if (opts->fast && model->weight_dtype() != DType::BF16)
-      warnings.push_back(fmt::format("--fast has no effect: the weights are {}, not BF16",
-                                     dtype_name(model->weight_dtype())));
+      warnings.push_back(
+          fmt::format("--fast has no effect: the weights are {}, not BF16", dtype_name(model->weight_dtype())));
     const bool fast = opts->fast && model->weight_dtype() == DType::BF16;
     if (fast) fmt::print(stderr, "streamgauge: --fast: {}\n", matmul::describe(true));
     Engine engine(*model, fast ? MatmulPrecision::BF16 : MatmulPrecision::F32);
@@ -148,7 +148,8 @@ void add_gains(CLI::App& app) {
                s.hypothesis_confirmed ? "True" : "False");
     fmt::print("{}\n", report::format_text_table(funnel_table(s)));
     fmt::print("Cumulative gain bottleneck: layer {} ({:.4g})\n", s.bottleneck, s.cumulative[s.bottleneck]);
-    if (run.result.L_star_entropy) fmt::print("Minimum attention entropy (L*_entropy): layer {}\n", *run.result.L_star_entropy);
+    if (run.result.L_star_entropy)
+      fmt::print("Minimum attention entropy (L*_entropy): layer {}\n", *run.result.L_star_entropy);
     if (comparison) fmt::print("\nCROSS-MODEL COMPARISON\n{}", report::format_text_table(*comparison));
     fmt::print("\nWrote {}/: gains.json, layers.csv{}, report.html ({:.2f} s for the forward passes)\n",
                display_dir(out), opts->no_figures ? "" : ", gains.png/svg, funnel.png/svg", run.seconds);

@@ -30,8 +30,7 @@ void add_generate(CLI::App& app) {
       "Each new token costs one token's forward (a KV cache); the output streams as it is produced.\n\n"
       "Examples:\n  streamgauge generate MODEL --prompt 'Once upon a time' -n 40\n"
       "  streamgauge generate MODEL --ids 1,403,407 -n 20");
-  cmd->add_option("MODEL", opts->model, kModelHelp)
-      ->required();
+  cmd->add_option("MODEL", opts->model, kModelHelp)->required();
   cmd->add_option("--prompt", opts->prompt, "Prompt text");
   opts->ids.add_options(cmd);
   cmd->add_option("--tokenizer", opts->tokenizer, "Tokenizer file or directory (default: the model's own)");
@@ -46,8 +45,10 @@ void add_generate(CLI::App& app) {
     Engine engine(*model);
     auto report_end = [&](const Generation& g) {
       if (g.end == Generation::End::PositionLimit)
-        fmt::print(stderr, "streamgauge: stopped after {} new tokens: the model has {} positions "
-                   "(max_position_embeddings)\n", g.tokens.size(), model->arch().max_positions);
+        fmt::print(stderr,
+                   "streamgauge: stopped after {} new tokens: the model has {} positions "
+                   "(max_position_embeddings)\n",
+                   g.tokens.size(), model->arch().max_positions);
     };
     if (!text_mode) {
       for (auto& prompt : opts->ids.sequences()) {

@@ -50,12 +50,14 @@ nlohmann::ordered_json describe(const Model& m) {
   j["tied_embeddings"] = a.tied_embeddings;
   j["layers"] = nlohmann::ordered_json::array();
   for (const LayerSpec& l : a.layers)
-    j["layers"].push_back({{"window", l.window > 0 ? nlohmann::ordered_json(l.window) : nlohmann::ordered_json(nullptr)},
-                           {"rope", l.rope},
-                           {"attn_scale", l.attn_scale},
-                           {"attn_softcap", l.attn_softcap > 0 ? nlohmann::ordered_json(l.attn_softcap) : nlohmann::ordered_json(nullptr)},
-                           {"post_attn_norm", l.post_attn_norm},
-                           {"post_mlp_norm", l.post_mlp_norm}});
+    j["layers"].push_back(
+        {{"window", l.window > 0 ? nlohmann::ordered_json(l.window) : nlohmann::ordered_json(nullptr)},
+         {"rope", l.rope},
+         {"attn_scale", l.attn_scale},
+         {"attn_softcap",
+          l.attn_softcap > 0 ? nlohmann::ordered_json(l.attn_softcap) : nlohmann::ordered_json(nullptr)},
+         {"post_attn_norm", l.post_attn_norm},
+         {"post_mlp_norm", l.post_mlp_norm}});
   return j;
 }
 
@@ -68,8 +70,8 @@ void print_layers(const ArchSpec& a) {
     if (l.attn_softcap > 0) s += fmt::format(", soft-cap {:g}", l.attn_softcap);
     if (l.post_attn_norm || l.post_mlp_norm)
       s += fmt::format(", norms after {}", l.post_attn_norm && l.post_mlp_norm ? "attention and MLP"
-                                                : l.post_attn_norm               ? "attention"
-                                                                                 : "MLP");
+                                           : l.post_attn_norm                  ? "attention"
+                                                                               : "MLP");
     return s;
   };
   std::map<std::string, std::vector<int>> groups;  // description -> its layers
@@ -83,8 +85,8 @@ void print_layers(const ArchSpec& a) {
     const auto& ls = groups[t];
     const bool run = ls.back() - ls.front() + 1 == static_cast<int>(ls.size());
     const std::string which = ls.size() == 1 ? fmt::format("layer {}", ls[0])
-                              : run         ? fmt::format("layers {}-{}", ls.front(), ls.back())
-                                            : fmt::format("layers {}", fmt::join(ls, ","));
+                              : run          ? fmt::format("layers {}-{}", ls.front(), ls.back())
+                                             : fmt::format("layers {}", fmt::join(ls, ","));
     fmt::print("  {}: {}\n", which, t);
   }
 }
@@ -108,7 +110,9 @@ void add_inspect(CLI::App& app) {
   cmd->footer(
       "Example:\n  streamgauge inspect path/to/pythia-160m\n  streamgauge inspect path/to/model --points   "
       "# every capture point name");
-  cmd->add_option("MODEL", opts->model, "Model directory (config.json + safetensors) or ORG/NAME[@REVISION] in the HuggingFace cache")->required();
+  cmd->add_option("MODEL", opts->model,
+                  "Model directory (config.json + safetensors) or ORG/NAME[@REVISION] in the HuggingFace cache")
+      ->required();
   cmd->add_flag("--json", opts->json, "Print one JSON object (with --points: a JSON list of names)");
   cmd->add_flag("--points", opts->points, "List the model's capture point names, one per line");
   cmd->callback([opts] {
@@ -129,8 +133,8 @@ void add_inspect(CLI::App& app) {
       return;
     }
     fmt::print("{}  ({})\n", model->name(), a.model_type);
-    fmt::print("  layers {}   d_model {}   heads {} (kv {})   d_head {}   d_mlp {}   vocab {}\n", a.n_layers,
-               a.d_model, a.n_heads, a.n_kv_heads, a.d_head, a.d_mlp, a.vocab_size);
+    fmt::print("  layers {}   d_model {}   heads {} (kv {})   d_head {}   d_mlp {}   vocab {}\n", a.n_layers, a.d_model,
+               a.n_heads, a.n_kv_heads, a.d_head, a.d_mlp, a.vocab_size);
     fmt::print("  rho = n_heads / d_head = {:.4g}\n", a.rho());
     fmt::print("  parameters {} ({} non-embedding)\n", model->n_params(), model->n_params_non_embedding());
     fmt::print("  weights {} on disk, {}\n", human_bytes(static_cast<double>(model->bytes_on_disk())),
@@ -139,7 +143,8 @@ void add_inspect(CLI::App& app) {
                j["residual"].get<std::string>(), a.gated_mlp ? "gated " : "", to_string(a.activation),
                j["positions"].get<std::string>());
     if (a.rotary != RotaryStyle::None)
-      for (const Rope& r : a.ropes) fmt::print("  rotary on {} of {} head dims, {}\n", a.rotary_dim, a.d_head, r.description);
+      for (const Rope& r : a.ropes)
+        fmt::print("  rotary on {} of {} head dims, {}\n", a.rotary_dim, a.d_head, r.description);
     if (a.norm_gain_plus_one) fmt::print("  norm gains 1 + w (Gemma)\n");
     if (a.qk_norm) fmt::print("  q and k RMS-normalised per head before rotary\n");
     if (a.embed_scale != 1.0) fmt::print("  embedding x {:.6g}\n", a.embed_scale);

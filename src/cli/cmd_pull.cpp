@@ -51,13 +51,16 @@ void add_pull(CLI::App& app) {
   cmd->add_option("--include", args->include,
                   "comma-separated glob patterns of the files to fetch (default: " +
                       fmt::format("{}", fmt::join(hub::default_include_patterns(), ",")) + ")");
-  cmd->add_option("-j,--jobs", args->jobs, "files downloaded in parallel")->check(CLI::Range(1, 16))
+  cmd->add_option("-j,--jobs", args->jobs, "files downloaded in parallel")
+      ->check(CLI::Range(1, 16))
       ->capture_default_str();
   cmd->add_option("--cache-dir", args->cache_dir, "the hub cache folder (default: as huggingface_hub)");
   cmd->callback([args] {
     // The cache is where pull writes: a bad one is refused before any download.
-    if (!args->cache_dir.empty()) check_output_dir("--cache-dir", args->cache_dir);
-    else check_output_dir("the HuggingFace cache", hub::hub_cache_dir());
+    if (!args->cache_dir.empty())
+      check_output_dir("--cache-dir", args->cache_dir);
+    else
+      check_output_dir("the HuggingFace cache", hub::hub_cache_dir());
     hub::PullOptions options;
     options.include = split_patterns(args->include);
     options.cache_dir = args->cache_dir;

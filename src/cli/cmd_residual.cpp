@@ -19,10 +19,10 @@
 #include "cli/common.h"
 #include "cli/prompts.h"
 #include "engine/engine.h"
-#include "hub/resolve.h"
-#include "measure/run_prompts.h"
 #include "experiments/residual.h"
+#include "hub/resolve.h"
 #include "io/dtype.h"
+#include "measure/run_prompts.h"
 #include "report/csv.h"
 #include "report/figure.h"
 #include "report/html.h"
@@ -127,43 +127,46 @@ void print_model(const Analyzed& a) {
   const int L = r.arch.n_layers;
   fmt::print("\n{}\nModel: {}\n{}\n", std::string(70, '='), r.model, std::string(70, '='));
   fmt::print("\n Architecture:\n   n_heads = {}\n   d_head = {}\n   n_layers = {}\n   rho = {:.4f}\n", r.arch.n_heads,
-              r.arch.d_head, L, r.arch.rho);
+             r.arch.d_head, L, r.arch.rho);
   fmt::print("   ({}, {} weights, {} parameters; prompts: {}; {})\n", r.model_type, a.weight_dtype,
-              static_cast<long long>(a.n_params), a.prompts.source, a.prompts.special_tokens_note);
+             static_cast<long long>(a.n_params), a.prompts.source, a.prompts.special_tokens_note);
   for (size_t p = 0; p < r.seed.norms.size(); ++p) {
     const auto& pr = a.prompts.prompts[p];
     const auto& n = r.seed.norms[p];
     const auto& t = r.true_last.norms[p];
     fmt::print("\n  Prompt: '{}'\n  Hidden states: {} ({} tokens)\n",
-                pr.text.empty() ? fmt::format("{}", fmt::join(pr.ids, ",")) : pr.text,
-                r.seed.n_hidden_states, pr.ids.size());
+               pr.text.empty() ? fmt::format("{}", fmt::join(pr.ids, ",")) : pr.text, r.seed.n_hidden_states,
+               pr.ids.size());
     // The seed labels hidden_states[-3], [-2] as "L-2", "L-1"; they are resid_post[L-3], resid_post[L-2].
     if (n.size() >= 3)
-      fmt::print("    Norms (HF tuple): embed={:.1f}, ..., [-3]={:.1f} ({}), [-2]={:.1f} ({}), [-1]={:.1f} (final_norm)\n",
-                  n[0], n[n.size() - 3], residual::point_short_name(r.hf_points[n.size() - 3], L),
-                  n[n.size() - 2], residual::point_short_name(r.hf_points[n.size() - 2], L), n.back());
+      fmt::print(
+          "    Norms (HF tuple): embed={:.1f}, ..., [-3]={:.1f} ({}), [-2]={:.1f} ({}), [-1]={:.1f} (final_norm)\n",
+          n[0], n[n.size() - 3], residual::point_short_name(r.hf_points[n.size() - 3], L), n[n.size() - 2],
+          residual::point_short_name(r.hf_points[n.size() - 2], L), n.back());
     fmt::print("    True points:      resid_post[L-2]={:.1f}, resid_post[L-1]={:.1f}, final_norm={:.1f}\n",
-                L >= 2 ? t[L - 1] : t[0], t[L], t[L + 1]);
+               L >= 2 ? t[L - 1] : t[0], t[L], t[L + 1]);
     fmt::print("    Gain (with final LN):    {:.4f}   [seed; really {}]\n", r.seed.gain_with_ln[p],
-                r.seed.with_ln_meaning.meaning);
+               r.seed.with_ln_meaning.meaning);
     fmt::print("    Gain (WITHOUT final LN): {:.4f}   [seed; really {}]\n", r.seed.gain_no_ln[p],
-                r.seed.no_ln_meaning.meaning);
+               r.seed.no_ln_meaning.meaning);
     fmt::print("    True last-block gain:    {:.4f}   final-norm gain: {:.4f}\n", r.true_last.last_block_gain[p],
-                r.true_last.final_norm_gain[p]);
+               r.true_last.final_norm_gain[p]);
   }
   // The seed's per-model summary, then ours.
   const auto& s = r.seed;
-  fmt::print("\n{}\nRESULTS for {}:\n{}\n", std::string(50, '='), r.model,
-              std::string(50, '='));
-  fmt::print("\n  WITH final LayerNorm (the seed's \"wrong\" metric):\n    Gain = {:.4f} +/- {:.4f}\n    Status: {}\n", s.with_ln.mean,
-              s.with_ln.std, s.is_dampening_with_ln ? "DAMPENING" : "EXPANSION");
-  fmt::print("\n  WITHOUT final LayerNorm (the seed's \"correct\" metric; really block L-2, see above):\n    Gain = {:.4f} +/- {:.4f}\n    Status: {}\n", s.no_ln.mean,
-              s.no_ln.std, s.is_dampening_no_ln ? "DAMPENING" : "EXPANSION");
+  fmt::print("\n{}\nRESULTS for {}:\n{}\n", std::string(50, '='), r.model, std::string(50, '='));
+  fmt::print("\n  WITH final LayerNorm (the seed's \"wrong\" metric):\n    Gain = {:.4f} +/- {:.4f}\n    Status: {}\n",
+             s.with_ln.mean, s.with_ln.std, s.is_dampening_with_ln ? "DAMPENING" : "EXPANSION");
+  fmt::print(
+      "\n  WITHOUT final LayerNorm (the seed's \"correct\" metric; really block L-2, see above):\n    Gain = {:.4f} "
+      "+/- {:.4f}\n    Status: {}\n",
+      s.no_ln.mean, s.no_ln.std, s.is_dampening_no_ln ? "DAMPENING" : "EXPANSION");
   const auto &g = r.true_last, &m = r.true_mean;
-  fmt::print("\n  TRUE last block (L-1), last token:\n    Gain = {:.4f} +/- {:.4f}\n    Status: {}\n"
-              "    (mean over tokens: {:.4f} +/- {:.4f}; final norm alone: {:.4f} +/- {:.4f})\n",
-              g.last_block.mean, g.last_block.std, g.last_block.mean < 1.0 ? "DAMPENING" : "EXPANSION",
-              m.last_block.mean, m.last_block.std, g.final_norm.mean, g.final_norm.std);
+  fmt::print(
+      "\n  TRUE last block (L-1), last token:\n    Gain = {:.4f} +/- {:.4f}\n    Status: {}\n"
+      "    (mean over tokens: {:.4f} +/- {:.4f}; final norm alone: {:.4f} +/- {:.4f})\n",
+      g.last_block.mean, g.last_block.std, g.last_block.mean < 1.0 ? "DAMPENING" : "EXPANSION", m.last_block.mean,
+      m.last_block.std, g.final_norm.mean, g.final_norm.std);
 }
 
 report::Table seed_table(const std::vector<Analyzed>& all) {
@@ -208,22 +211,30 @@ std::string verdict_line(const char* which, const residual::H25Result& h) {
 nlohmann::json h25_json(const residual::H25Result& h, const std::string& gain_definition) {
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& r : h.rows)
-    rows.push_back({{"model", r.model}, {"rho", r.rho}, {"gain", r.gain}, {"predicts_dampen", r.predicts_dampen},
-                    {"dampens", r.dampens}, {"correct", r.correct}});
-  return {{"gain", gain_definition}, {"rows", rows}, {"correct", h.correct}, {"total", h.total},
-          {"accuracy", h.accuracy}, {"verdict", h.verdict}};
+    rows.push_back({{"model", r.model},
+                    {"rho", r.rho},
+                    {"gain", r.gain},
+                    {"predicts_dampen", r.predicts_dampen},
+                    {"dampens", r.dampens},
+                    {"correct", r.correct}});
+  return {{"gain", gain_definition}, {"rows", rows},           {"correct", h.correct},
+          {"total", h.total},        {"accuracy", h.accuracy}, {"verdict", h.verdict}};
 }
 
 nlohmann::json meaning_json(const residual::RatioMeaning& m, int n_layers) {
-  return {{"formula", m.formula}, {"meaning", m.meaning},
+  return {{"formula", m.formula},
+          {"meaning", m.meaning},
           {"numerator", point_name(m.numerator_point, n_layers)},
           {"denominator", point_name(m.denominator_point, n_layers)}};
 }
 
 nlohmann::json true_json(const residual::TrueGains& g) {
-  return {{"norms", g.mean_norms}, {"layer_gains", g.mean_layer_gains},
-          {"last_block_gain_mean", g.last_block.mean}, {"last_block_gain_std", g.last_block.std},
-          {"final_norm_gain_mean", g.final_norm.mean}, {"final_norm_gain_std", g.final_norm.std},
+  return {{"norms", g.mean_norms},
+          {"layer_gains", g.mean_layer_gains},
+          {"last_block_gain_mean", g.last_block.mean},
+          {"last_block_gain_std", g.last_block.std},
+          {"final_norm_gain_mean", g.final_norm.mean},
+          {"final_norm_gain_std", g.final_norm.std},
           {"is_dampening_last_block", g.last_block.mean < 1.0}};
 }
 
@@ -233,14 +244,21 @@ nlohmann::json model_json(const Analyzed& a) {
   const auto& r = a.r;
   const auto& s = r.seed;
   const int L = r.arch.n_layers;
-  nlohmann::json j = {
-      {"gain_with_ln_mean", s.with_ln.mean}, {"gain_with_ln_std", s.with_ln.std},
-      {"gain_no_ln_mean", s.no_ln.mean}, {"gain_no_ln_std", s.no_ln.std},
-      {"all_layer_gains", s.all_layer_gains}, {"is_dampening_with_ln", s.is_dampening_with_ln},
-      {"is_dampening_no_ln", s.is_dampening_no_ln}, {"n_hidden_states", s.n_hidden_states},
-      {"model", r.model}, {"path", a.dir},
-      {"n_heads", r.arch.n_heads}, {"d_model", r.arch.d_model}, {"d_head", r.arch.d_head},
-      {"n_layers", L}, {"rho", r.arch.rho}};
+  nlohmann::json j = {{"gain_with_ln_mean", s.with_ln.mean},
+                      {"gain_with_ln_std", s.with_ln.std},
+                      {"gain_no_ln_mean", s.no_ln.mean},
+                      {"gain_no_ln_std", s.no_ln.std},
+                      {"all_layer_gains", s.all_layer_gains},
+                      {"is_dampening_with_ln", s.is_dampening_with_ln},
+                      {"is_dampening_no_ln", s.is_dampening_no_ln},
+                      {"n_hidden_states", s.n_hidden_states},
+                      {"model", r.model},
+                      {"path", a.dir},
+                      {"n_heads", r.arch.n_heads},
+                      {"d_model", r.arch.d_model},
+                      {"d_head", r.arch.d_head},
+                      {"n_layers", L},
+                      {"rho", r.arch.rho}};
   std::vector<std::string> hf_names;
   for (int k : r.hf_points) hf_names.push_back(point_name(k, L));
   j["model_type"] = r.model_type;
@@ -249,16 +267,19 @@ nlohmann::json model_json(const Analyzed& a) {
   j["hf_hidden_states"] = hf_names;
   j["seed_metrics_compare"] = {{"gain_with_ln", meaning_json(s.with_ln_meaning, L)},
                                {"gain_no_ln", meaning_json(s.no_ln_meaning, L)}};
-  j["true_points"] = {{"points", point_names(L)},
-                      {"last_token", true_json(r.true_last)},
-                      {"mean_over_tokens", true_json(r.true_mean)}};
+  j["true_points"] = {
+      {"points", point_names(L)}, {"last_token", true_json(r.true_last)}, {"mean_over_tokens", true_json(r.true_mean)}};
   nlohmann::json per = nlohmann::json::array();
   for (size_t p = 0; p < s.norms.size(); ++p) {
     const auto& pr = a.prompts.prompts[p];
-    per.push_back({{"text", pr.text}, {"ids", pr.ids},
-                   {"hf_norms", s.norms[p]}, {"hf_layer_gains", s.layer_gains[p]},
-                   {"gain_with_ln", s.gain_with_ln[p]}, {"gain_no_ln", s.gain_no_ln[p]},
-                   {"norms_last_token", r.true_last.norms[p]}, {"norms_mean_over_tokens", r.true_mean.norms[p]},
+    per.push_back({{"text", pr.text},
+                   {"ids", pr.ids},
+                   {"hf_norms", s.norms[p]},
+                   {"hf_layer_gains", s.layer_gains[p]},
+                   {"gain_with_ln", s.gain_with_ln[p]},
+                   {"gain_no_ln", s.gain_no_ln[p]},
+                   {"norms_last_token", r.true_last.norms[p]},
+                   {"norms_mean_over_tokens", r.true_mean.norms[p]},
                    {"layer_gains_last_token", r.true_last.layer_gains[p]},
                    {"layer_gains_mean_over_tokens", r.true_mean.layer_gains[p]},
                    {"true_last_block_gain", r.true_last.last_block_gain[p]},
@@ -400,14 +421,15 @@ void run(const Opts& o) {
   }
 
   fmt::print("\n{}\nCOMPARISON: With vs Without Final LayerNorm (seed)   |   TRUE POINTS (last token)\n{}\n",
-              std::string(90, '='), std::string(90, '='));
+             std::string(90, '='), std::string(90, '='));
   const report::Table seed_t = seed_table(all), true_t = true_table(all);
   fmt::print("{}", beside(report::format_text_table(seed_t), report::format_text_table(true_t)));
-  fmt::print("\nIn HF's output_hidden_states (embed, resid_post[0..L-2], final_norm) the seed's\n"
-              "  Gain+LN = hidden_states[-1]/[-2] = ||final_norm|| / ||resid_post[L-2]||: block L-1 and the final norm "
-              "together;\n"
-              "  Gain-LN = hidden_states[-2]/[-3] = ||resid_post[L-2]|| / ||resid_post[L-3]||: block L-2, not the last "
-              "block.\n");
+  fmt::print(
+      "\nIn HF's output_hidden_states (embed, resid_post[0..L-2], final_norm) the seed's\n"
+      "  Gain+LN = hidden_states[-1]/[-2] = ||final_norm|| / ||resid_post[L-2]||: block L-1 and the final norm "
+      "together;\n"
+      "  Gain-LN = hidden_states[-2]/[-3] = ||resid_post[L-2]|| / ||resid_post[L-3]||: block L-2, not the last "
+      "block.\n");
 
   std::vector<residual::H25Input> seed_in, true_in;
   for (const auto& a : all) {
@@ -415,8 +437,9 @@ void run(const Opts& o) {
     true_in.push_back({a.r.model, a.r.arch.rho, a.r.true_last.last_block.mean});
   }
   const auto h25_seed = residual::evaluate_h25(seed_in), h25_true = residual::evaluate_h25(true_in);
-  fmt::print("\n{}\nH25 VALIDATION\n{}\nH25: rho >= 0.2 -> DAMPENING, rho < 0.2 -> EXPANSION (actual: dampen if G < 1)\n\n",
-              std::string(70, '='), std::string(70, '='));
+  fmt::print(
+      "\n{}\nH25 VALIDATION\n{}\nH25: rho >= 0.2 -> DAMPENING, rho < 0.2 -> EXPANSION (actual: dampen if G < 1)\n\n",
+      std::string(70, '='), std::string(70, '='));
   const report::Table h25_t = h25_table(h25_seed, h25_true);
   fmt::print("{}\n", report::format_text_table(h25_t));
   const std::string v_seed = verdict_line("seed metric gain_no_ln", h25_seed);
@@ -426,13 +449,18 @@ void run(const Opts& o) {
   // Outputs.
   nlohmann::json prov_models = nlohmann::json::array();
   for (const auto& a : all)
-    prov_models.push_back({{"argument", a.arg}, {"label", a.r.model}, {"directory", a.dir},
-                           {"config_sha256", a.config_sha256}, {"weight_dtype", a.weight_dtype},
-                           {"prompts", a.prompts.source}, {"special_tokens", a.prompts.special_tokens_note},
+    prov_models.push_back({{"argument", a.arg},
+                           {"label", a.r.model},
+                           {"directory", a.dir},
+                           {"config_sha256", a.config_sha256},
+                           {"weight_dtype", a.weight_dtype},
+                           {"prompts", a.prompts.source},
+                           {"special_tokens", a.prompts.special_tokens_note},
                            {"tokenizer", a.prompts.tokenizer}});
   const nlohmann::json prov = report::provenance({{"command", "residual"}, {"models", prov_models}});
   nlohmann::json prompts = nlohmann::json::array();
-  for (const auto& p : all[0].prompts.prompts) prompts.push_back(p.text.empty() ? nlohmann::json(p.ids) : nlohmann::json(p.text));
+  for (const auto& p : all[0].prompts.prompts)
+    prompts.push_back(p.text.empty() ? nlohmann::json(p.ids) : nlohmann::json(p.text));
   nlohmann::json results = nlohmann::json::object();
   for (const auto& a : all) results[a.r.model] = model_json(a);
   const nlohmann::json doc = {
@@ -440,16 +468,21 @@ void run(const Opts& o) {
       {"date", report::utc_timestamp()},
       {"prompts", prompts},
       {"precision", kPrecision},
-      {"methodology", {{"wrong_metric", kSeedWrongMetric}, {"correct_metric", kSeedCorrectMetric},
-                       {"hf_hidden_states", kHfConvention}, {"true_points", kTruePoints}}},
+      {"methodology",
+       {{"wrong_metric", kSeedWrongMetric},
+        {"correct_metric", kSeedCorrectMetric},
+        {"hf_hidden_states", kHfConvention},
+        {"true_points", kTruePoints}}},
       {"h25_verdict", h25_seed.verdict},
       {"h25_accuracy", h25_seed.accuracy},
       {"h25_true_verdict", h25_true.verdict},
       {"h25_true_accuracy", h25_true.accuracy},
-      {"h25", {{"rule", "predict dampen if rho >= 0.2 else expand; actual dampen if gain < 1; VALIDATED at 100%, "
-                        "PARTIALLY_VALIDATED at >= 50%, else FALSIFIED"},
-               {"seed_metric", h25_json(h25_seed, "gain_no_ln_mean (seed)")},
-               {"true_metric", h25_json(h25_true, "true last-block gain ||resid_post[L-1]|| / ||resid_post[L-2]||")}}},
+      {"h25",
+       {{"rule",
+         "predict dampen if rho >= 0.2 else expand; actual dampen if gain < 1; VALIDATED at 100%, "
+         "PARTIALLY_VALIDATED at >= 50%, else FALSIFIED"},
+        {"seed_metric", h25_json(h25_seed, "gain_no_ln_mean (seed)")},
+        {"true_metric", h25_json(h25_true, "true last-block gain ||resid_post[L-1]|| / ||resid_post[L-2]||")}}},
       {"results", results},
       {"provenance", prov}};
   create_output_dir(out);
@@ -480,7 +513,7 @@ void run(const Opts& o) {
   page.provenance(prov);
   page.write(out / "report.html");
   fmt::print("\nwrote {}/{{residual.json, layers.csv, report.html{}}}\n", display_dir(out),
-              o.no_figures ? "" : ", residual.png, residual.svg");
+             o.no_figures ? "" : ", residual.png, residual.svg");
 }
 
 }  // namespace
@@ -497,8 +530,7 @@ void add_residual(CLI::App& app) {
       "time. Writes residual.json, layers.csv (empty prompt = mean over prompts), residual.png/.svg and\n"
       "report.html to --out.\n\n"
       "Example:\n  streamgauge residual EleutherAI/pythia-410m EleutherAI/pythia-1.4b --out results/residual");
-  cmd->add_option("MODEL", o->models, "Model directories or ORG/NAME[@REVISION] in the HuggingFace cache")
-      ->required();
+  cmd->add_option("MODEL", o->models, "Model directories or ORG/NAME[@REVISION] in the HuggingFace cache")->required();
   o->prompts.add_options(cmd, "canonical");
   cmd->add_option("--out", o->out,
                   "Output directory (default: ./streamgauge-out/<model>/residual; for several models "

@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 
 #include <charconv>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/commands.h"
 #include "tokenize/tokenizer.h"
@@ -152,7 +152,8 @@ void add_tokenize(CLI::App& app) {
                                "format --ids-file reads");
   text->excludes(decode);
   file->excludes(text)->excludes(decode);
-  cmd->add_flag("--json", opts->json, "Print one JSON object: {\"ids\": [...], \"tokens\": [...]} ({\"text\": ...} with --decode)");
+  cmd->add_flag("--json", opts->json,
+                "Print one JSON object: {\"ids\": [...], \"tokens\": [...]} ({\"text\": ...} with --decode)");
   cmd->add_flag("--no-special", opts->no_special, "Add no BOS/EOS (HF add_special_tokens=False)");
   cmd->callback([opts, text, decode, file] {
     if (text->count() == 0 && decode->count() == 0 && file->count() == 0)

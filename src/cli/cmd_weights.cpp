@@ -19,7 +19,8 @@ void add_weights(CLI::App& app) {
     std::string model, out;
   };
   auto opts = std::make_shared<Opts>();
-  auto* cmd = app.add_subcommand("weights", "Per-layer weight norms: ||W_Q||, ||W_K||, ||W_V||, ||W_O||, MLP, spectral");
+  auto* cmd =
+      app.add_subcommand("weights", "Per-layer weight norms: ||W_Q||, ||W_K||, ||W_V||, ||W_O||, MLP, spectral");
   cmd->footer(
       "Frobenius norms of every projection (query/key/value rows of fused matrices separated), and the largest\n"
       "singular values of W_V and of the OV circuit W_O W_V (power iteration). Writes weights.csv and\n"

@@ -84,13 +84,35 @@ gains::RunInfo run_info(const GainsRun& run) {
 report::Table layers_table(const GainsRun& run) {
   const auto& r = run.result;
   const auto& s = r.seed;
-  std::vector<std::string> cols = {
-      "layer", "attn_gain", "mlp_gain", "combined_gain", "ratio_mlp_attn", "cumulative_gain", "phase", "net",
-      "attn_norm_in", "attn_norm_out", "mlp_norm_in", "mlp_norm_out", "attn_gain_ci_lo", "attn_gain_ci_hi",
-      "mlp_gain_ci_lo", "mlp_gain_ci_hi", "combined_gain_ci_lo", "combined_gain_ci_hi", "attn_token_gain_q10",
-      "attn_token_gain_median", "attn_token_gain_q90", "mlp_token_gain_q10", "mlp_token_gain_median",
-      "mlp_token_gain_q90", "attn_update_ratio", "attn_update_cos", "mlp_update_ratio", "mlp_update_cos",
-      "attn_entropy"};
+  std::vector<std::string> cols = {"layer",
+                                   "attn_gain",
+                                   "mlp_gain",
+                                   "combined_gain",
+                                   "ratio_mlp_attn",
+                                   "cumulative_gain",
+                                   "phase",
+                                   "net",
+                                   "attn_norm_in",
+                                   "attn_norm_out",
+                                   "mlp_norm_in",
+                                   "mlp_norm_out",
+                                   "attn_gain_ci_lo",
+                                   "attn_gain_ci_hi",
+                                   "mlp_gain_ci_lo",
+                                   "mlp_gain_ci_hi",
+                                   "combined_gain_ci_lo",
+                                   "combined_gain_ci_hi",
+                                   "attn_token_gain_q10",
+                                   "attn_token_gain_median",
+                                   "attn_token_gain_q90",
+                                   "mlp_token_gain_q10",
+                                   "mlp_token_gain_median",
+                                   "mlp_token_gain_q90",
+                                   "attn_update_ratio",
+                                   "attn_update_cos",
+                                   "mlp_update_ratio",
+                                   "mlp_update_cos",
+                                   "attn_entropy"};
   if (r.skip_first) cols.insert(cols.end(), {"attn_gain_skip_first", "mlp_gain_skip_first"});
   if (r.module) cols.insert(cols.end(), {"attn_module_gain", "mlp_module_gain"});
   if (run.weights)
@@ -99,14 +121,35 @@ report::Table layers_table(const GainsRun& run) {
   report::Table t(cols);
   for (int l = 0; l < s.n_layers; ++l) {
     const auto& e = r.layers[l];
-    std::vector<report::Cell> row = {
-        cell(l), cell(s.attn_gain[l]), cell(s.mlp_gain[l]), cell(s.combined[l]), cell(s.ratio[l]),
-        cell(s.cumulative[l]), cell(s.phase[l]), cell(s.net[l]), cell(s.attn_norm_in[l]), cell(s.attn_norm_out[l]),
-        cell(s.mlp_norm_in[l]), cell(s.mlp_norm_out[l]), cell(e.attn_ci.lo), cell(e.attn_ci.hi), cell(e.mlp_ci.lo),
-        cell(e.mlp_ci.hi), cell(e.combined_ci.lo), cell(e.combined_ci.hi), cell(e.attn_token_gain.q10),
-        cell(e.attn_token_gain.median), cell(e.attn_token_gain.q90), cell(e.mlp_token_gain.q10),
-        cell(e.mlp_token_gain.median), cell(e.mlp_token_gain.q90), cell(e.attn_update_ratio),
-        cell(e.attn_update_cos), cell(e.mlp_update_ratio), cell(e.mlp_update_cos), cell(e.attn_entropy)};
+    std::vector<report::Cell> row = {cell(l),
+                                     cell(s.attn_gain[l]),
+                                     cell(s.mlp_gain[l]),
+                                     cell(s.combined[l]),
+                                     cell(s.ratio[l]),
+                                     cell(s.cumulative[l]),
+                                     cell(s.phase[l]),
+                                     cell(s.net[l]),
+                                     cell(s.attn_norm_in[l]),
+                                     cell(s.attn_norm_out[l]),
+                                     cell(s.mlp_norm_in[l]),
+                                     cell(s.mlp_norm_out[l]),
+                                     cell(e.attn_ci.lo),
+                                     cell(e.attn_ci.hi),
+                                     cell(e.mlp_ci.lo),
+                                     cell(e.mlp_ci.hi),
+                                     cell(e.combined_ci.lo),
+                                     cell(e.combined_ci.hi),
+                                     cell(e.attn_token_gain.q10),
+                                     cell(e.attn_token_gain.median),
+                                     cell(e.attn_token_gain.q90),
+                                     cell(e.mlp_token_gain.q10),
+                                     cell(e.mlp_token_gain.median),
+                                     cell(e.mlp_token_gain.q90),
+                                     cell(e.attn_update_ratio),
+                                     cell(e.attn_update_cos),
+                                     cell(e.mlp_update_ratio),
+                                     cell(e.mlp_update_cos),
+                                     cell(e.attn_entropy)};
     if (r.skip_first) row.insert(row.end(), {cell(r.skip_first->attn_gain[l]), cell(r.skip_first->mlp_gain[l])});
     if (r.module) row.insert(row.end(), {cell(r.module->attn_gain[l]), cell(r.module->mlp_gain[l])});
     if (run.weights) {
@@ -129,8 +172,8 @@ report::Table seed_layer_table(const gains::SeedSummary& s) {
 }
 
 report::Table module_gains_table(const gains::Result& r) {
-  report::Table t({"Layer", "Attn (residual update)", "Attn (module output)", "MLP (residual update)",
-                   "MLP (module output)"});
+  report::Table t(
+      {"Layer", "Attn (residual update)", "Attn (module output)", "MLP (residual update)", "MLP (module output)"});
   for (int l = 0; l < r.seed.n_layers; ++l)
     t.add_row({cell(l), cell(fmt::format("{:.4f}", r.seed.attn_gain[l])),
                cell(fmt::format("{:.4f}", r.module->attn_gain[l])), cell(fmt::format("{:.4f}", r.seed.mlp_gain[l])),
@@ -155,7 +198,8 @@ report::Table funnel_table(const gains::SeedSummary& s) {
              cell(fmt::format("{}/{} layers", s.mlp_contracting, n))});
   t.add_row({cell(fmt::format("Last layer (L{}) MLP expands", n - 1)), pf(s.last_layer_expands),
              cell(fmt::format("gain={:.3f}", s.mlp_gain.back()))});
-  t.add_row({cell("Last layer has max MLP gain"), pf(s.last_layer_is_max), cell(fmt::format("max at L{}", s.L_star_mlp))});
+  t.add_row(
+      {cell("Last layer has max MLP gain"), pf(s.last_layer_is_max), cell(fmt::format("max at L{}", s.L_star_mlp))});
   t.add_row({cell("FUNNEL MODEL CONFIRMED"), pf(s.funnel_confirmed), cell("first three (the seed's code)")});
   return t;
 }
@@ -172,7 +216,8 @@ compare::GainsSummary load_reference(const std::string& reference) {
 report::Table comparison_table(const compare::GainsSummary& ref, const GainsRun& run) {
   const compare::GainsSummary mine = gains::summary_of(run.result, run_info(run));
   report::Table t({"Metric", ref.model, mine.model});
-  for (const compare::Metric& m : compare::metrics()) t.add_row({cell(m.label), cell(m.value(ref)), cell(m.value(mine))});
+  for (const compare::Metric& m : compare::metrics())
+    t.add_row({cell(m.label), cell(m.value(ref)), cell(m.value(mine))});
   return t;
 }
 
@@ -222,8 +267,9 @@ void write_gains_figures(const GainsRun& run, const std::filesystem::path& dir,
   q3.hlines = {ref(1.0, "Neutral (gain=1)")};
   Panel q4 = panel("Information Funnel: Cumulative Compression", "Layer", "Cumulative Gain (product of all gains)");
   q4.log_y = true;
-  q4.lines = {line("Cumulative Gain", x, s.cumulative, LineStyle::Lines), line(fmt::format("Bottleneck (L{})", s.bottleneck), {double(s.bottleneck)}, {s.cumulative[s.bottleneck]},
-               LineStyle::Points)};
+  q4.lines = {line("Cumulative Gain", x, s.cumulative, LineStyle::Lines),
+              line(fmt::format("Bottleneck (L{})", s.bottleneck), {double(s.bottleneck)}, {s.cumulative[s.bottleneck]},
+                   LineStyle::Points)};
   q4.hlines = {ref(1.0, "")};
   f.panels = {q1, q2, q3, q4};
   f.render(dir / "funnel.png", dir / "funnel.svg");
@@ -236,12 +282,14 @@ void write_gains_report(const GainsRun& run, const std::filesystem::path& dir, c
   Html h("streamgauge gains: " + run.model->name());
   for (auto& w : run.warnings) h.warning(w);
   h.paragraph(fmt::format("{} layers, d_model {}, {} ({}). {}", s.n_layers, run.model->arch().d_model,
-                          plural(run.prompts->prompts.size(), "prompt"), run.prompts->source, run.prompts->special_tokens_note));
+                          plural(run.prompts->prompts.size(), "prompt"), run.prompts->source,
+                          run.prompts->special_tokens_note));
   h.heading("Seed 000: per-layer gains and phases");
-  h.paragraph(fmt::format("Attention min gain {:.4f} at layer {}; MLP max gain {:.4f} at layer {}. "
-                          "Hypothesis (attention contracts, FFN expands) confirmed: {}.",
-                          s.attn_gain[s.L_star_attn], s.L_star_attn, s.mlp_gain[s.L_star_mlp], s.L_star_mlp,
-                          s.hypothesis_confirmed ? "yes" : "no"));
+  h.paragraph(
+      fmt::format("Attention min gain {:.4f} at layer {}; MLP max gain {:.4f} at layer {}. "
+                  "Hypothesis (attention contracts, FFN expands) confirmed: {}.",
+                  s.attn_gain[s.L_star_attn], s.L_star_attn, s.mlp_gain[s.L_star_mlp], s.L_star_mlp,
+                  s.hypothesis_confirmed ? "yes" : "no"));
   h.table(seed_layer_table(s));
   if (run.result.module) {
     h.paragraph(post_norm_note());
@@ -256,9 +304,11 @@ void write_gains_report(const GainsRun& run, const std::filesystem::path& dir, c
     h.table(*comparison);
   }
   h.heading("All per-layer metrics");
-  h.paragraph("Bootstrap 95% intervals over prompts, per-token gain quantiles, update-to-residual ratios and "
-              "cosines, attention entropy" + std::string(run.weights ? ", weight norms" : "") +
-              ". Definitions are in gains.json under \"definitions\"; the same table is layers.csv.");
+  h.paragraph(
+      "Bootstrap 95% intervals over prompts, per-token gain quantiles, update-to-residual ratios and "
+      "cosines, attention entropy" +
+      std::string(run.weights ? ", weight norms" : "") +
+      ". Definitions are in gains.json under \"definitions\"; the same table is layers.csv.");
   h.table(layers_table(run));
   h.provenance(doc["provenance"]);
   h.write(dir / "report.html");

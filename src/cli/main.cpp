@@ -1,7 +1,7 @@
 // streamgauge: measure how each sublayer of a transformer changes its residual stream.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <string>

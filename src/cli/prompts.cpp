@@ -122,9 +122,10 @@ PromptSet PromptsInput::resolve(const Model& model) const {
   }
   const std::filesystem::path tok_path = tokenizer.empty() ? model.dir() : std::filesystem::path(tokenizer);
   if (tokenizer.empty() && !Tokenizer::found_in(model.dir()))
-    fail("{}: no tokenizer (tokenizer.json, vocab.json + merges.txt or tokenizer.model); give --tokenizer PATH "
-         "or token ids with --ids-file",
-         model.dir().string());
+    fail(
+        "{}: no tokenizer (tokenizer.json, vocab.json + merges.txt or tokenizer.model); give --tokenizer PATH "
+        "or token ids with --ids-file",
+        model.dir().string());
   auto tok = Tokenizer::load(tok_path);
   for (auto& p : set.prompts)
     if (p.ids.empty()) {

@@ -9,7 +9,7 @@
 namespace sg {
 
 struct Batch {
-  std::vector<int32_t> tokens;    // all sequences, concatenated
+  std::vector<int32_t> tokens;      // all sequences, concatenated
   std::vector<int64_t> offsets{0};  // sequence i is rows [offsets[i], offsets[i+1])
 
   static Batch of(std::span<const std::vector<int32_t>> sequences) {

@@ -96,8 +96,7 @@ void Engine::validate(const Batch& b, int64_t past) const {
   }
 }
 
-void Engine::run(const Batch& batch, std::span<Observer* const> observers, const RunOptions& options,
-                 KvCache* cache) {
+void Engine::run(const Batch& batch, std::span<Observer* const> observers, const RunOptions& options, KvCache* cache) {
   const int64_t past = cache ? cache->length : 0;
   validate(batch, past);
   const ArchSpec& a = model_.arch();
@@ -266,11 +265,12 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
   norm(w.final_norm, x, h1);
   dispatch.fire(Point::LnFinalOut, -1, batch, h1, d);
   if (dispatch.wants(Point::Logits)) {
-    if (!w.unembed.weight) fail("{}: the checkpoint has no unembedding tensor: logits are unavailable",
-                                model_.dir().string());
+    if (!w.unembed.weight)
+      fail("{}: the checkpoint has no unembedding tensor: logits are unavailable", model_.dir().string());
     std::vector<float> logits(N * static_cast<int64_t>(a.vocab_size));
     linear_.apply(w.unembed, h1, N, logits.data());
-    if (a.final_softcap > 0) kernels::softcap(logits.data(), static_cast<int64_t>(logits.size()), static_cast<float>(a.final_softcap));
+    if (a.final_softcap > 0)
+      kernels::softcap(logits.data(), static_cast<int64_t>(logits.size()), static_cast<float>(a.final_softcap));
     dispatch.fire(Point::Logits, -1, batch, logits.data(), a.vocab_size);
   }
 }

@@ -48,10 +48,8 @@ void activate_span(Activation act, float* x, int64_t n) {
       return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_erf(v); });
     case Activation::GeluTanh:
       return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_tanh(v); });
-    case Activation::Silu:
-      return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::silu(v); });
-    case Activation::Relu:
-      return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::relu(v); });
+    case Activation::Silu: return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::silu(v); });
+    case Activation::Relu: return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::relu(v); });
   }
 }
 
@@ -209,7 +207,7 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, const JobRow
 
   for (int64_t i0 = past; i0 < T; i0 += kQueryBlock) {
     const int nb = static_cast<int>(std::min<int64_t>(kQueryBlock, T - i0));
-    const int64_t n_keys = i0 + nb;  // causal: the block's last query sees keys up to i0+nb-1
+    const int64_t n_keys = i0 + nb;    // causal: the block's last query sees keys up to i0+nb-1
     const int64_t lo = first_key(i0);  // ... and its first query none before this one
     const float* qr[kQueryBlock];
     for (int r = 0; r < kQueryBlock; ++r) qr[r] = qs + (i0 + std::min(r, nb - 1)) * hd;  // spare rows repeat
@@ -355,9 +353,10 @@ void check_residual(int layer, const char* what, const float* pre, const float* 
     const double expected = static_cast<double>(pre[i]) + attn[i] + (mlp ? mlp[i] : 0.0f);
     if (!std::isfinite(post[i]) || !std::isfinite(expected))
       fail("layer {}: non-finite activations in the residual stream (non-finite weights or overflow?)", layer);
-    fail("layer {}: residual identity violated: {} differs from the sum of its parts by {} at element {} "
-         "(a capture point is not the tensor it names)",
-         layer, what, std::fabs(post[i] - expected), i);
+    fail(
+        "layer {}: residual identity violated: {} differs from the sum of its parts by {} at element {} "
+        "(a capture point is not the tensor it names)",
+        layer, what, std::fabs(post[i] - expected), i);
   }
 }
 

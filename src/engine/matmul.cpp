@@ -11,8 +11,8 @@ namespace sg::matmul {
 
 namespace detail {
 void f32_avx2(const Problem& p);
-void bf16_avx2(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
-               float* y, int64_t ldy);
+void bf16_avx2(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias, float* y,
+               int64_t ldy);
 #ifdef SG_HAVE_AVX512
 void f32_avx512(const Problem& p);
 void bf16_avx512(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
@@ -33,8 +33,7 @@ const char* to_string(Isa isa) {
 
 bool supported(Isa isa) {
   switch (isa) {
-    case Isa::Avx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case Isa::Avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case Isa::Avx512:
     case Isa::Avx512Bf16:
 #ifdef SG_HAVE_AVX512
@@ -59,8 +58,8 @@ Isa choose() {
   if (!env || !*env) return best;
   for (Isa i : {Isa::Avx2, Isa::Avx512, Isa::Avx512Bf16})
     if (std::string_view(env) == to_string(i)) {
-      if (!supported(i)) fail("SG_ISA={}: this CPU or build has no {} kernels (the widest here: {})", env, env,
-                              to_string(best));
+      if (!supported(i))
+        fail("SG_ISA={}: this CPU or build has no {} kernels (the widest here: {})", env, env, to_string(best));
       return i;
     }
   fail("SG_ISA={}: expected avx2, avx512 or avx512_bf16", env);

@@ -18,7 +18,9 @@ struct Avx2 {
   static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
   static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
   // The first n (< 8) lanes; loads give zero past them.
-  static __m256i first(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); }
+  static __m256i first(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
   static Vec load_first(const float* p, int n) { return _mm256_maskload_ps(p, first(n)); }
   static void store_first(float* p, Vec v, int n) { _mm256_maskstore_ps(p, first(n), v); }
   // r[i][j] <- r[j][i], 8 x 8.
@@ -44,8 +46,8 @@ struct Avx2 {
 
 void f32_avx2(const Problem& p) { run<Avx2, false>(p); }
 
-void bf16_avx2(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
-               float* y, int64_t ldy) {
+void bf16_avx2(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias, float* y,
+               int64_t ldy) {
   run_bf16_emulated<Avx2>(M, N, K, x, ldx, w, bias, y, ldy);
 }
 

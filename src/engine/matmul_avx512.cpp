@@ -20,7 +20,9 @@ struct Avx512 {
   static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
   static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
   // The first n (< 16) lanes; loads give zero past them.
-  static Vec load_first(const float* p, int n) { return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p); }
+  static Vec load_first(const float* p, int n) {
+    return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p);
+  }
   static void store_first(float* p, Vec v, int n) {
     _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), v);
   }
@@ -38,7 +40,7 @@ struct Avx512 {
     };
     __m512 t[16];
     for (int i = 0; i < 16; i += 2) {
-      t[i] = _mm512_maskz_unpacklo_ps(all, r[i], r[i + 1]);      // per 128-bit lane: r[i][0] r[i+1][0] r[i][1] r[i+1][1]
+      t[i] = _mm512_maskz_unpacklo_ps(all, r[i], r[i + 1]);  // per 128-bit lane: r[i][0] r[i+1][0] r[i][1] r[i+1][1]
       t[i + 1] = _mm512_maskz_unpackhi_ps(all, r[i], r[i + 1]);  // elements 2, 3
     }
     for (int i = 0; i < 16; i += 4) {  // per lane l: element 4l + e of rows i..i+3 in r[i + e]
@@ -167,9 +169,9 @@ void bf16_native(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx
           for (int64_t nb = nb0; nb < nb1; ++nb) {
             const int64_t n0 = nb * kRows, nr = std::min<int64_t>(kRows, N - n0);
             const bool in_place = nr == kRows && Kp == K;
-            const uint16_t* rows = in_place ? W + n0 * K + 2 * q0
-                                            : padded_rows(W + n0 * K + 2 * q0, K, nr, std::min(2 * qc, K - 2 * q0),
-                                                          2 * qc, rows_buf);
+            const uint16_t* rows =
+                in_place ? W + n0 * K + 2 * q0
+                         : padded_rows(W + n0 * K + 2 * q0, K, nr, std::min(2 * qc, K - 2 * q0), 2 * qc, rows_buf);
             float* tiles = outs + (nb - nb0) * n_panels * kRows * kPanel;
             for (int64_t mp = 0; mp < n_panels; ++mp)
               tile_bf16(qc, rows, in_place ? K : 2 * qc, xt + mp * Kp * kPanel + q0 * 2 * kPanel,

@@ -111,8 +111,7 @@ struct Kernels {
   // depth split into blocks this way gives the same bits as one pass (the
   // accumulators are float32 in registers and in out alike).
   template <bool kPairs>
-  static void tile(int64_t K, const float* rows, int64_t lds, const float* panel, int64_t ldp, float* out,
-                   bool carry) {
+  static void tile(int64_t K, const float* rows, int64_t lds, const float* panel, int64_t ldp, float* out, bool carry) {
     Vec acc[kRows][2];
 #pragma GCC unroll 16
     for (int i = 0; i < kRows; ++i) {
@@ -145,7 +144,6 @@ struct Kernels {
     }
   }
 };
-
 
 // Depth [k0, k1) of x transposed into panels xt [panel][k][P] (panel stride
 // Kp * P), zero past M and K: square blocks of V::kLanes tokens x kLanes depths
@@ -360,8 +358,8 @@ void run(const Problem& p) {
 
 // The emulated BF16 path: x widened exactly, then the pair-order float kernels.
 template <class V>
-void run_bf16_emulated(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w,
-                       const float* bias, float* y, int64_t ldy) {
+void run_bf16_emulated(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
+                       float* y, int64_t ldy) {
   static thread_local std::vector<float> wide;
   float* xf = scratch(wide, static_cast<size_t>(M * K));
 #pragma omp parallel for schedule(static) if (parallel_worth(M, N, K))

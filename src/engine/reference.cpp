@@ -73,8 +73,7 @@ Dense dense(const Linear& L) {
   if (!L.weight) fail("internal: reference: a projection has no weight");
   Dense m{L.in, L.out, Vec(static_cast<size_t>(L.in * L.out)), {}};
   for (int64_t o = 0; o < L.out; ++o)
-    for (int64_t i = 0; i < L.in; ++i)
-      m.w[o * L.in + i] = element(*L.weight, L.in_out ? i * L.out + o : o * L.in + i);
+    for (int64_t i = 0; i < L.in; ++i) m.w[o * L.in + i] = element(*L.weight, L.in_out ? i * L.out + o : o * L.in + i);
   if (L.bias) m.b = widen(*L.bias);
   return m;
 }
@@ -239,7 +238,7 @@ class Forward {
         fail("internal: reference: a per-head fused QKV projection needs as many key/value heads as query heads");
       // Where component c (0 q, 1 k, 2 v) of head g starts within a row.
       auto offset = [&](int c, int g) -> int64_t {
-        if (w_.qkv_layout == QkvLayout::FusedPerHead) return (int64_t{g} * 3 + c) * hd;  // [head][q|k|v][hd]
+        if (w_.qkv_layout == QkvLayout::FusedPerHead) return (int64_t{g} * 3 + c) * hd;             // [head][q|k|v][hd]
         return (c == 0 ? 0 : int64_t{H} * hd + (c == 2 ? int64_t{KV} * hd : 0)) + int64_t{g} * hd;  // [Q|K|V]
       };
       for (int64_t t = 0; t < T_; ++t)
@@ -321,8 +320,7 @@ std::map<std::string, ReferenceTensor> reference_forward(const Model& model, std
   const ArchSpec& a = model.arch();
   const int64_t T = static_cast<int64_t>(tokens.size());
   if (T == 0) fail("reference forward: the sequence is empty");
-  if (T > a.max_positions)
-    fail("reference forward: {} tokens, more than the model's {} positions", T, a.max_positions);
+  if (T > a.max_positions) fail("reference forward: {} tokens, more than the model's {} positions", T, a.max_positions);
   for (int64_t t = 0; t < T; ++t)
     if (tokens[t] < 0 || tokens[t] >= a.vocab_size)
       fail("reference forward: token id {} at position {} is outside the vocabulary (0..{})", tokens[t], t,

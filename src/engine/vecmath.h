@@ -155,8 +155,8 @@ namespace detail {
 // within 0.65 ulp, subnormals and the overflow to inf included. Exactly 0 below
 // -110 (e^-110 < 2^-158: 0 in float even after a product with any float < 2^8).
 SG_VEC_FN D16 exp_hl(const F16& x_hi, const F16& lo) {
-  const I16 under = sign_mask(x_hi) & abs_greater(x_hi, 110.0f);  // x < -110: 0 in the end
-  const I16 over = ~sign_mask(x_hi) & abs_greater(x_hi, 89.0f);   // x > 89: inf in float
+  const I16 under = sign_mask(x_hi) & abs_greater(x_hi, 110.0f);                   // x < -110: 0 in the end
+  const I16 over = ~sign_mask(x_hi) & abs_greater(x_hi, 89.0f);                    // x > 89: inf in float
   const F16 hi = select(under, splat(-110.0f), select(over, splat(89.0f), x_hi));  // NaN stays
   const F16 shifter = splat(0x1.8p23f);
   const F16 t = hi * 0x1.715476p+0f + shifter;  // 1/ln2; the low mantissa bits of t hold n
@@ -177,9 +177,7 @@ SG_VEC_FN D16 exp_hl(const F16& x_hi, const F16& lo) {
 }
 
 // e^-|v| for v = hi + lo, in double lanes.
-SG_VEC_FN D16 exp_neg_abs(const F16& hi, const F16& lo) {
-  return exp_hl(-abs(hi), select(sign_mask(hi), lo, -lo));
-}
+SG_VEC_FN D16 exp_neg_abs(const F16& hi, const F16& lo) { return exp_hl(-abs(hi), select(sign_mask(hi), lo, -lo)); }
 }  // namespace detail
 
 // e^x: within 0.69 ulp; inf above 88.72, 0 below -103.98, exp(+-inf) = inf, 0.
@@ -345,7 +343,7 @@ SG_VEC_FN D16 log(const D16& x) {
   constexpr long long kInfBits = 0x7ff0000000000000LL;
   out = select(negative_mask((mag ^ kInfBits) - 1), splat(__builtin_inf()), out);  // +-inf (-inf: below)
   out = select(negative_mask((L16)u) | negative_mask(kInfBits - mag), splat(__builtin_nan("")), out);  // < 0, NaN
-  return select(negative_mask(mag - 1), splat(-__builtin_inf()), out);  // +-0
+  return select(negative_mask(mag - 1), splat(-__builtin_inf()), out);                                 // +-0
 }
 
 // ---- spans and scalars -----------------------------------------------------------
@@ -444,9 +442,8 @@ SG_VEC_FN double sum_squares(const float* x, int64_t n) {
   });
 }
 SG_VEC_FN double dot(const float* a, const float* b, int64_t n) {
-  return fixed_sum(n, [a, b](int64_t i, int k) SG_VEC_LAMBDA {
-    return widen(load_first(a + i, k)) * widen(load_first(b + i, k));
-  });
+  return fixed_sum(
+      n, [a, b](int64_t i, int k) SG_VEC_LAMBDA { return widen(load_first(a + i, k)) * widen(load_first(b + i, k)); });
 }
 
 }  // namespace SG_VEC_ISA

@@ -6,8 +6,8 @@
 // consecutive sequences), so this only builds views into them.
 #include <vector>
 
-#include "measure/last_token.h"
 #include "experiments/alignment_stats.h"
+#include "measure/last_token.h"
 #include "util/error.h"
 
 namespace sg::align {
@@ -17,9 +17,7 @@ inline std::vector<LayerPair> layer_pairs(const LastTokenRows& rows) {
   if (rows.n_sequences() % 2 != 0)
     fail("align: {} captured sequences cannot be split into a and b halves", rows.n_sequences());
   const size_t n = rows.n_sequences() / 2, d = static_cast<size_t>(rows.d_model());
-  auto view = [&](int layer, LastTokenPoint p, size_t first) {
-    return MatrixView{rows.row(layer, p, first), n, d};
-  };
+  auto view = [&](int layer, LastTokenPoint p, size_t first) { return MatrixView{rows.row(layer, p, first), n, d}; };
   std::vector<LayerPair> out;
   for (int l = 0; l < rows.n_layers(); ++l) {
     LayerPair lp;

@@ -10,15 +10,14 @@
 #include <limits>
 #include <numeric>
 
-#include "measure/reducer.h"
 #include "experiments/pyrandom.h"
 #include "experiments/seed_math.h"
+#include "measure/reducer.h"
 #include "util/error.h"
 
 namespace sg::align {
 
-PermutationSet::PermutationSet(size_t n, size_t n_perms, uint32_t seed)
-    : n_(n), count_(n_perms) {
+PermutationSet::PermutationSet(size_t n, size_t n_perms, uint32_t seed) : n_(n), count_(n_perms) {
   if (n_perms == 0) fail("the alignment z-score needs at least one permutation (n_perms = 0)");
   rnd::NumpyRandomState rs(seed);
   perms_.reserve(n * n_perms);
@@ -74,8 +73,7 @@ Rows pack_panels(const Rows& ub, size_t n, size_t d) {
 // g[r][j] = <ua_r, ub_j> for r < rows, j < n. Every entry is accumulated in
 // dimension order (k = 0, 1, ...), exactly like a plain dot product, so the result
 // does not depend on tiling or threads; the fixed-size tile loops vectorise.
-void gram_rows(const double* ua, size_t rows, const double* panels, size_t n, size_t d,
-               double* g) {
+void gram_rows(const double* ua, size_t rows, const double* panels, size_t n, size_t d, double* g) {
   const size_t n_panels = (n + kTileCols - 1) / kTileCols;
   const size_t n_groups = (rows + kTileRows - 1) / kTileRows;
   const ptrdiff_t tiles = static_cast<ptrdiff_t>(n_groups * n_panels);
@@ -107,8 +105,8 @@ void gram_rows(const double* ua, size_t rows, const double* panels, size_t n, si
 
 }  // namespace
 
-ZScore matched_vs_scrambled_z(const double* a, const double* b, size_t d,
-                              const PermutationSet& perms, std::vector<double>* scrambled) {
+ZScore matched_vs_scrambled_z(const double* a, const double* b, size_t d, const PermutationSet& perms,
+                              std::vector<double>* scrambled) {
   const size_t n = perms.n();
   const size_t n_perms = perms.count();
   if (n == 0) fail("the alignment z-score needs at least one pair");
@@ -155,8 +153,7 @@ namespace {
 // (zh_h_pre[l] + zh_attn_delta[l], then + zh_mlp_delta[l]); for a sequential model
 // that float32 sum is also bit for bit the residual the engine itself computes.
 enum class State { pre, post_attn, post_mlp, attn_alone, mlp_alone };
-constexpr State kStates[] = {State::pre, State::post_attn, State::post_mlp, State::attn_alone,
-                             State::mlp_alone};
+constexpr State kStates[] = {State::pre, State::post_attn, State::post_mlp, State::attn_alone, State::mlp_alone};
 
 Rows state_rows(const LayerVectors& v, State s) {
   const size_t count = v.h_pre.rows * v.h_pre.cols;
@@ -227,13 +224,10 @@ std::vector<uint32_t> drop_top_dims(Rows& a, Rows& b, size_t n, size_t d, size_t
   std::vector<double> mean, var;
   column_moments(a, b, n, d, mean, var);
   // NaN (from non-finite input) ranks as the largest, keeping the order strict.
-  auto key = [&](uint32_t j) {
-    return std::isnan(var[j]) ? std::numeric_limits<double>::infinity() : var[j];
-  };
+  auto key = [&](uint32_t j) { return std::isnan(var[j]) ? std::numeric_limits<double>::infinity() : var[j]; };
   std::vector<uint32_t> order(d);
   std::iota(order.begin(), order.end(), 0U);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](uint32_t x, uint32_t y) { return key(x) > key(y); });
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t x, uint32_t y) { return key(x) > key(y); });
   std::vector<uint32_t> dropped(order.begin(), order.begin() + static_cast<ptrdiff_t>(k));
   std::vector<bool> keep(d, true);
   for (uint32_t j : dropped) keep[j] = false;
@@ -274,8 +268,8 @@ std::vector<uint32_t>& dims_of(DroppedDims& d, State st) {
 }
 
 void finish_deltas(LayerScores& s) {
-  s.dz_attn = s.post_attn.z - s.pre.z;       // seed: dz_attn = z_post_attn - z_pre
-  s.dz_mlp = s.post_mlp.z - s.post_attn.z;   // seed: dz_mlp = z_post_mlp - z_post_attn
+  s.dz_attn = s.post_attn.z - s.pre.z;      // seed: dz_attn = z_post_attn - z_pre
+  s.dz_mlp = s.post_mlp.z - s.post_attn.z;  // seed: dz_mlp = z_post_mlp - z_post_attn
 }
 
 // np.linalg.norm(x, axis=1).mean()
@@ -285,11 +279,9 @@ double mean_row_norm(const MatrixView& m) {
   return total / static_cast<double>(m.rows);
 }
 
-void check_shape(int layer, const char* side, const char* name, const MatrixView& m, size_t n,
-                 size_t d) {
+void check_shape(int layer, const char* side, const char* name, const MatrixView& m, size_t n, size_t d) {
   if (m.rows != n || m.cols != d) {
-    fail("align: layer {}: {}.{} is {} x {}, expected {} x {}", layer, side, name, m.rows, m.cols,
-         n, d);
+    fail("align: layer {}: {}.{} is {} x {}, expected {} x {}", layer, side, name, m.rows, m.cols, n, d);
   }
   if (m.data == nullptr) fail("align: layer {}: {}.{} has no data", layer, side, name);
 }
@@ -308,14 +300,12 @@ void check_layer(int layer, const LayerPair& v, const AlignOptions& options, siz
     check_shape(layer, side, "mlp_delta", lv->mlp_delta, n, d);
   }
   if (options.drop_top_dims >= d) {
-    fail("align: cannot drop the top {} dimensions of {}-dimensional vectors",
-         options.drop_top_dims, d);
+    fail("align: cannot drop the top {} dimensions of {}-dimensional vectors", options.drop_top_dims, d);
   }
 }
 
 // analyze_layer() after check_layer(): throws nothing but std::bad_alloc.
-LayerResult compute_layer(int layer, const LayerPair& v, const AlignOptions& options,
-                          const PermutationSet& perms) {
+LayerResult compute_layer(int layer, const LayerPair& v, const AlignOptions& options, const PermutationSet& perms) {
   const size_t n = perms.n();
   const size_t d = v.a.h_pre.cols;
   LayerResult r;
@@ -333,8 +323,7 @@ LayerResult compute_layer(int layer, const LayerPair& v, const AlignOptions& opt
     if (r.top_dims_removed) {
       // Last use of a and b: reduce them in place.
       dims_of(r.dropped_dims, st) = drop_top_dims(a, b, n, d, options.drop_top_dims);
-      score_of(*r.top_dims_removed, st) =
-          matched_vs_scrambled_z(a.data(), b.data(), d - options.drop_top_dims, perms);
+      score_of(*r.top_dims_removed, st) = matched_vs_scrambled_z(a.data(), b.data(), d - options.drop_top_dims, perms);
     }
   }
   finish_deltas(r.raw);
@@ -386,8 +375,7 @@ AlignResult analyze(std::span<const LayerPair> layers, const AlignOptions& optio
   }
   for (size_t l = 0; l < layers.size(); ++l) {
     if (layers[l].a.h_pre.cols != res.hidden_size) {
-      fail("align: layer {} has {}-dimensional vectors, layer 0 has {}", l,
-           layers[l].a.h_pre.cols, res.hidden_size);
+      fail("align: layer {} has {}-dimensional vectors, layer 0 has {}", l, layers[l].a.h_pre.cols, res.hidden_size);
     }
     check_layer(static_cast<int>(l), layers[l], options, res.n_pairs);
   }
@@ -433,8 +421,8 @@ std::string seed_layer_line(const LayerResult& r) {
       " L{:>2d}: z_pre={:>5.1f} → +attn={:>+5.1f} → +mlp={:>+5.1f} → z_post={:>5.1f}"
       " | attn_alone={:>5.1f} mlp_alone={:>5.1f}"
       " | norms: pre={:.0f} attn={:.0f} mlp={:.0f}{}",
-      r.layer, s.pre.z, s.dz_attn, s.dz_mlp, s.post_mlp.z, s.attn_alone.z, s.mlp_alone.z,
-      r.norm_h_pre, r.norm_attn_delta, r.norm_mlp_delta, marker);
+      r.layer, s.pre.z, s.dz_attn, s.dz_mlp, s.post_mlp.z, s.attn_alone.z, s.mlp_alone.z, r.norm_h_pre,
+      r.norm_attn_delta, r.norm_mlp_delta, marker);
 }
 
 nlohmann::ordered_json seed_layer_json(const LayerResult& r) {
@@ -466,8 +454,7 @@ nlohmann::ordered_json seed_summary_json(const Summary& s) {
   j["attn_aligned_layers"] = s.attn_aligned_layers;
   j["mlp_aligned_layers"] = s.mlp_aligned_layers;
   // Not in the seed's JSON (it only prints the ratio): appended after its keys.
-  j["ratio_dz_attn_mlp"] =
-      s.ratio_attn_mlp ? nlohmann::ordered_json(*s.ratio_attn_mlp) : nlohmann::ordered_json();
+  j["ratio_dz_attn_mlp"] = s.ratio_attn_mlp ? nlohmann::ordered_json(*s.ratio_attn_mlp) : nlohmann::ordered_json();
   return j;
 }
 

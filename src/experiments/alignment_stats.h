@@ -34,9 +34,7 @@ class PermutationSet {
   PermutationSet(size_t n, size_t n_perms, uint32_t seed = 42);
   size_t n() const { return n_; }
   size_t count() const { return count_; }
-  std::span<const uint32_t> operator[](size_t k) const {
-    return {perms_.data() + k * n_, n_};
-  }
+  std::span<const uint32_t> operator[](size_t k) const { return {perms_.data() + k * n_, n_}; }
 
  private:
   size_t n_ = 0;
@@ -61,8 +59,7 @@ struct ZScore {
 // through the N x N Gram matrix of the normalised rows (in row blocks, so memory
 // stays bounded for large N): matched is its diagonal's mean and each permutation
 // a gather-and-sum over it. `scrambled`, when given, receives the n_perms values.
-ZScore matched_vs_scrambled_z(const double* a, const double* b, size_t d,
-                              const PermutationSet& perms,
+ZScore matched_vs_scrambled_z(const double* a, const double* b, size_t d, const PermutationSet& perms,
                               std::vector<double>* scrambled = nullptr);
 
 // The captured last-token vectors of one layer for one language.
@@ -78,8 +75,8 @@ struct LayerPair {
 };
 
 struct AlignOptions {
-  size_t n_perms = 500;      // the seed's main() passes n_perms=500
-  uint32_t perm_seed = 42;   // matched_vs_scrambled_z's RandomState(42)
+  size_t n_perms = 500;     // the seed's main() passes n_perms=500
+  uint32_t perm_seed = 42;  // matched_vs_scrambled_z's RandomState(42)
   // Parallel-residual model (GPT-NeoX use_parallel_residual, GPT-J): h_pre + attn
   // is not a state the model ever has. The numbers are computed as the seed does
   // anyway; the result carries the label.
@@ -93,13 +90,13 @@ struct AlignOptions {
 // The five z-scores (and their differences) of one layer under one representation
 // of the vectors (raw = the seed's; or one of the beyond-the-seed variants).
 struct LayerScores {
-  ZScore pre;         // seed: z_pre        on h_pre
-  ZScore post_attn;   // seed: z_post_attn  on h_pre + attn_delta
-  ZScore post_mlp;    // seed: z_post_mlp   on h_pre + attn_delta + mlp_delta
-  ZScore attn_alone;  // seed: z_attn_correction_alone on attn_delta
-  ZScore mlp_alone;   // seed: z_mlp_correction_alone  on mlp_delta
-  double dz_attn = 0; // seed: dz_attn = z_post_attn - z_pre
-  double dz_mlp = 0;  // seed: dz_mlp  = z_post_mlp - z_post_attn
+  ZScore pre;          // seed: z_pre        on h_pre
+  ZScore post_attn;    // seed: z_post_attn  on h_pre + attn_delta
+  ZScore post_mlp;     // seed: z_post_mlp   on h_pre + attn_delta + mlp_delta
+  ZScore attn_alone;   // seed: z_attn_correction_alone on attn_delta
+  ZScore mlp_alone;    // seed: z_mlp_correction_alone  on mlp_delta
+  double dz_attn = 0;  // seed: dz_attn = z_post_attn - z_pre
+  double dz_mlp = 0;   // seed: dz_mlp  = z_post_mlp - z_post_attn
   // The seed's per-layer markers: `if abs(dz_attn) > 1.5: marker += " *** ATTN"`,
   // `if abs(dz_mlp) > 1.5: marker += " *** MLP"`.
   bool marker_attn() const;
@@ -148,9 +145,9 @@ struct AlignResult {
   bool post_attn_is_model_state = true;
   std::string post_attn_note;
   std::vector<LayerResult> layers;
-  Summary summary;                                   // the seed's, on raw
-  std::optional<Summary> summary_standardized;       // same rules, standardised z
-  std::optional<Summary> summary_top_dims_removed;   // same rules, top-k dropped
+  Summary summary;                                  // the seed's, on raw
+  std::optional<Summary> summary_standardized;      // same rules, standardised z
+  std::optional<Summary> summary_top_dims_removed;  // same rules, top-k dropped
 };
 
 // One layer. Throws sg::Error (naming layer, side and matrix) if the six matrices

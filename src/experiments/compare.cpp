@@ -127,8 +127,7 @@ struct Costs {
   }
 };
 
-Segmentation from_bounds(const Samples& s, const Costs& c, const std::vector<size_t>& bounds,
-                         double noise_variance) {
+Segmentation from_bounds(const Samples& s, const Costs& c, const std::vector<size_t>& bounds, double noise_variance) {
   Segmentation out;
   out.n_samples = s.y.size();
   for (size_t b = 0; b + 1 < bounds.size(); ++b) {
@@ -202,8 +201,7 @@ Segmentation segment_by_bic(const LayerSeries& gains, size_t k_max) {
   auto choose = [&](double var) {
     size_t best = 1;
     for (size_t k = 2; k <= k_max; ++k)
-      if (segmentation_bic(dp.best[k][n], n, k, var) < segmentation_bic(dp.best[best][n], n, best, var))
-        best = k;
+      if (segmentation_bic(dp.best[k][n], n, k, var) < segmentation_bic(dp.best[best][n], n, best, var)) best = k;
     return best;
   };
   double var = noise_variance_of(s.y);
@@ -220,8 +218,7 @@ Segmentation segment_by_bic(const LayerSeries& gains, size_t k_max) {
   return out;
 }
 
-Segmentation evaluate_phases(const LayerSeries& gains, const std::vector<SeedPhase>& phases,
-                             double noise_variance) {
+Segmentation evaluate_phases(const LayerSeries& gains, const std::vector<SeedPhase>& phases, double noise_variance) {
   Samples s = log_samples(gains);
   Segmentation out;
   size_t used = 0;

@@ -32,8 +32,8 @@ struct SeedPhase {
 // One model's `gains` summary: the keys of the seeds' JSON summaries (000/001)
 // plus parameter counts. Counts are -1 and gains NaN when unknown.
 struct GainsSummary {
-  std::string model;       // e.g. "EleutherAI/pythia-6.9b"
-  std::string source;      // the file it came from, or "preset:<name>"
+  std::string model;   // e.g. "EleutherAI/pythia-6.9b"
+  std::string source;  // the file it came from, or "preset:<name>"
   bool preset = false;
   int n_layers = 0, hidden_dim = -1, n_prompts = -1;
   double n_params = kMissing, n_params_non_embedding = kMissing;
@@ -55,16 +55,15 @@ struct GainsSummary {
 // A gains.json file is read by gains::summary_from_json (experiments/gains_json.h),
 // a run in memory summarised by gains::summary_of.
 
-
 // --- presets: the numbers published in seeds 001/002 (compare_presets.cpp) ---
 std::vector<std::string> preset_names();
 std::optional<GainsSummary> preset(const std::string& name);
 
 // Seed 002's scaling claim, in its own rounded numbers (section 3).
 struct SeedScalingClaim {
-  double gain_small, gain_large;      // 3.60, 6.24 (last-layer MLP gain)
-  double params_small, params_large;  // 1.4e9, 6.9e9 (the names' sizes)
-  double quoted_alpha;                // 0.35
+  double gain_small, gain_large;                              // 3.60, 6.24 (last-layer MLP gain)
+  double params_small, params_large;                          // 1.4e9, 6.9e9 (the names' sizes)
+  double quoted_alpha;                                        // 0.35
   std::vector<std::pair<double, double>> quoted_predictions;  // (params, gain): 12e9 ~7.5 ...
   std::vector<std::string> prediction_labels;                 // "Pythia-12B", ...
 };
@@ -94,11 +93,11 @@ struct Segment {
 };
 struct Segmentation {
   std::vector<Segment> segments;
-  double rss = 0;                 // residual sum of squares of ln(gain)
-  double bic = 0;                 // criterion value of this segmentation
-  std::vector<double> bic_by_k;   // bic_by_k[k-1]: best k-segment fit (k = 1..k_max)
+  double rss = 0;                // residual sum of squares of ln(gain)
+  double bic = 0;                // criterion value of this segmentation
+  std::vector<double> bic_by_k;  // bic_by_k[k-1]: best k-segment fit (k = 1..k_max)
   size_t n_samples = 0;
-  double noise_variance = 0;      // the sigma^2 the criterion used
+  double noise_variance = 0;  // the sigma^2 the criterion used
 };
 
 // The criterion, stated once (also written into compare's output):
@@ -125,8 +124,7 @@ Segmentation segment_by_bic(const LayerSeries& gains, size_t k_max);
 // phases) with a given noise variance (pass segment_by_bic's, so the BICs
 // compare); layers outside every phase are ignored. Phases without samples
 // get NaN gains.
-Segmentation evaluate_phases(const LayerSeries& gains, const std::vector<SeedPhase>& phases,
-                             double noise_variance);
+Segmentation evaluate_phases(const LayerSeries& gains, const std::vector<SeedPhase>& phases, double noise_variance);
 
 // --- scaling fit ---
 enum class ParamBasis { Total, NonEmbedding, Nominal };

@@ -53,8 +53,7 @@ GainsSummary pythia_1_4b() {
   s.combined = sparse({{23, 1.338}});
   // Seed 002 section 4, "Original Funnel (from 1.4B)".
   s.seed_phases = {{"compress (funnel)", 0, 22}, {"expand", 23, 23}};
-  s.notes.push_back(
-      "seed preset: summary values from seeds 001/002; per-layer gains published for 2-3 layers only");
+  s.notes.push_back("seed preset: summary values from seeds 001/002; per-layer gains published for 2-3 layers only");
   return s;
 }
 
@@ -86,18 +85,31 @@ GainsSummary pythia_6_9b() {
   s.combined_n_net_expanding = 2;
   // Seed 002 section 2 ("Layer-wise Gains"), every 4th layer and the last, plus
   // the extremes of section 1 (attention L0 0.999 and L23 0.079, MLP L1 0.262).
-  s.attention = sparse({{0, 0.999}, {4, 0.33}, {8, 0.29}, {12, 0.39}, {16, 0.35}, {20, 0.21},
-                        {23, 0.079}, {24, 0.09}, {28, 0.10}, {31, 0.27}});
-  s.mlp = sparse({{0, 1.30}, {1, 0.262}, {4, 2.07}, {8, 0.70}, {12, 0.95}, {16, 1.04}, {20, 1.04},
-                  {24, 0.90}, {28, 0.87}, {31, 6.24}});
+  s.attention = sparse({{0, 0.999},
+                        {4, 0.33},
+                        {8, 0.29},
+                        {12, 0.39},
+                        {16, 0.35},
+                        {20, 0.21},
+                        {23, 0.079},
+                        {24, 0.09},
+                        {28, 0.10},
+                        {31, 0.27}});
+  s.mlp = sparse({{0, 1.30},
+                  {1, 0.262},
+                  {4, 2.07},
+                  {8, 0.70},
+                  {12, 0.95},
+                  {16, 1.04},
+                  {20, 1.04},
+                  {24, 0.90},
+                  {28, 0.87},
+                  {31, 6.24}});
   s.combined = sparse({{31, 1.71}});
   // Seed 002 section 2, "Key Pattern" (the eyeballed phases).
-  s.seed_phases = {{"early expansion", 0, 6},
-                   {"neutral plateau", 7, 20},
-                   {"late decline", 21, 30},
-                   {"final explosion", 31, 31}};
-  s.notes.push_back(
-      "seed preset: summary values from seed 002; per-layer gains published for 10 of 32 layers only");
+  s.seed_phases = {
+      {"early expansion", 0, 6}, {"neutral plateau", 7, 20}, {"late decline", 21, 30}, {"final explosion", 31, 31}};
+  s.notes.push_back("seed preset: summary values from seed 002; per-layer gains published for 10 of 32 layers only");
   return s;
 }
 
@@ -114,10 +126,13 @@ std::optional<GainsSummary> preset(const std::string& name) {
 const SeedScalingClaim& seed002_claim() {
   // Seed 002 section 3: "Scaling Exponent: log(1.73) / log(4.9) ≈ 0.35" from
   // 3.60x at 1.4B and 6.24x at 6.9B, and its predictions.
-  static const SeedScalingClaim claim{
-      3.60, 6.24, 1.4e9, 6.9e9, 0.35,
-      {{12e9, 7.5}, {175e9, 15.0}, {1e12, 25.0}},
-      {"Pythia-12B", "GPT-3 (175B)", "GPT-4 (est. 1T)"}};
+  static const SeedScalingClaim claim{3.60,
+                                      6.24,
+                                      1.4e9,
+                                      6.9e9,
+                                      0.35,
+                                      {{12e9, 7.5}, {175e9, 15.0}, {1e12, 25.0}},
+                                      {"Pythia-12B", "GPT-3 (175B)", "GPT-4 (est. 1T)"}};
   return claim;
 }
 

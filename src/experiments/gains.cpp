@@ -191,8 +191,8 @@ Result analyze(const SublayerStats& st, const Options& o) {
   r.prompt_mlp_gain = pp.mlp_gain;
   if (st.any_raw()) {
     // The same prompt means as the seeds' gains (summarize), of the module gains.
-    const SeedSummary m = summarize(pp.attn_module_gain, pp.mlp_module_gain, pp.attn_in, pp.attn_out, pp.mlp_in,
-                                    pp.mlp_out);
+    const SeedSummary m =
+        summarize(pp.attn_module_gain, pp.mlp_module_gain, pp.attn_in, pp.attn_out, pp.mlp_in, pp.mlp_out);
     r.module = ModuleGains{m.attn_gain, m.mlp_gain};
   }
   r.layers.resize(L);

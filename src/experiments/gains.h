@@ -32,12 +32,12 @@ struct SeedSummary {
   std::vector<double> cumulative;  // cumprod(combined) (seed 001 panel 4)
   std::vector<std::string> phase, net;
 
-  int L_star_attn = 0;      // argmin attention gain (first on ties)
-  int L_star_mlp = 0;       // argmax MLP gain
-  int attn_max_layer = 0;   // argmax attention gain
-  int mlp_min_layer = 0;    // argmin MLP gain
+  int L_star_attn = 0;     // argmin attention gain (first on ties)
+  int L_star_mlp = 0;      // argmax MLP gain
+  int attn_max_layer = 0;  // argmax attention gain
+  int mlp_min_layer = 0;   // argmin MLP gain
   int combined_max_layer = 0;
-  int bottleneck = 0;       // argmin cumulative (seed 001 "Bottleneck")
+  int bottleneck = 0;  // argmin cumulative (seed 001 "Bottleneck")
   // Counts: contracting = gain < 1; expanding = gain >= 1 (seed 001; seed 000
   // prints gain > 1, which differs only for a gain of exactly 1).
   int attn_contracting = 0, attn_expanding = 0, mlp_contracting = 0, mlp_expanding = 0;
@@ -54,9 +54,9 @@ struct SeedSummary {
 // Summary of per-prompt gains ([prompt][layer]); NaN entries (a prompt with no
 // token left) are skipped in the means, as seed 001's np.nanmean does.
 SeedSummary summarize(const std::vector<std::vector<double>>& attn_gain,
-                      const std::vector<std::vector<double>>& mlp_gain,
-                      const std::vector<std::vector<double>>& attn_in, const std::vector<std::vector<double>>& attn_out,
-                      const std::vector<std::vector<double>>& mlp_in, const std::vector<std::vector<double>>& mlp_out);
+                      const std::vector<std::vector<double>>& mlp_gain, const std::vector<std::vector<double>>& attn_in,
+                      const std::vector<std::vector<double>>& attn_out, const std::vector<std::vector<double>>& mlp_in,
+                      const std::vector<std::vector<double>>& mlp_out);
 
 // ---- Full result ---------------------------------------------------------------
 
@@ -70,16 +70,16 @@ struct Distribution {  // of per-token gains, pooled over prompts
 
 struct LayerExtras {
   Distribution attn_token_gain, mlp_token_gain;
-  Interval attn_ci, mlp_ci, combined_ci;  // bootstrap over prompts, 95%
+  Interval attn_ci, mlp_ci, combined_ci;               // bootstrap over prompts, 95%
   double attn_update_ratio = 0, mlp_update_ratio = 0;  // mean ||delta|| / ||resid_pre||
   double attn_update_cos = 0, mlp_update_cos = 0;      // mean cos(delta, resid_pre)
   double attn_entropy = 0;                             // nats, mean over heads and queries
 };
 
 struct Options {
-  int bootstrap = 1000;       // resamples of the prompts
+  int bootstrap = 1000;  // resamples of the prompts
   uint64_t bootstrap_seed = 0;
-  bool skip_first = false;    // also compute everything without each prompt's first token
+  bool skip_first = false;  // also compute everything without each prompt's first token
   bool entropy = true;
 };
 
@@ -94,11 +94,11 @@ struct ModuleGains {
 };
 
 struct Result {
-  SeedSummary seed;                      // every token, the seeds' numbers
-  std::optional<ModuleGains> module;     // post-normed models only
-  std::optional<SeedSummary> skip_first; // first token of each prompt excluded
+  SeedSummary seed;                       // every token, the seeds' numbers
+  std::optional<ModuleGains> module;      // post-normed models only
+  std::optional<SeedSummary> skip_first;  // first token of each prompt excluded
   std::vector<LayerExtras> layers;
-  std::optional<int> L_star_entropy;     // argmin of the mean attention entropy
+  std::optional<int> L_star_entropy;  // argmin of the mean attention entropy
   // Per prompt, per layer (for CSV/JSON consumers).
   std::vector<std::vector<double>> prompt_attn_gain, prompt_mlp_gain;
 };

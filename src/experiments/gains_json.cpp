@@ -20,9 +20,12 @@ ordered_json seed_blocks(const gains::SeedSummary& s) {
   const auto minmax = [](const std::vector<double>& v) { return std::minmax_element(v.begin(), v.end()); };
   ordered_json j;
   auto [amin, amax] = minmax(s.attn_gain);
-  j["attention"] = {{"gains", s.attn_gain},          {"min_gain", *amin},
-                    {"max_gain", *amax},             {"L_star_min", s.L_star_attn},
-                    {"n_contracting", s.attn_contracting}, {"n_expanding", s.attn_expanding}};
+  j["attention"] = {{"gains", s.attn_gain},
+                    {"min_gain", *amin},
+                    {"max_gain", *amax},
+                    {"L_star_min", s.L_star_attn},
+                    {"n_contracting", s.attn_contracting},
+                    {"n_expanding", s.attn_expanding}};
   auto [mmin, mmax] = minmax(s.mlp_gain);
   j["mlp"] = {{"gains", s.mlp_gain},
               {"min_gain", *mmin},
@@ -164,7 +167,9 @@ ordered_json to_json(const Result& r, const RunInfo& info) {
   j["warnings"] = info.warnings;
 
   // Beyond the seeds, under their own keys.
-  j["norms"] = {{"attn_in", s.attn_norm_in}, {"attn_out", s.attn_norm_out}, {"mlp_in", s.mlp_norm_in},
+  j["norms"] = {{"attn_in", s.attn_norm_in},
+                {"attn_out", s.attn_norm_out},
+                {"mlp_in", s.mlp_norm_in},
                 {"mlp_out", s.mlp_norm_out}};
   j["phases"] = {{"labels", s.phase}, {"net", s.net}};
   j["ratio_mlp_attn"] = s.ratio;
@@ -184,15 +189,17 @@ ordered_json to_json(const Result& r, const RunInfo& info) {
     upd["mlp_cos"].push_back(e.mlp_update_cos);
     entropy.push_back(e.attn_entropy);
   }
-  j["token_gain_quantiles"] = {{"columns", {"q10", "median", "q90"}}, {"attention", dist["attention"]},
-                               {"mlp", dist["mlp"]}};
-  j["bootstrap_ci95"] = {{"resamples", info.options.bootstrap}, {"seed", info.options.bootstrap_seed},
-                         {"attention", boot["attention"]}, {"mlp", boot["mlp"]}, {"combined", boot["combined"]}};
+  j["token_gain_quantiles"] = {
+      {"columns", {"q10", "median", "q90"}}, {"attention", dist["attention"]}, {"mlp", dist["mlp"]}};
+  j["bootstrap_ci95"] = {{"resamples", info.options.bootstrap},
+                         {"seed", info.options.bootstrap_seed},
+                         {"attention", boot["attention"]},
+                         {"mlp", boot["mlp"]},
+                         {"combined", boot["combined"]}};
   j["update_to_residual"] = upd;
   j["attention_entropy"] = {{"per_layer", entropy}, {"L_star_entropy", r.L_star_entropy.value_or(-1)}};
   if (r.skip_first) j["skip_first"] = seed_blocks(*r.skip_first);
-  if (r.module)
-    j["module_output_gains"] = {{"attention", r.module->attn_gain}, {"mlp", r.module->mlp_gain}};
+  if (r.module) j["module_output_gains"] = {{"attention", r.module->attn_gain}, {"mlp", r.module->mlp_gain}};
   if (info.weights) {
     ordered_json w;
     for (auto& n : *info.weights) {
@@ -204,21 +211,27 @@ ordered_json to_json(const Result& r, const RunInfo& info) {
     j["weight_norms"] = {{"frobenius_and_spectral", w}};
   }
   j["definitions"] = {
-      {"gain", "per prompt: mean over tokens of ||out|| / (mean over tokens of ||in|| + 1e-10); then the mean "
-               "over prompts (seeds 000/001)"},
-      {"attention", "in = blocks.{l}.ln1.hook_out, out = blocks.{l}.hook_attn_out (what is added to the residual "
-                    "stream: after the post-attention norm where the model has one)"},
-      {"mlp", "in = blocks.{l}.ln2.hook_out, out = blocks.{l}.hook_mlp_out (after the post-MLP norm where the model "
-              "has one)"},
+      {"gain",
+       "per prompt: mean over tokens of ||out|| / (mean over tokens of ||in|| + 1e-10); then the mean "
+       "over prompts (seeds 000/001)"},
+      {"attention",
+       "in = blocks.{l}.ln1.hook_out, out = blocks.{l}.hook_attn_out (what is added to the residual "
+       "stream: after the post-attention norm where the model has one)"},
+      {"mlp",
+       "in = blocks.{l}.ln2.hook_out, out = blocks.{l}.hook_mlp_out (after the post-MLP norm where the model "
+       "has one)"},
       {"combined", "prompt-mean attention gain x prompt-mean MLP gain (product after averaging, as both seeds)"},
       {"counts", "contracting: gain < 1; expanding: gain >= 1 (seed 001); hypothesis_test uses seed 000's gain > 1"},
-      {"funnel_confirmed", "attention_always_contracts and mlp_mostly_contracts and last_layer_expands (seed 001's "
-                           "code; last_layer_is_max is reported but not part of it)"},
-      {"update_to_residual", "per token ||delta|| / ||resid_pre|| and cos(delta, resid_pre), delta = hook_attn_out "
-                             "or hook_mlp_out, resid_pre = blocks.{l}.hook_resid_pre; mean over tokens, then prompts"},
+      {"funnel_confirmed",
+       "attention_always_contracts and mlp_mostly_contracts and last_layer_expands (seed 001's "
+       "code; last_layer_is_max is reported but not part of it)"},
+      {"update_to_residual",
+       "per token ||delta|| / ||resid_pre|| and cos(delta, resid_pre), delta = hook_attn_out "
+       "or hook_mlp_out, resid_pre = blocks.{l}.hook_resid_pre; mean over tokens, then prompts"},
       {"attention_entropy", "nats; per query row -sum p log p, mean over heads and query positions, then prompts"},
-      {"token_gain_quantiles", "per token ||out_t|| / (||in_t|| + 1e-10), pooled over all prompts' tokens "
-                               "(numpy linear percentiles)"},
+      {"token_gain_quantiles",
+       "per token ||out_t|| / (||in_t|| + 1e-10), pooled over all prompts' tokens "
+       "(numpy linear percentiles)"},
   };
   if (r.module)
     j["definitions"]["module_output_gains"] =
@@ -245,7 +258,8 @@ compare::GainsSummary summary_from_json(const nlohmann::json& doc, const std::st
   s.n_params = r.req_number("n_params");
   s.n_params_non_embedding = r.req_number("n_params_non_embedding");
   s.n_params_nominal = r.opt_number("n_params_nominal");
-  for (auto [name, v] : {std::pair{"n_params", s.n_params}, {"n_params_non_embedding", s.n_params_non_embedding},
+  for (auto [name, v] : {std::pair{"n_params", s.n_params},
+                         {"n_params_non_embedding", s.n_params_non_embedding},
                          {"n_params_nominal", s.n_params_nominal}})
     if (v <= 0) fail("{}: field '{}' must be positive", source, name);
 
@@ -301,7 +315,6 @@ compare::GainsSummary summary_from_json(const nlohmann::json& doc, const std::st
   if (random) s.warnings.push_back(fmt::format("{}: random weights: numbers mean nothing", s.model));
   return s;
 }
-
 
 // ---- from memory ----
 

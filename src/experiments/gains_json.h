@@ -22,11 +22,11 @@ struct RunInfo {
   size_t n_prompts = 0;
   int64_t n_params = 0, n_params_non_embedding = 0;
   bool random_weights = false;
-  bool gated_mlp = false;                // a W_gate column among the weight norms
-  std::vector<std::string> warnings;     // shown in the terminal, the JSON and the report
+  bool gated_mlp = false;             // a W_gate column among the weight norms
+  std::vector<std::string> warnings;  // shown in the terminal, the JSON and the report
   Options options;
   std::optional<std::vector<weights::LayerNorms>> weights;
-  nlohmann::ordered_json provenance;     // paths, hashes, prompts, timing (the caller's)
+  nlohmann::ordered_json provenance;  // paths, hashes, prompts, timing (the caller's)
 };
 
 nlohmann::ordered_json to_json(const Result& result, const RunInfo& info);

@@ -16,8 +16,7 @@ namespace sg::align {
 // U+00D7 MULTIPLICATION SIGN and U+3002 IDEOGRAPHIC FULL STOP, written as escapes
 // so no editor can silently substitute look-alikes; zh commas and the category-2
 // question mark are ASCII, as in the seed.
-std::vector<Problem> generate_problems(size_t n, int64_t seed,
-                                       std::vector<rnd::RandbelowCall>* trace) {
+std::vector<Problem> generate_problems(size_t n, int64_t seed, std::vector<rnd::RandbelowCall>* trace) {
   rnd::PyRandom rng(seed);
   rng.set_trace(trace);
   std::vector<Problem> problems;
@@ -30,8 +29,8 @@ std::vector<Problem> generate_problems(size_t n, int64_t seed,
     const int64_t b = rng.randint(10, 999);
     const bool plus = rng.choice(ops) == "plus";
     const char* sign = plus ? "+" : "\u00d7";
-    problems.push_back({fmt::format("计算 {} {} {} 的值\u3002", a, sign, b),
-                        fmt::format("Calculate {} {} {}.", a, sign, b), 0});
+    problems.push_back(
+        {fmt::format("计算 {} {} {} 的值\u3002", a, sign, b), fmt::format("Calculate {} {} {}.", a, sign, b), 0});
   }
   for (size_t i = 0; i < per_cat; ++i) {
     const int64_t n_val = rng.randint(5, 20);
@@ -49,19 +48,17 @@ std::vector<Problem> generate_problems(size_t n, int64_t seed,
     const int64_t w = rng.randint(2, 50);
     const int64_t h = rng.randint(2, 50);
     problems.push_back({fmt::format("一个长方形的长为 {},宽为 {},求其面积\u3002", w, h),
-                        fmt::format("A rectangle has length {} and width {}. Find its area.", w, h),
-                        3});
+                        fmt::format("A rectangle has length {} and width {}. Find its area.", w, h), 3});
   }
   for (size_t i = 0; i < per_cat; ++i) {
     const int64_t a1 = rng.randint(1, 20);
     const int64_t d = rng.randint(1, 10);
     const int64_t n_terms = rng.randint(5, 30);
-    problems.push_back(
-        {fmt::format("等差数列首项为 {},公差为 {},求前 {} 项之和\u3002", a1, d, n_terms),
-         fmt::format("An arithmetic sequence has first term {} and common difference {}. "
-                     "Find the sum of the first {} terms.",
-                     a1, d, n_terms),
-         4});
+    problems.push_back({fmt::format("等差数列首项为 {},公差为 {},求前 {} 项之和\u3002", a1, d, n_terms),
+                        fmt::format("An arithmetic sequence has first term {} and common difference {}. "
+                                    "Find the sum of the first {} terms.",
+                                    a1, d, n_terms),
+                        4});
   }
   rng.shuffle(problems);
   return problems;
@@ -80,9 +77,10 @@ PairSet preset_pairs(std::string_view name, size_t n, int64_t seed) {
     fail("unknown pair preset '{}' (known presets: {})", name, fmt::join(preset_names(), ", "));
   }
   if (n < 5 || n > kMaxPresetPairs) {
-    fail("preset {}: n must be between 5 and {} (it draws n // 5 problems in each of 5 "
-         "categories), got {}",
-         name, kMaxPresetPairs, n);
+    fail(
+        "preset {}: n must be between 5 and {} (it draws n // 5 problems in each of 5 "
+        "categories), got {}",
+        name, kMaxPresetPairs, n);
   }
   PairSet set;
   set.form = PairForm::text;
@@ -115,8 +113,7 @@ std::vector<int32_t> parse_ids(const json& v, std::string_view key, const std::s
   ids.reserve(v.size());
   for (size_t i = 0; i < v.size(); ++i) {
     const json& x = v[i];
-    const bool ok = (x.is_number_unsigned() &&
-                     x.get<uint64_t>() <= uint64_t{std::numeric_limits<int32_t>::max()}) ||
+    const bool ok = (x.is_number_unsigned() && x.get<uint64_t>() <= uint64_t{std::numeric_limits<int32_t>::max()}) ||
                     (x.is_number_integer() && !x.is_number_unsigned() && x.get<int64_t>() >= 0 &&
                      x.get<int64_t>() <= std::numeric_limits<int32_t>::max());
     if (!ok) {
@@ -190,8 +187,7 @@ PairSet parse_pairs_jsonl(std::string_view content, const std::string& source) {
     // Reject unknown keys: a typo such as "catgory" would otherwise vanish silently.
     for (const auto& [key, value] : obj.items()) {
       const bool known = key == "category" ||
-                         (form == PairForm::text ? (key == "a" || key == "b")
-                                                 : (key == "a_ids" || key == "b_ids"));
+                         (form == PairForm::text ? (key == "a" || key == "b") : (key == "a_ids" || key == "b_ids"));
       if (!known) {
         fail("{}: unknown key \"{}\" (expected {}, and optionally category)", where, key,
              form == PairForm::text ? "a, b" : "a_ids, b_ids");

@@ -32,8 +32,7 @@ struct Problem {
 // n // 5 problems per category (5 categories, so n % 5 problems are dropped, as in
 // the seed), drawn from random.Random(seed), then shuffled. When `trace` is given,
 // every _randbelow call is appended to it (the problems.json trace format).
-std::vector<Problem> generate_problems(size_t n, int64_t seed,
-                                       std::vector<rnd::RandbelowCall>* trace = nullptr);
+std::vector<Problem> generate_problems(size_t n, int64_t seed, std::vector<rnd::RandbelowCall>* trace = nullptr);
 
 enum class PairForm { text, ids };
 

@@ -30,8 +30,7 @@ void Mt19937::init_by_array(std::span<const uint32_t> key) {
   init_genrand(19650218U);
   size_t i = 1, j = 0;
   for (size_t k = std::max(kN, key.size()); k > 0; --k) {
-    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1664525U)) + key[j] +
-             static_cast<uint32_t>(j);
+    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1664525U)) + key[j] + static_cast<uint32_t>(j);
     ++i;
     ++j;
     if (i >= kN) {
@@ -41,8 +40,7 @@ void Mt19937::init_by_array(std::span<const uint32_t> key) {
     if (j >= key.size()) j = 0;
   }
   for (size_t k = kN - 1; k > 0; --k) {
-    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1566083941U)) -
-             static_cast<uint32_t>(i);
+    mt_[i] = (mt_[i] ^ ((mt_[i - 1] ^ (mt_[i - 1] >> 30)) * 1566083941U)) - static_cast<uint32_t>(i);
     ++i;
     if (i >= kN) {
       mt_[0] = mt_[kN - 1];

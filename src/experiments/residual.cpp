@@ -32,7 +32,7 @@ std::vector<int> hf_hidden_state_points(const std::string& model_type, int n_lay
   // all_hidden_states gets the input of every decoder layer, then the final
   // norm's output replaces what would have been the last layer's output.
   // (Gemma: the embedding entry is after its sqrt(d) scaling, as hook_embed.)
-  static const char* const kClassicConvention[] = {"gpt_neox", "gptj",    "gpt2",  "llama", "qwen2",
+  static const char* const kClassicConvention[] = {"gpt_neox", "gptj",  "gpt2",  "llama", "qwen2",
                                                    "mistral",  "qwen3", "gemma", "gemma2"};
   bool known = false;
   for (const char* t : kClassicConvention) known = known || model_type == t;
@@ -40,7 +40,7 @@ std::vector<int> hf_hidden_state_points(const std::string& model_type, int n_lay
   if (n_layers < 1) fail("model_type \"{}\": {} layers", model_type, n_layers);
   std::vector<int> points;
   for (int k = 0; k < n_layers; ++k) points.push_back(k);  // embed, resid_post[0..L-2]
-  points.push_back(n_layers + 1);                         // final_norm
+  points.push_back(n_layers + 1);                          // final_norm
   return points;
 }
 
@@ -69,9 +69,12 @@ RatioMeaning explain_ratio(int numerator_point, int denominator_point, int n_lay
     blocks = "block " + block_index(first_block, n_layers);
   else if (first_block < last_block)
     blocks = fmt::format("blocks {} to {}", block_index(first_block, n_layers), block_index(last_block, n_layers));
-  if (!with_final) m.meaning = "gain of " + blocks;
-  else if (blocks.empty()) m.meaning = "gain of the final norm alone";
-  else m.meaning = blocks + " and the final norm together";
+  if (!with_final)
+    m.meaning = "gain of " + blocks;
+  else if (blocks.empty())
+    m.meaning = "gain of the final norm alone";
+  else
+    m.meaning = blocks + " and the final norm together";
   return m;
 }
 

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "measure/stream_norms.h"
 #include "experiments/seed_math.h"
+#include "measure/stream_norms.h"
 #include "model/arch.h"
 
 namespace sg::residual {
@@ -40,7 +40,7 @@ std::vector<int> hf_hidden_state_points(const std::string& model_type, int n_lay
 // What one of the seed's ratios really divides, in capture-point terms.
 struct RatioMeaning {
   int numerator_point = 0, denominator_point = 0;  // true points
-  std::string formula;  // "||final_norm|| / ||resid_post[2]||"
+  std::string formula;                             // "||final_norm|| / ||resid_post[2]||"
   std::string meaning;  // "gain of block 2 (L-2)", "block 3 (L-1) and the final norm together"
 };
 RatioMeaning explain_ratio(int numerator_point, int denominator_point, int n_layers);
@@ -66,8 +66,8 @@ struct SeedGains {
 
 // Our figures on one kind of norm (last token, or mean over tokens).
 struct TrueGains {
-  std::vector<std::vector<double>> norms;        // [prompt][point], L+2
-  std::vector<std::vector<double>> layer_gains;  // [prompt][point-1], L+1 ratios
+  std::vector<std::vector<double>> norms;            // [prompt][point], L+2
+  std::vector<std::vector<double>> layer_gains;      // [prompt][point-1], L+1 ratios
   std::vector<double> mean_norms, mean_layer_gains;  // over prompts
   // ||resid_post[L-1]|| / ||resid_pre[L-1]|| (= resid_post[L-2], or the
   // embedding when L = 1): the gain the seed meant by gain_no_ln.

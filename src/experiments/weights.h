@@ -11,7 +11,7 @@ namespace sg::weights {
 
 struct LayerNorms {
   double q = 0, k = 0, v = 0, o = 0, mlp_in = 0, mlp_gate = 0, mlp_out = 0;  // Frobenius
-  double v_spectral = 0;   // largest singular value of W_V
+  double v_spectral = 0;                                                     // largest singular value of W_V
   double ov_spectral = 0;  // largest singular value of W_O W_V (all heads; GQA: kv heads repeated)
 };
 

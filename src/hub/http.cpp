@@ -200,8 +200,8 @@ HttpResponse HttpClient::perform_once(const HttpRequest& request, const std::str
     t.response.aborted = true;
   } else if (rc != CURLE_OK) {
     t.response.error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-    t.response.interrupted = rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR ||
-                             rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_GOT_NOTHING;
+    t.response.interrupted =
+        rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR || rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_GOT_NOTHING;
   }
   return std::move(t.response);
 }
@@ -212,8 +212,7 @@ HttpResponse HttpClient::send(const HttpRequest& request) const {
     if (!transport_allowed(endpoint_, url))
       fail("refusing to fetch {}: only https URLs are allowed for the endpoint {}", url, endpoint_);
     HttpResponse r = perform_once(request, url);
-    const bool redirect = r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 ||
-                          r.status == 308;
+    const bool redirect = r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 || r.status == 308;
     const std::string* location = r.header("location");
     if (!r.ok_transport() || !redirect || !location || request.redirects == Redirects::None) return r;
     const std::string next = resolve_url(url, *location);

@@ -31,9 +31,9 @@ inline constexpr size_t kMaxHeaderBytes = 64 * 1024;
 
 struct HttpResponse {
   long status = 0;
-  std::string url;  // the URL that answered (after followed redirects)
+  std::string url;                                           // the URL that answered (after followed redirects)
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
-  std::string body;  // buffered bodies and error bodies only
+  std::string body;                                          // buffered bodies and error bodies only
   // Transport outcome: `error` is curl's message when the transfer failed
   // (`interrupted`: it broke off mid-way, so resuming makes sense); `aborted`
   // when on_body or keep_going stopped it.

@@ -50,7 +50,7 @@ struct Listing {
 
 // What the resolve endpoint says about one file.
 struct FileMeta {
-  std::string etag;      // names the blob
+  std::string etag;  // names the blob
   uint64_t size = 0;
   std::string location;  // where the content is (the CDN for LFS files)
 };
@@ -67,9 +67,8 @@ struct Context {
 };
 
 bool is_hex(std::string_view s, size_t n) {
-  return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
+  return s.size() == n &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 std::optional<uint64_t> parse_u64(const std::string* s) {
@@ -107,18 +106,19 @@ std::string hub_message(const HttpResponse& r) {
     case 401:
       if (ctx.http->has_token())
         fail("{} rejected the token for {} (401 Unauthorized); check HF_TOKEN or the token file", endpoint, repo);
-      fail("{} is private, gated or missing at {} (401 Unauthorized); set HF_TOKEN or log in with "
-           "`huggingface-cli login`",
-           repo, endpoint);
+      fail(
+          "{} is private, gated or missing at {} (401 Unauthorized); set HF_TOKEN or log in with "
+          "`huggingface-cli login`",
+          repo, endpoint);
     case 403:
       fail("access to {} is forbidden (403){}; a gated model must be accepted on its hub page first", repo,
            hub_message(r));
     case 404:
-      if (code && *code == "RevisionNotFound") fail("revision '{}' of {} not found at {}", ctx.ref.revision, repo, endpoint);
+      if (code && *code == "RevisionNotFound")
+        fail("revision '{}' of {} not found at {}", ctx.ref.revision, repo, endpoint);
       if (code && *code == "EntryNotFound") fail("{} of {} not found at {} (404)", what, repo, endpoint);
       fail("repository {} not found at {} (404)", repo, endpoint);
-    default:
-      fail("{} of {}: HTTP {} from {}{}", what, repo, r.status, r.url, hub_message(r));
+    default: fail("{} of {}: HTTP {} from {}{}", what, repo, r.status, r.url, hub_message(r));
   }
 }
 
@@ -179,9 +179,10 @@ std::vector<RepoFile> select_files(const Listing& listing, const std::vector<std
     return f.name.size() > 12 && f.name.compare(f.name.size() - 12, 12, ".safetensors") == 0;
   });
   if (!has_safetensors && include.empty())
-    fail("{}@{} has no .safetensors weights (streamgauge reads only safetensors); use --include to fetch other "
-         "files anyway",
-         ref.repo_id, ref.revision);
+    fail(
+        "{}@{} has no .safetensors weights (streamgauge reads only safetensors); use --include to fetch other "
+        "files anyway",
+        ref.repo_id, ref.revision);
   std::vector<RepoFile> out;
   for (const RepoFile& f : listing.files) {
     // Pickled weights duplicate the safetensors ones and streamgauge cannot read them.
@@ -324,8 +325,8 @@ void download_blob(Context& ctx, const RepoFile& f, const FileMeta& meta, const 
   {
     std::vector<char> buf(1 << 20);
     for (uint64_t pos = 0; pos < offset;) {
-      const ssize_t n = ::pread(fd.get(), buf.data(), std::min<uint64_t>(buf.size(), offset - pos),
-                                static_cast<off_t>(pos));
+      const ssize_t n =
+          ::pread(fd.get(), buf.data(), std::min<uint64_t>(buf.size(), offset - pos), static_cast<off_t>(pos));
       if (n <= 0) fail("cannot read {}: {}", incomplete.string(), std::strerror(errno));
       digest.update(buf.data(), static_cast<size_t>(n));
       pos += static_cast<uint64_t>(n);
@@ -398,9 +399,10 @@ void download_blob(Context& ctx, const RepoFile& f, const FileMeta& meta, const 
     ::close(fd.release());
     std::error_code ec;
     fs::remove(incomplete, ec);
-    fail("checksum mismatch for {} of {}: the hub's metadata says {} {}, the downloaded bytes give {}; the "
-         "download was discarded and nothing was linked",
-         f.name, ctx.ref.repo_id, lfs ? "sha256" : "git blob id", expected, actual);
+    fail(
+        "checksum mismatch for {} of {}: the hub's metadata says {} {}, the downloaded bytes give {}; the "
+        "download was discarded and nothing was linked",
+        f.name, ctx.ref.repo_id, lfs ? "sha256" : "git blob id", expected, actual);
   }
   if (::fsync(fd.get()) != 0) fail("cannot write {}: {}", incomplete.string(), std::strerror(errno));
   ::close(fd.release());
@@ -476,8 +478,7 @@ bool is_safe_repo_filename(std::string_view name) {
 PullResult pull(const std::string& model, const PullOptions& options) {
   Context ctx;
   ctx.ref = parse_model_ref(model);
-  if (hub_offline())
-    fail("HF_HUB_OFFLINE is set, so {} cannot be downloaded; unset it to pull", model);
+  if (hub_offline()) fail("HF_HUB_OFFLINE is set, so {} cannot be downloaded; unset it to pull", model);
   const HttpClient http(options.endpoint.empty() ? hub_endpoint() : options.endpoint,
                         options.token ? options.token : hub_token());
   ctx.http = &http;

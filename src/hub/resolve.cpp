@@ -184,14 +184,16 @@ fs::path resolve_model(const std::string& arg) {
   const auto snapshot = find_snapshot(cache, ref);
   if (!snapshot) {
     const char* offline = hub_offline() ? " (HF_HUB_OFFLINE is set: unset it first)" : "";
-    fail("model '{}' is neither a local directory nor in the HuggingFace cache {}; download it with "
-         "`streamgauge pull {}`{}",
-         arg, cache.string(), arg, offline);
+    fail(
+        "model '{}' is neither a local directory nor in the HuggingFace cache {}; download it with "
+        "`streamgauge pull {}`{}",
+        arg, cache.string(), arg, offline);
   }
   if (!fs::is_regular_file(*snapshot / "config.json", ec))
-    fail("the cached snapshot {} of '{}' has no config.json (an incomplete download?); complete it with "
-         "`streamgauge pull {}`",
-         snapshot->string(), arg, arg);
+    fail(
+        "the cached snapshot {} of '{}' has no config.json (an incomplete download?); complete it with "
+        "`streamgauge pull {}`",
+        snapshot->string(), arg, arg);
   return *snapshot;
 }
 

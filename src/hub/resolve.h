@@ -33,8 +33,8 @@ ModelRef parse_model_ref(const std::string& arg);
 // Environment, read at each call (tests change it).
 std::filesystem::path hub_cache_dir();
 std::filesystem::path hf_home();
-bool hub_offline();                    // HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is 1/ON/YES/TRUE
-std::string hub_endpoint();            // HF_ENDPOINT without trailing '/', default https://huggingface.co
+bool hub_offline();                      // HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is 1/ON/YES/TRUE
+std::string hub_endpoint();              // HF_ENDPOINT without trailing '/', default https://huggingface.co
 std::optional<std::string> hub_token();  // HF_TOKEN, else the token file (HF_TOKEN_PATH or HF_HOME/token)
 
 // "models--ORG--NAME": the per-repository folder of the cache.

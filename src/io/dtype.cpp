@@ -8,9 +8,16 @@
 namespace sg {
 namespace {
 constexpr std::array<std::pair<std::string_view, DType>, 10> kNames{{
-    {"F64", DType::F64}, {"F32", DType::F32}, {"F16", DType::F16}, {"BF16", DType::BF16},
-    {"I64", DType::I64}, {"I32", DType::I32}, {"I16", DType::I16}, {"I8", DType::I8},
-    {"U8", DType::U8},   {"BOOL", DType::BOOL},
+    {"F64", DType::F64},
+    {"F32", DType::F32},
+    {"F16", DType::F16},
+    {"BF16", DType::BF16},
+    {"I64", DType::I64},
+    {"I32", DType::I32},
+    {"I16", DType::I16},
+    {"I8", DType::I8},
+    {"U8", DType::U8},
+    {"BOOL", DType::BOOL},
 }};
 }  // namespace
 
@@ -62,17 +69,14 @@ size_t count_non_finite(DType t, const void* data, size_t n) {
 #pragma omp parallel for reduction(+ : bad) schedule(static) if (n > (1u << 16))
       for (size_t i = 0; i < n; ++i) bad += (load_u16(p + 2 * i) & 0x7c00u) == 0x7c00u;
       break;
-    default:
-      break;
+    default: break;
   }
   return bad;
 }
 
 void to_f32(DType t, const void* src, float* dst, size_t n) {
   switch (t) {
-    case DType::F32:
-      std::memcpy(dst, src, n * 4);
-      return;
+    case DType::F32: std::memcpy(dst, src, n * 4); return;
     case DType::BF16: {
       auto* s = static_cast<const std::byte*>(src);
 #pragma omp parallel for schedule(static) if (n > (1u << 16))
@@ -94,8 +98,7 @@ void to_f32(DType t, const void* src, float* dst, size_t n) {
       }
       return;
     }
-    default:
-      fail("cannot convert a {} tensor to float32", dtype_name(t));
+    default: fail("cannot convert a {} tensor to float32", dtype_name(t));
   }
 }
 

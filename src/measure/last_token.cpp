@@ -35,7 +35,7 @@ void LastTokenReducer::on_activation(const PointId& p, const Batch& batch, const
   if (base_ + batch.n_sequences() > rows_.n_sequences())
     fail("the last-token reducer has room for {} sequences, this forward brings it to {}", rows_.n_sequences(),
          base_ + batch.n_sequences());
-  const LastTokenPoint which = p.point == Point::ResidPre ? LastTokenPoint::ResidPre
+  const LastTokenPoint which = p.point == Point::ResidPre  ? LastTokenPoint::ResidPre
                                : p.point == Point::AttnOut ? LastTokenPoint::AttnOut
                                                            : LastTokenPoint::MlpOut;
   for (size_t s = 0; s < batch.n_sequences(); ++s)

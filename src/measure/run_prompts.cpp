@@ -7,7 +7,8 @@ namespace sg {
 std::vector<Batch> chunk_by_tokens(std::span<const std::vector<int32_t>> sequences, int64_t max_tokens) {
   std::vector<Batch> out;
   for (const auto& s : sequences) {
-    if (out.empty() || (out.back().n_tokens() > 0 && out.back().n_tokens() + static_cast<int64_t>(s.size()) > max_tokens))
+    if (out.empty() ||
+        (out.back().n_tokens() > 0 && out.back().n_tokens() + static_cast<int64_t>(s.size()) > max_tokens))
       out.emplace_back();
     out.back().add(s);
   }

@@ -15,8 +15,8 @@
 namespace sg {
 
 struct PromptRun {
-  int64_t max_tokens = 8192;   // tokens per forward (a few thousand keep the GEMMs efficient)
-  std::string progress_label;  // non-empty: a progress line on a terminal
+  int64_t max_tokens = 8192;        // tokens per forward (a few thousand keep the GEMMs efficient)
+  std::string progress_label = {};  // non-empty: a progress line on a terminal
   MatmulPrecision precision = MatmulPrecision::F32;
 };
 

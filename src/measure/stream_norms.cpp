@@ -41,8 +41,8 @@ std::string point_short_name(int k, int n_layers) {
 
 StreamNormReducer::StreamNormReducer(int n_layers, size_t n_sequences)
     : n_layers_(n_layers),
-      norms_(n_sequences, PromptNorms{std::vector<double>(n_points(n_layers), 0.0),
-                                      std::vector<double>(n_points(n_layers), 0.0)}),
+      norms_(n_sequences,
+             PromptNorms{std::vector<double>(n_points(n_layers), 0.0), std::vector<double>(n_points(n_layers), 0.0)}),
       seen_(n_points(n_layers), false) {}
 
 bool StreamNormReducer::wants(const PointId& point) { return point_index(point, n_layers_) >= 0; }

@@ -39,12 +39,9 @@ bool SublayerStatsReducer::wants(const PointId& p) {
     case Point::Ln2Out:
     case Point::MlpOut:
     case Point::AttnRaw:
-    case Point::MlpRaw:
-      return true;
-    case Point::AttnPattern:
-      return entropy_;
-    default:
-      return false;
+    case Point::MlpRaw: return true;
+    case Point::AttnPattern: return entropy_;
+    default: return false;
   }
 }
 
@@ -91,7 +88,7 @@ void SublayerStatsReducer::on_activation(const PointId& p, const Batch& batch, c
 // entropy of each query's softmax row, which gains.cpp averages per prompt.
 // log is vecmath's (double lanes), the sum over k a vec::fixed_sum.
 void SublayerStatsReducer::on_patterns(int layer, const Batch& batch, const float* probs, int heads,
-                                  const std::vector<int64_t>& offsets) {
+                                       const std::vector<int64_t>& offsets) {
   auto& L = stats_.layers.at(layer);
   const int64_t N = batch.n_tokens();
   if (static_cast<int64_t>(L.size()) < base_ + N) L.resize(base_ + N);

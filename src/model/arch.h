@@ -30,10 +30,10 @@ struct Rope {
 
 // What one layer does beyond the shared block structure.
 struct LayerSpec {
-  int64_t window = 0;  // 0: causal over all keys; W > 0: query i sees keys i-W < j <= i
-  int rope = 0;        // index into ArchSpec::ropes
-  double attn_scale = 0;      // multiplies q.k (usually d_head^-0.5)
-  double attn_softcap = 0;    // 0: none; c > 0: scores = c * tanh(scores / c) before the mask
+  int64_t window = 0;           // 0: causal over all keys; W > 0: query i sees keys i-W < j <= i
+  int rope = 0;                 // index into ArchSpec::ropes
+  double attn_scale = 0;        // multiplies q.k (usually d_head^-0.5)
+  double attn_softcap = 0;      // 0: none; c > 0: scores = c * tanh(scores / c) before the mask
   bool post_attn_norm = false;  // a norm on the attention output before the residual add (Gemma 2)
   bool post_mlp_norm = false;   // a norm on the MLP output before the residual add (Gemma 2)
 };
@@ -61,8 +61,8 @@ struct ArchSpec {
   bool qk_norm = false;      // Qwen3: RMSNorm of each head's q and k (over d_head) before rotary
 
   RotaryStyle rotary = RotaryStyle::None;
-  int rotary_dim = 0;  // dims of each head that rotate (the rest pass through)
-  std::vector<Rope> ropes;  // the rotary tables the layers use (LayerSpec::rope)
+  int rotary_dim = 0;              // dims of each head that rotate (the rest pass through)
+  std::vector<Rope> ropes;         // the rotary tables the layers use (LayerSpec::rope)
   bool learned_positions = false;  // GPT-2's wpe
   // Gemma: the embedding rows are multiplied by sqrt(d_model), a factor HF
   // rounds to the checkpoint's dtype (Model::load does); 1 = none.

@@ -19,9 +19,9 @@ extern const Family kGemmaFamily;
 extern const Family kGemma2Family;
 
 namespace {
-const std::array<const Family*, 9> kFamilies{&kGptNeoxFamily, &kGptjFamily,   &kGpt2Family,
-                                             &kLlamaFamily,   &kQwen2Family,   &kMistralFamily,
-                                             &kQwen3Family,   &kGemmaFamily,   &kGemma2Family};
+const std::array<const Family*, 9> kFamilies{&kGptNeoxFamily, &kGptjFamily,  &kGpt2Family,
+                                             &kLlamaFamily,   &kQwen2Family, &kMistralFamily,
+                                             &kQwen3Family,   &kGemmaFamily, &kGemma2Family};
 }  // namespace
 
 const Family* find_family(std::string_view model_type) {
@@ -73,7 +73,8 @@ void read_gpt2_style(const JsonConfig& c, ArchSpec& s, int64_t default_positions
   s.d_model = c.dimension({"n_embd", "hidden_size"});
   s.n_heads = c.dimension({"n_head", "num_attention_heads"});
   set_mha_heads(c, s, "n_head", "n_embd");
-  s.d_mlp = c.dimension_or({"n_inner"}, static_cast<int>(std::min<int64_t>(4 * int64_t{s.d_model}, 1 << 30)));  // null -> 4 n_embd
+  s.d_mlp = c.dimension_or({"n_inner"},
+                           static_cast<int>(std::min<int64_t>(4 * int64_t{s.d_model}, 1 << 30)));  // null -> 4 n_embd
   s.vocab_size = c.dimension({"vocab_size"});
   s.max_positions = c.integer_or({"n_positions", "max_position_embeddings"}, default_positions);
   s.norm = NormKind::LayerNorm;
@@ -124,8 +125,7 @@ void finish_spec(const JsonConfig& config, ArchSpec& s) {
   if (s.d_model > (1 << 20) || s.d_mlp > (1 << 22) || s.n_heads > 4096 || s.n_layers > 4096 ||
       s.vocab_size > (1 << 24) || static_cast<int64_t>(s.n_heads) * s.d_head > (1 << 20))
     fail("{}: the model dimensions are implausibly large", config.source());
-  if (s.n_heads % s.n_kv_heads != 0)
-    config.field_error("num_key_value_heads", "must divide num_attention_heads");
+  if (s.n_heads % s.n_kv_heads != 0) config.field_error("num_key_value_heads", "must divide num_attention_heads");
   if (s.rotary_dim < 0 || s.rotary_dim > s.d_head || s.rotary_dim % 2 != 0)
     config.field_error("rotary_dim", "must be an even number of dimensions within a head");
   if (s.max_positions <= 0) config.field_error("max_position_embeddings", "must be positive");

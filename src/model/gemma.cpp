@@ -98,8 +98,8 @@ ModelWeights bind(const ArchSpec& s, Binder& b) {
     // Gemma 2's post_attention_layernorm normalises the attention OUTPUT; its
     // MLP reads pre_feedforward_layernorm. Gemma's is the MLP's input norm.
     if (spec.post_attn_norm) L.attn_post = b.norm(p + "post_attention_layernorm", s.d_model, false);
-    L.ln2 = b.norm(p + (spec.post_attn_norm ? "pre_feedforward_layernorm" : "post_attention_layernorm"), s.d_model,
-                   false);
+    L.ln2 =
+        b.norm(p + (spec.post_attn_norm ? "pre_feedforward_layernorm" : "post_attention_layernorm"), s.d_model, false);
     if (spec.post_mlp_norm) L.mlp_post = b.norm(p + "post_feedforward_layernorm", s.d_model, false);
     bind_llama_projections(s, b, p, L);  // Gemma's MLP has no biases (mlp_bias stays false)
     w.layers.push_back(L);

@@ -19,7 +19,8 @@ ArchSpec translate(const JsonConfig& c) {
   s.activation = parse_activation(c, "activation_function", c.string_or({"activation_function"}, "gelu_new"));
   // Scores are scaled by d_head^-0.5 (scale_attn_weights, else 1), additionally
   // divided by (layer + 1) with scale_attn_by_inverse_layer_idx.
-  const double scale = c.boolean_or({"scale_attn_weights"}, true) ? 1.0 / std::sqrt(static_cast<double>(s.d_head)) : 1.0;
+  const double scale =
+      c.boolean_or({"scale_attn_weights"}, true) ? 1.0 / std::sqrt(static_cast<double>(s.d_head)) : 1.0;
   const bool by_layer = c.boolean_or({"scale_attn_by_inverse_layer_idx"}, false);
   uniform_layers(c, s);
   for (int l = 0; l < s.n_layers; ++l) s.layers[l].attn_scale = scale / (by_layer ? l + 1 : 1);

@@ -80,8 +80,8 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& dir) {
   m->weights_ = family.bind(m->arch_, binder);
   if (auto extra = binder.unused(m->arch_.tied_embeddings); !extra.empty()) {
     if (extra.size() > 5) extra.resize(5);
-    warnf("{}: {} tensor(s) not used by the {} architecture, e.g. {}", dir.string(), extra.size(),
-          m->arch_.model_type, fmt::join(extra, ", "));
+    warnf("{}: {} tensor(s) not used by the {} architecture, e.g. {}", dir.string(), extra.size(), m->arch_.model_type,
+          fmt::join(extra, ", "));
   }
   if (!m->weights_.unembed.weight)
     warnf("{}: no unembedding tensor (a base-model checkpoint?): logits are unavailable", dir.string());
@@ -108,9 +108,12 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& dir) {
   // embedding's dtype (in BF16, sqrt(3072) = 55.43 becomes 55.5).
   if (m->arch_.embed_scale != 1.0) {
     const float f = static_cast<float>(m->arch_.embed_scale);
-    if (m->weights_.embed->dtype == DType::BF16) m->arch_.embed_scale = bf16_to_f32(f32_to_bf16(f));
-    else if (m->weights_.embed->dtype == DType::F16) m->arch_.embed_scale = f16_to_f32(f32_to_f16(f));
-    else m->arch_.embed_scale = f;
+    if (m->weights_.embed->dtype == DType::BF16)
+      m->arch_.embed_scale = bf16_to_f32(f32_to_bf16(f));
+    else if (m->weights_.embed->dtype == DType::F16)
+      m->arch_.embed_scale = f16_to_f32(f32_to_f16(f));
+    else
+      m->arch_.embed_scale = f;
   }
   const auto& w = m->weights_;
   int64_t embedding = w.embed->numel() + (w.pos_embed ? w.pos_embed->numel() : 0);

@@ -64,8 +64,8 @@ void llama3(const JsonConfig& s, Rope& r) {
     const double smooth = (O / wavelen - lo) / (hi - lo);
     f = (1 - smooth) * f / factor + smooth * f;
   }
-  r.description += fmt::format(", llama3 (factor {}, low_freq_factor {}, high_freq_factor {}, original {})", num(factor),
-                               num(lo), num(hi), num(O));
+  r.description += fmt::format(", llama3 (factor {}, low_freq_factor {}, high_freq_factor {}, original {})",
+                               num(factor), num(lo), num(hi), num(O));
 }
 
 // HF _compute_yarn_parameters: a linear ramp between interpolated (inv / factor)
@@ -116,7 +116,8 @@ void yarn(const JsonConfig& s, Rope& r, double theta, int64_t max_positions) {
 Rope plain_rope(int rotary_dim, double theta) {
   Rope r;
   r.inv_freq.resize(static_cast<size_t>(std::max(rotary_dim, 0) / 2));
-  for (size_t j = 0; j < r.inv_freq.size(); ++j) r.inv_freq[j] = std::pow(theta, -2.0 * static_cast<double>(j) / rotary_dim);
+  for (size_t j = 0; j < r.inv_freq.size(); ++j)
+    r.inv_freq[j] = std::pow(theta, -2.0 * static_cast<double>(j) / rotary_dim);
   r.description = "theta " + num(theta);
   return r;
 }
@@ -133,8 +134,9 @@ Rope read_rope(const JsonConfig& c, int rotary_dim, double theta, int64_t max_po
   else if (scaling->type == "yarn")
     yarn(s, r, theta, max_positions);
   else
-    c.field_error(scaling->key, "has rope_type \"" + scaling->type +
-                                    "\", which streamgauge does not support (supported: default, linear, llama3, yarn)");
+    c.field_error(scaling->key,
+                  "has rope_type \"" + scaling->type +
+                      "\", which streamgauge does not support (supported: default, linear, llama3, yarn)");
   return r;
 }
 

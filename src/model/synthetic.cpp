@@ -81,15 +81,26 @@ void write_byte_tokenizer(const std::filesystem::path& dir) {
       {"truncation", nullptr},
       {"padding", nullptr},
       {"added_tokens",
-       {{{"id", 256}, {"content", "<|endoftext|>"}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
-         {"normalized", false}, {"special", true}}}},
+       {{{"id", 256},
+         {"content", "<|endoftext|>"},
+         {"single_word", false},
+         {"lstrip", false},
+         {"rstrip", false},
+         {"normalized", false},
+         {"special", true}}}},
       {"normalizer", nullptr},
       {"pre_tokenizer", byte_level},
       {"post_processor", byte_level},
       {"decoder", byte_level},
       {"model",
-       {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr}, {"continuing_subword_prefix", nullptr},
-        {"end_of_word_suffix", nullptr}, {"fuse_unk", false}, {"byte_fallback", false}, {"vocab", vocab},
+       {{"type", "BPE"},
+        {"dropout", nullptr},
+        {"unk_token", nullptr},
+        {"continuing_subword_prefix", nullptr},
+        {"end_of_word_suffix", nullptr},
+        {"fuse_unk", false},
+        {"byte_fallback", false},
+        {"vocab", vocab},
         {"merges", nlohmann::json::array()}}},
   };
   write_file_atomic(dir / "tokenizer.json", tok.dump(2) + "\n");
@@ -114,7 +125,9 @@ void write_synthetic_model(const std::filesystem::path& dir, const SyntheticSpec
       {"layer_norm_eps", 1e-5},
       {"use_parallel_residual", s.parallel_residual},
       {"tie_word_embeddings", false},
-      {"torch_dtype", s.dtype == DType::F32 ? "float32" : s.dtype == DType::BF16 ? "bfloat16" : "float16"},
+      {"torch_dtype", s.dtype == DType::F32    ? "float32"
+                      : s.dtype == DType::BF16 ? "bfloat16"
+                                               : "float16"},
       {"streamgauge_synthetic", {{"seed", s.seed}, {"note", "random weights: numbers mean nothing"}}},
   };
   write_file_atomic(dir / "config.json", config.dump(2) + "\n");
@@ -127,7 +140,8 @@ void write_synthetic_model(const std::filesystem::path& dir, const SyntheticSpec
   for (auto& t : specs) {
     uint64_t n = 1;
     for (auto v : t.shape) n *= v;
-    header[t.name] = {{"dtype", std::string(dtype_name(s.dtype))}, {"shape", t.shape},
+    header[t.name] = {{"dtype", std::string(dtype_name(s.dtype))},
+                      {"shape", t.shape},
                       {"data_offsets", {offset, offset + n * esize}}};
     offset += n * esize;
   }
@@ -234,11 +248,20 @@ void write_random_model(const std::filesystem::path& dir, const RandomModelSpec&
 
   if (type == "gpt_neox") {
     if (q_width != d) fail("gpt_neox needs d_model = n_heads * head_dim");
-    config = {{"architectures", {"GPTNeoXForCausalLM"}}, {"model_type", type}, {"hidden_size", d},
-              {"num_hidden_layers", s.n_layers}, {"num_attention_heads", s.n_heads}, {"intermediate_size", m},
-              {"vocab_size", V}, {"max_position_embeddings", s.max_positions}, {"rotary_pct", s.rotary_pct},
-              {"rotary_emb_base", s.rope_theta}, {"hidden_act", act("gelu")}, {"layer_norm_eps", s.norm_eps},
-              {"use_parallel_residual", s.parallel_residual}, {"attention_bias", s.biases},
+    config = {{"architectures", {"GPTNeoXForCausalLM"}},
+              {"model_type", type},
+              {"hidden_size", d},
+              {"num_hidden_layers", s.n_layers},
+              {"num_attention_heads", s.n_heads},
+              {"intermediate_size", m},
+              {"vocab_size", V},
+              {"max_position_embeddings", s.max_positions},
+              {"rotary_pct", s.rotary_pct},
+              {"rotary_emb_base", s.rope_theta},
+              {"hidden_act", act("gelu")},
+              {"layer_norm_eps", s.norm_eps},
+              {"use_parallel_residual", s.parallel_residual},
+              {"attention_bias", s.biases},
               {"tie_word_embeddings", s.tied}};
     t.add("gpt_neox.embed_in.weight", {V, d}, 1.0f);
     for (int l = 0; l < s.n_layers; ++l) {
@@ -254,10 +277,18 @@ void write_random_model(const std::filesystem::path& dir, const RandomModelSpec&
     if (!s.tied) t.linear("embed_out", d, V, false, 1.0f);
   } else if (type == "gptj") {
     if (q_width != d) fail("gptj needs d_model = n_heads * head_dim");
-    config = {{"architectures", {"GPTJForCausalLM"}}, {"model_type", type}, {"n_embd", d},
-              {"n_layer", s.n_layers}, {"n_head", s.n_heads}, {"n_inner", m}, {"n_positions", s.max_positions},
-              {"vocab_size", V}, {"rotary_dim", s.rotary_dim}, {"activation_function", act("gelu_new")},
-              {"layer_norm_epsilon", s.norm_eps}, {"tie_word_embeddings", false}};
+    config = {{"architectures", {"GPTJForCausalLM"}},
+              {"model_type", type},
+              {"n_embd", d},
+              {"n_layer", s.n_layers},
+              {"n_head", s.n_heads},
+              {"n_inner", m},
+              {"n_positions", s.max_positions},
+              {"vocab_size", V},
+              {"rotary_dim", s.rotary_dim},
+              {"activation_function", act("gelu_new")},
+              {"layer_norm_epsilon", s.norm_eps},
+              {"tie_word_embeddings", false}};
     t.add("transformer.wte.weight", {V, d}, 1.0f);
     for (int l = 0; l < s.n_layers; ++l) {
       const std::string p = "transformer.h." + std::to_string(l) + ".";
@@ -271,11 +302,19 @@ void write_random_model(const std::filesystem::path& dir, const RandomModelSpec&
     t.linear("lm_head", d, V, true, 1.0f);
   } else if (type == "gpt2") {
     if (q_width != d) fail("gpt2 needs d_model = n_heads * head_dim");
-    config = {{"architectures", {"GPT2LMHeadModel"}}, {"model_type", type}, {"n_embd", d},
-              {"n_layer", s.n_layers}, {"n_head", s.n_heads}, {"n_inner", m}, {"n_positions", s.max_positions},
-              {"vocab_size", V}, {"activation_function", act("gelu_new")}, {"layer_norm_epsilon", s.norm_eps},
+    config = {{"architectures", {"GPT2LMHeadModel"}},
+              {"model_type", type},
+              {"n_embd", d},
+              {"n_layer", s.n_layers},
+              {"n_head", s.n_heads},
+              {"n_inner", m},
+              {"n_positions", s.max_positions},
+              {"vocab_size", V},
+              {"activation_function", act("gelu_new")},
+              {"layer_norm_epsilon", s.norm_eps},
               {"scale_attn_weights", s.scale_attn_weights},
-              {"scale_attn_by_inverse_layer_idx", s.scale_attn_by_inverse_layer_idx}, {"tie_word_embeddings", s.tied}};
+              {"scale_attn_by_inverse_layer_idx", s.scale_attn_by_inverse_layer_idx},
+              {"tie_word_embeddings", s.tied}};
     t.add("transformer.wte.weight", {V, d}, 1.0f);
     t.add("transformer.wpe.weight", {s.max_positions, d}, 0.3f);
     for (int l = 0; l < s.n_layers; ++l) {
@@ -293,14 +332,24 @@ void write_random_model(const std::filesystem::path& dir, const RandomModelSpec&
              type == "gemma2") {
     const bool qwen2 = type == "qwen2", gemma = type == "gemma" || type == "gemma2", gemma2 = type == "gemma2";
     if (qwen2 && q_width != d) fail("qwen2 needs d_model = n_heads * head_dim");
-    const char* arch = qwen2 ? "Qwen2ForCausalLM" : type == "mistral" ? "MistralForCausalLM"
-                     : type == "qwen3" ? "Qwen3ForCausalLM" : gemma2 ? "Gemma2ForCausalLM"
-                     : gemma ? "GemmaForCausalLM" : "LlamaForCausalLM";
-    config = {{"architectures", {arch}}, {"model_type", type},
-              {"hidden_size", d}, {"num_hidden_layers", s.n_layers}, {"num_attention_heads", s.n_heads},
-              {"num_key_value_heads", s.n_kv_heads}, {"intermediate_size", m}, {"vocab_size", V},
-              {"max_position_embeddings", s.max_positions}, {"rms_norm_eps", s.norm_eps},
-              {"rope_theta", s.rope_theta}, {"tie_word_embeddings", s.tied}};
+    const char* arch = qwen2               ? "Qwen2ForCausalLM"
+                       : type == "mistral" ? "MistralForCausalLM"
+                       : type == "qwen3"   ? "Qwen3ForCausalLM"
+                       : gemma2            ? "Gemma2ForCausalLM"
+                       : gemma             ? "GemmaForCausalLM"
+                                           : "LlamaForCausalLM";
+    config = {{"architectures", {arch}},
+              {"model_type", type},
+              {"hidden_size", d},
+              {"num_hidden_layers", s.n_layers},
+              {"num_attention_heads", s.n_heads},
+              {"num_key_value_heads", s.n_kv_heads},
+              {"intermediate_size", m},
+              {"vocab_size", V},
+              {"max_position_embeddings", s.max_positions},
+              {"rms_norm_eps", s.norm_eps},
+              {"rope_theta", s.rope_theta},
+              {"tie_word_embeddings", s.tied}};
     // Gemma reads hidden_activation (its hidden_act is ignored, as in HF).
     config[gemma ? "hidden_activation" : "hidden_act"] = act(gemma ? "gelu_pytorch_tanh" : "silu");
     if (!qwen2) config["head_dim"] = hd;

@@ -58,23 +58,23 @@ struct RandomModelSpec {
   int d_mlp = 128;
   int vocab_size = 256;
   int max_positions = 128;
-  double rotary_pct = 0.25;  // gpt_neox
-  int rotary_dim = 8;        // gptj
+  double rotary_pct = 0.25;   // gpt_neox
+  int rotary_dim = 8;         // gptj
   double rope_theta = 10000;  // all rotary families but gptj
   // llama, qwen2, mistral, qwen3: rope_scaling type ("" none, linear, llama3,
   // yarn) with this factor (llama3: low 1, high 4, original max_positions / 4;
   // yarn: original max_positions / factor).
   std::string rope_scaling;
   double rope_factor = 4;
-  int64_t sliding_window = 0;  // mistral (every layer), gemma2 (even layers); 0 = null
+  int64_t sliding_window = 0;                  // mistral (every layer), gemma2 (even layers); 0 = null
   double attn_softcap = 0, final_softcap = 0;  // gemma2; 0 = null
   double query_pre_attn_scalar = 0;            // gemma2; 0 = head_dim
-  bool parallel_residual = true;  // gpt_neox
-  bool tied = false;              // tie_word_embeddings (gptj: always untied, lm_head with bias)
-  bool biases = true;  // gpt_neox attention_bias; llama attention_bias and mlp_bias (qwen2: q/k/v always);
-                       // qwen3, gemma, gemma2 attention_bias
-  std::string activation;  // hidden_act / activation_function; empty: the family's default
-  bool scale_attn_weights = true;                 // gpt2
+  bool parallel_residual = true;               // gpt_neox
+  bool tied = false;                           // tie_word_embeddings (gptj: always untied, lm_head with bias)
+  bool biases = true;              // gpt_neox attention_bias; llama attention_bias and mlp_bias (qwen2: q/k/v always);
+                                   // qwen3, gemma, gemma2 attention_bias
+  std::string activation;          // hidden_act / activation_function; empty: the family's default
+  bool scale_attn_weights = true;  // gpt2
   bool scale_attn_by_inverse_layer_idx = false;  // gpt2
   double norm_eps = 1e-5;
   DType dtype = DType::F32;  // F32, F16 or BF16

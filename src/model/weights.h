@@ -30,11 +30,11 @@ enum class QkvLayout {
 };
 
 struct LayerWeights {
-  NormWeights ln1, ln2;  // ln2 unused when ArchSpec::shared_norm
+  NormWeights ln1, ln2;             // ln2 unused when ArchSpec::shared_norm
   NormWeights attn_post, mlp_post;  // on the sublayer outputs (LayerSpec::post_*_norm)
   NormWeights q_norm, k_norm;       // per-head, [d_head] (ArchSpec::qk_norm)
-  Linear qkv;            // fused layouts
-  Linear q, k, v;        // QkvLayout::Separate
+  Linear qkv;                       // fused layouts
+  Linear q, k, v;                   // QkvLayout::Separate
   Linear o;
   Linear up;    // first MLP matrix (fc_in / dense_h_to_4h / c_fc / up_proj)
   Linear gate;  // gated MLPs only

@@ -10,8 +10,7 @@ namespace sg::report {
 namespace {
 
 std::string quote_if_needed(const std::string& s) {
-  bool needs = s.find_first_of(",\"\r\n") != std::string::npos ||
-               (!s.empty() && (s.front() == ' ' || s.back() == ' '));
+  bool needs = s.find_first_of(",\"\r\n") != std::string::npos || (!s.empty() && (s.front() == ' ' || s.back() == ' '));
   // An empty string must be distinguishable from a missing value.
   if (!needs && !s.empty()) return s;
   std::string out = "\"";
@@ -55,8 +54,6 @@ std::string to_csv(const Table& table) {
   return out;
 }
 
-void write_csv(const std::filesystem::path& path, const Table& table) {
-  write_file_atomic(path, to_csv(table));
-}
+void write_csv(const std::filesystem::path& path, const Table& table) { write_file_atomic(path, to_csv(table)); }
 
 }  // namespace sg::report

@@ -31,16 +31,17 @@ constexpr size_t kPaletteSize = sizeof(kPalette) / sizeof(kPalette[0]);
 std::string quoted(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
-    if (c == '\'') out += "''";
-    else if (c == '\n' || c == '\r') out += ' ';
-    else out += c;
+    if (c == '\'')
+      out += "''";
+    else if (c == '\n' || c == '\r')
+      out += ' ';
+    else
+      out += c;
   }
   return out + "'";
 }
 
-bool drawable(double x, double y, bool log_y) {
-  return std::isfinite(x) && std::isfinite(y) && (!log_y || y > 0);
-}
+bool drawable(double x, double y, bool log_y) { return std::isfinite(x) && std::isfinite(y) && (!log_y || y > 0); }
 
 void check_sizes(const std::string& what, const std::string& label, size_t nx, size_t ny) {
   if (nx != ny) fail("figure {} '{}' has {} x values but {} y values", what, label, nx, ny);
@@ -105,8 +106,10 @@ std::string integer_x_axis(const Panel& panel) {
   if (!integers && !(halves && hi - lo >= 2)) return {};
   // Bars fill 80% of their slot: pad by half a slot. Lines: a little air.
   double pad = 0;
-  if (!panel.bars.empty()) pad = 0.5 * bar_width(panel) * panel.bars.size() / 0.8;
-  else pad = hi > lo ? std::max(0.03 * (hi - lo), 0.2) : 0.5;
+  if (!panel.bars.empty())
+    pad = 0.5 * bar_width(panel) * panel.bars.size() / 0.8;
+  else
+    pad = hi > lo ? std::max(0.03 * (hi - lo), 0.2) : 0.5;
   double x_lo = panel.x_min.value_or(lo - pad), x_hi = panel.x_max.value_or(hi + pad);
   if (!(x_lo < x_hi)) return {};  // a degenerate explicit range: gnuplot reports it
   double step = integer_step(x_hi - x_lo);
@@ -189,8 +192,8 @@ Plan plan(const Figure& fig) {
         case LineStyle::Points: with = "points pt 7 ps 0.9"; break;
         case LineStyle::Dashed: with = "lines lw 2 dt 2"; break;
       }
-      items.push_back(fmt::format("{} using 1:2 with {} lc rgb '{}' {}", block_name(p, block), with,
-                                  colour, ls.label.empty() ? "notitle" : "title " + quoted(ls.label)));
+      items.push_back(fmt::format("{} using 1:2 with {} lc rgb '{}' {}", block_name(p, block), with, colour,
+                                  ls.label.empty() ? "notitle" : "title " + quoted(ls.label)));
     }
     double width = bar_width(panel);
     for (size_t s = 0; s < panel.bars.size(); ++s, ++block) {
@@ -200,8 +203,7 @@ Plan plan(const Figure& fig) {
       double shift = (static_cast<double>(s) - (panel.bars.size() - 1) / 2.0) * width;
       std::string rows_text;
       for (size_t i = 0; i < bs.x.size(); ++i)
-        if (drawable(bs.x[i], bs.y[i], panel.log_y))
-          rows_text += fmt::format("{} {}\n", bs.x[i] + shift, bs.y[i]);
+        if (drawable(bs.x[i], bs.y[i], panel.log_y)) rows_text += fmt::format("{} {}\n", bs.x[i] + shift, bs.y[i]);
       if (rows_text.empty()) continue;
       out.data += fmt::format("{} << EOD\n{}EOD\n", block_name(p, block), rows_text);
       has_titles = has_titles || !bs.label.empty();
@@ -231,8 +233,8 @@ Plan plan(const Figure& fig) {
     // (Log axes already extend to whole decades.)
     g += panel.log_y ? "set offsets graph 0.02, graph 0.02, 0, 0\n"
                      : "set offsets graph 0.02, graph 0.02, graph 0.06, graph 0.02\n";
-    g += fmt::format("set title {}\nset xlabel {}\nset ylabel {}\n", quoted(panel.title),
-                     quoted(panel.x_label), quoted(panel.y_label));
+    g += fmt::format("set title {}\nset xlabel {}\nset ylabel {}\n", quoted(panel.title), quoted(panel.x_label),
+                     quoted(panel.y_label));
     if (!has_data) {
       g += "set label 1 'no data' at graph 0.5,0.5 center\nset xrange [0:1]\nset yrange [0:1]\n"
            "plot 2 notitle\n";
@@ -288,8 +290,10 @@ void run_gnuplot(const std::filesystem::path& script, const std::filesystem::pat
   int rc = posix_spawnp(&pid, exe.c_str(), &actions, nullptr, argv, environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0)
-    fail("cannot run gnuplot ('{}'): {}; install the Debian package gnuplot-nox (or set STREAMGAUGE_GNUPLOT), or run with --no-figures",
-         exe, std::strerror(rc));
+    fail(
+        "cannot run gnuplot ('{}'): {}; install the Debian package gnuplot-nox (or set STREAMGAUGE_GNUPLOT), or run "
+        "with --no-figures",
+        exe, std::strerror(rc));
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) fail("cannot wait for gnuplot: {}", std::strerror(errno));
@@ -327,7 +331,8 @@ size_t legend_entries(const Panel& panel) {
 }  // namespace
 
 int Figure::grid_columns() const {
-  return static_cast<int>(std::min<size_t>(std::max(1, std::min(columns, max_columns)), std::max<size_t>(1, panels.size())));
+  return static_cast<int>(
+      std::min<size_t>(std::max(1, std::min(columns, max_columns)), std::max<size_t>(1, panels.size())));
 }
 
 int Figure::grid_rows() const {
@@ -354,13 +359,15 @@ void Figure::render(const std::filesystem::path& png_path, const std::filesystem
   TempDir tmp;
   std::string script = p.data;
   if (!png_path.empty())
-    script += fmt::format("set terminal pngcairo size {},{} noenhanced font 'DejaVu Sans,{}' background '#ffffff'\n"
-                          "set output {}\n{}set output\n",
-                          width, height, font_size, quoted((tmp.path / "figure.png").string()), p.plot);
+    script += fmt::format(
+        "set terminal pngcairo size {},{} noenhanced font 'DejaVu Sans,{}' background '#ffffff'\n"
+        "set output {}\n{}set output\n",
+        width, height, font_size, quoted((tmp.path / "figure.png").string()), p.plot);
   if (!svg_path.empty())
-    script += fmt::format("set terminal svg size {},{} noenhanced font 'DejaVu Sans,{}' background '#ffffff'\n"
-                          "set output {}\n{}set output\n",
-                          width, height, font_size, quoted((tmp.path / "figure.svg").string()), p.plot);
+    script += fmt::format(
+        "set terminal svg size {},{} noenhanced font 'DejaVu Sans,{}' background '#ffffff'\n"
+        "set output {}\n{}set output\n",
+        width, height, font_size, quoted((tmp.path / "figure.svg").string()), p.plot);
   write_file_atomic(tmp.path / "figure.gp", script);
   run_gnuplot(tmp.path / "figure.gp", tmp.path / "gnuplot.log");
   // Read both results before writing either, so a failure leaves no output.

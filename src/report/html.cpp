@@ -27,8 +27,7 @@ std::string html_escape(const std::string& text) {
 std::string base64(const std::string& bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()),
-                          static_cast<int>(bytes.size()));
+                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
   out.resize(static_cast<size_t>(n));
   return out;
 }
@@ -39,9 +38,7 @@ void Html::heading(const std::string& text) { body_ += "<h2>" + html_escape(text
 
 void Html::paragraph(const std::string& text) { body_ += "<p>" + html_escape(text) + "</p>\n"; }
 
-void Html::warning(const std::string& text) {
-  body_ += "<div class=\"warning\">" + html_escape(text) + "</div>\n";
-}
+void Html::warning(const std::string& text) { body_ += "<div class=\"warning\">" + html_escape(text) + "</div>\n"; }
 
 void Html::preformatted(const std::string& text) { body_ += "<pre>" + html_escape(text) + "</pre>\n"; }
 
@@ -91,9 +88,12 @@ int natural_width(const std::string& bytes, bool svg) {
 void Html::figure(const std::filesystem::path& image, const std::string& caption) {
   std::string ext = image.extension().string();
   std::string mime;
-  if (ext == ".svg") mime = "image/svg+xml";
-  else if (ext == ".png") mime = "image/png";
-  else fail("cannot embed {} in a report: only .svg and .png images are supported", image.string());
+  if (ext == ".svg")
+    mime = "image/svg+xml";
+  else if (ext == ".png")
+    mime = "image/png";
+  else
+    fail("cannot embed {} in a report: only .svg and .png images are supported", image.string());
   std::string bytes = read_file(image);
   // At its natural width up to the page width; below 80% of it the text
   // would be too small, so the figure then scrolls in its own box instead.
@@ -109,13 +109,14 @@ void Html::figure(const std::filesystem::path& image, const std::string& caption
 void Html::provenance(const nlohmann::json& prov) {
   heading("Provenance");
   // Folded: it is for reproducing the run, not for reading the results.
-  body_ += "<details class=\"provenance\"><summary>Command line, inputs, versions and settings (JSON)</summary>\n"
-           "<pre class=\"json\">" + html_escape(dump_json_compact(prov)) + "</pre>\n</details>\n";
+  body_ +=
+      "<details class=\"provenance\"><summary>Command line, inputs, versions and settings (JSON)</summary>\n"
+      "<pre class=\"json\">" +
+      html_escape(dump_json_compact(prov)) + "</pre>\n</details>\n";
 }
 
 std::string Html::str() const {
-  return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" +
-         html_escape(title_) +
+  return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" + html_escape(title_) +
          "</title>\n<style>\n"
          "body{font-family:sans-serif;max-width:1240px;margin:2em auto;padding:0 1em;color:#222;"
          "overflow-wrap:break-word}\n"

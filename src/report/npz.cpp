@@ -59,9 +59,7 @@ struct MemberSource {
 zip_int64_t member_callback(void* state, void* out, zip_uint64_t len, zip_source_cmd_t cmd) {
   auto* m = static_cast<MemberSource*>(state);
   switch (cmd) {
-    case ZIP_SOURCE_OPEN:
-      m->pos = 0;
-      return 0;
+    case ZIP_SOURCE_OPEN: m->pos = 0; return 0;
     case ZIP_SOURCE_READ: {
       auto* dst = static_cast<std::byte*>(out);
       uint64_t done = 0;
@@ -89,14 +87,11 @@ zip_int64_t member_callback(void* state, void* out, zip_uint64_t len, zip_source
       st->valid |= ZIP_STAT_SIZE | ZIP_STAT_MTIME;
       return sizeof(zip_stat_t);
     }
-    case ZIP_SOURCE_ERROR:
-      return zip_error_to_data(&m->error, out, len);
+    case ZIP_SOURCE_ERROR: return zip_error_to_data(&m->error, out, len);
     case ZIP_SOURCE_SUPPORTS:
       return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT,
                                             ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, static_cast<zip_source_cmd_t>(-1));
-    default:
-      zip_error_set(&m->error, ZIP_ER_OPNOTSUPP, 0);
-      return -1;
+    default: zip_error_set(&m->error, ZIP_ER_OPNOTSUPP, 0); return -1;
   }
 }
 
@@ -111,8 +106,8 @@ struct ZipArchive {
 }  // namespace
 
 std::string npy_header(std::string_view descr, std::span<const int64_t> shape) {
-  std::string dict = "{'descr': '" + std::string(descr) + "', 'fortran_order': False, 'shape': " +
-                     shape_tuple(shape) + ", }";
+  std::string dict =
+      "{'descr': '" + std::string(descr) + "', 'fortran_order': False, 'shape': " + shape_tuple(shape) + ", }";
   // Spaces, then '\n', up to the next multiple of kAlign of the whole preamble.
   const size_t total = (kPreamble + dict.size() + 1 + kAlign - 1) / kAlign * kAlign;
   const size_t header_len = total - kPreamble;

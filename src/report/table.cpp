@@ -10,8 +10,7 @@ namespace sg::report {
 
 void Table::add_row(std::vector<Cell> row) {
   if (row.size() != columns.size())
-    fail("table row {} has {} cells but the table has {} columns", rows.size(), row.size(),
-         columns.size());
+    fail("table row {} has {} cells but the table has {} columns", rows.size(), row.size(), columns.size());
   rows.push_back(std::move(row));
 }
 
@@ -30,8 +29,6 @@ std::string display(const Cell& c, int significant_digits) {
   return "-";
 }
 
-bool is_number(const Cell& c) {
-  return std::holds_alternative<int64_t>(c) || std::holds_alternative<double>(c);
-}
+bool is_number(const Cell& c) { return std::holds_alternative<int64_t>(c) || std::holds_alternative<double>(c); }
 
 }  // namespace sg::report

@@ -8,9 +8,8 @@ namespace {
 // Display width in a terminal: UTF-8 code points (continuation bytes do not
 // advance the cursor). Wide East Asian characters are not accounted for.
 size_t width(const std::string& s) {
-  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
+  return static_cast<size_t>(
+      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 std::string pad(const std::string& s, size_t w, bool right) {

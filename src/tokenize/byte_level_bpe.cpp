@@ -13,9 +13,7 @@
 
 namespace sg::tok {
 
-const char* gpt2_regex() {
-  return R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
-}
+const char* gpt2_regex() { return R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)"; }
 
 namespace {
 
@@ -177,16 +175,14 @@ class ByteLevelBpe final : public Tokenizer {
   using Scratch = std::deque<std::string>;
 
   template <typename Gap>
-  void split_added(const AddedMatcher& matcher, std::string_view s, std::vector<int32_t>& out,
-                   Gap&& gap) const;
+  void split_added(const AddedMatcher& matcher, std::string_view s, std::vector<int32_t>& out, Gap&& gap) const;
   void encode_normalized(std::string_view piece, Scratch& scratch, std::vector<int32_t>& out) const;
-  void pre_tokenize(size_t step, std::string_view piece, Scratch& scratch,
-                    std::vector<int32_t>& out) const;
+  void pre_tokenize(size_t step, std::string_view piece, Scratch& scratch, std::vector<int32_t>& out) const;
   void bpe(std::string_view word, std::vector<int32_t>& out) const;
   void merge_word(std::string_view word, std::vector<int32_t>& out) const;
 
   std::string source_;
-  std::vector<std::string> tokens_;      // id -> vocabulary string ("" where no token)
+  std::vector<std::string> tokens_;  // id -> vocabulary string ("" where no token)
   std::vector<bool> has_token_;
   std::vector<std::string> token_bytes_;  // id -> bytes the ByteLevel decoder gives
   std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> bytes_to_id_;
@@ -323,8 +319,8 @@ std::string ByteLevelBpe::token(int32_t id) const {
 // single_word token must not touch word characters; lstrip/rstrip make the
 // token swallow the whitespace beside it. `gap` gets the text between tokens.
 template <typename Gap>
-void ByteLevelBpe::split_added(const AddedMatcher& matcher, std::string_view s,
-                               std::vector<int32_t>& out, Gap&& gap) const {
+void ByteLevelBpe::split_added(const AddedMatcher& matcher, std::string_view s, std::vector<int32_t>& out,
+                               Gap&& gap) const {
   if (matcher.empty()) {
     gap(s);
     return;
@@ -378,8 +374,8 @@ void ByteLevelBpe::split_added(const AddedMatcher& matcher, std::string_view s,
 
 std::vector<int32_t> ByteLevelBpe::encode(std::string_view text, bool add_special) const {
   if (auto bad = find_invalid_utf8(text)) {
-    fail("the text is not valid UTF-8 (invalid byte 0x{:02X} at offset {})",
-         static_cast<unsigned char>(text[*bad]), *bad);
+    fail("the text is not valid UTF-8 (invalid byte 0x{:02X} at offset {})", static_cast<unsigned char>(text[*bad]),
+         *bad);
   }
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + prefix_.size() + suffix_.size() + 1);
@@ -391,8 +387,7 @@ std::vector<int32_t> ByteLevelBpe::encode(std::string_view text, bool add_specia
       scratch.push_back(std::move(normalized));
       piece = scratch.back();
     }
-    split_added(normalized_matcher_, piece, out,
-                [&](std::string_view p) { pre_tokenize(0, p, scratch, out); });
+    split_added(normalized_matcher_, piece, out, [&](std::string_view p) { pre_tokenize(0, p, scratch, out); });
   });
   if (add_special) out.insert(out.end(), suffix_.begin(), suffix_.end());
   return out;
@@ -625,9 +620,7 @@ std::string ByteLevelBpe::decode(std::span<const int32_t> ids) const {
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> make_byte_level_bpe(BpeSpec spec) {
-  return std::make_unique<ByteLevelBpe>(std::move(spec));
-}
+std::unique_ptr<Tokenizer> make_byte_level_bpe(BpeSpec spec) { return std::make_unique<ByteLevelBpe>(std::move(spec)); }
 
 std::string describe_special(const Tokenizer& t, const std::vector<int32_t>& prefix,
                              const std::vector<int32_t>& suffix) {

@@ -51,16 +51,21 @@ Normalizer parse_normalizer(const json& j, const std::string& where) {
   auto add = [&](auto&& self, const json& n) -> void {
     if (n.is_null()) return;
     const std::string type = type_of(n);
-    if (type == "NFC") steps.push_back(NormStep::NFC);
-    else if (type == "NFD") steps.push_back(NormStep::NFD);
-    else if (type == "NFKC") steps.push_back(NormStep::NFKC);
-    else if (type == "NFKD") steps.push_back(NormStep::NFKD);
-    else if (type == "Lowercase") steps.push_back(NormStep::Lowercase);
+    if (type == "NFC")
+      steps.push_back(NormStep::NFC);
+    else if (type == "NFD")
+      steps.push_back(NormStep::NFD);
+    else if (type == "NFKC")
+      steps.push_back(NormStep::NFKC);
+    else if (type == "NFKD")
+      steps.push_back(NormStep::NFKD);
+    else if (type == "Lowercase")
+      steps.push_back(NormStep::Lowercase);
     else if (type == "Sequence") {
       for (const json& sub : n.at("normalizers")) self(self, sub);
     } else {
-      throw Unsupported(fmt::format("{}: normalizer {:?} is not supported (supported: NFC, NFD, NFKC, NFKD, Lowercase, Sequence)",
-                                    where, type));
+      throw Unsupported(fmt::format(
+          "{}: normalizer {:?} is not supported (supported: NFC, NFD, NFKC, NFKD, Lowercase, Sequence)", where, type));
     }
   };
   add(add, j);
@@ -96,16 +101,19 @@ std::vector<PreTokStep> parse_pre_tokenizer(const json& j, const std::string& wh
       PreTokStep st;
       const json& pattern = p.at("pattern");
       std::string regex;
-      if (pattern.contains("Regex")) regex = pattern["Regex"].get<std::string>();
-      else if (pattern.contains("String")) regex = quote_literal(pattern["String"].get<std::string>());
-      else throw Unsupported(fmt::format("{}: Split pattern must be Regex or String", where));
+      if (pattern.contains("Regex"))
+        regex = pattern["Regex"].get<std::string>();
+      else if (pattern.contains("String"))
+        regex = quote_literal(pattern["String"].get<std::string>());
+      else
+        throw Unsupported(fmt::format("{}: Split pattern must be Regex or String", where));
       st.regex = std::make_shared<Regex>(regex, where + ": Split pattern");
       st.behavior = parse_behavior(p.at("behavior").get<std::string>(), where);
       st.invert = flag(p, "invert", false);
       steps.push_back(std::move(st));
     } else {
-      throw Unsupported(fmt::format("{}: pre_tokenizer {:?} is not supported (supported: ByteLevel, Split, Sequence)",
-                                    where, type));
+      throw Unsupported(
+          fmt::format("{}: pre_tokenizer {:?} is not supported (supported: ByteLevel, Split, Sequence)", where, type));
     }
   };
   add(add, j);
@@ -130,8 +138,10 @@ void parse_post_processor(const json& j, BpeSpec& spec, const std::string& where
       }
       const std::string name = item.at("SpecialToken").at("id").get<std::string>();
       const json& special = j.at("special_tokens");
-      if (!special.contains(name)) fail("{}: TemplateProcessing uses {:?}, missing from its special_tokens", where, name);
-      for (const json& id : special[name].at("ids")) (seen_sequence ? spec.suffix : spec.prefix).push_back(id.get<int32_t>());
+      if (!special.contains(name))
+        fail("{}: TemplateProcessing uses {:?}, missing from its special_tokens", where, name);
+      for (const json& id : special[name].at("ids"))
+        (seen_sequence ? spec.suffix : spec.prefix).push_back(id.get<int32_t>());
     }
     return;
   }
@@ -147,7 +157,8 @@ bool parse_decoder(const json& j, const std::string& where) {
   if (j.is_null()) return false;
   const std::string type = type_of(j);
   if (type == "ByteLevel") return true;
-  if (type == "Sequence" && j.contains("decoders") && j["decoders"].size() == 1) return parse_decoder(j["decoders"][0], where);
+  if (type == "Sequence" && j.contains("decoders") && j["decoders"].size() == 1)
+    return parse_decoder(j["decoders"][0], where);
   throw Unsupported(fmt::format("{}: decoder {:?} is not supported (supported: ByteLevel)", where, type));
 }
 
@@ -275,7 +286,8 @@ BpeSpec parse_tokenizer_json(const fs::path& file, const std::optional<json>& co
     if (!(model_type == "BPE" || (model_type.empty() && model.contains("merges")))) {
       throw Unsupported(fmt::format("{}: model type {:?} is not supported (only BPE)", where, model_type));
     }
-    if (flag(model, "byte_fallback", false)) throw Unsupported(fmt::format("{}: BPE byte_fallback is not supported", where));
+    if (flag(model, "byte_fallback", false))
+      throw Unsupported(fmt::format("{}: BPE byte_fallback is not supported", where));
     if (model.contains("dropout") && !model["dropout"].is_null() && model["dropout"].get<double>() > 0) {
       throw Unsupported(fmt::format("{}: BPE dropout is not supported", where));
     }
@@ -286,10 +298,13 @@ BpeSpec parse_tokenizer_json(const fs::path& file, const std::optional<json>& co
     }
     for (const auto& [tok, id] : model.at("vocab").items()) spec.vocab.emplace_back(tok, id.get<int32_t>());
     for (const json& m : model.at("merges")) {
-      if (m.is_string()) spec.merges.push_back(split_merge(m.get_ref<const std::string&>(), [&] { return where; }));
-      else spec.merges.emplace_back(m.at(0).get<std::string>(), m.at(1).get<std::string>());
+      if (m.is_string())
+        spec.merges.push_back(split_merge(m.get_ref<const std::string&>(), [&] { return where; }));
+      else
+        spec.merges.emplace_back(m.at(0).get<std::string>(), m.at(1).get<std::string>());
     }
-    if (model.contains("unk_token") && !model["unk_token"].is_null()) spec.unk_token = model["unk_token"].get<std::string>();
+    if (model.contains("unk_token") && !model["unk_token"].is_null())
+      spec.unk_token = model["unk_token"].get<std::string>();
     spec.fuse_unk = flag(model, "fuse_unk", false);
     spec.ignore_merges = flag(model, "ignore_merges", false);
     if (j.contains("added_tokens")) {
@@ -298,7 +313,8 @@ BpeSpec parse_tokenizer_json(const fs::path& file, const std::optional<json>& co
     spec.normalizer = parse_normalizer(j.value("normalizer", json()), where);
     spec.pre_tokenizer = parse_pre_tokenizer(j.value("pre_tokenizer", json()), where);
     if (spec.pre_tokenizer.empty() || !spec.pre_tokenizer.back().byte_level) {
-      throw Unsupported(fmt::format("{}: only byte-level BPE is supported (the pre_tokenizer has no final ByteLevel step)", where));
+      throw Unsupported(
+          fmt::format("{}: only byte-level BPE is supported (the pre_tokenizer has no final ByteLevel step)", where));
     }
     parse_post_processor(j.value("post_processor", json()), spec, where);
     spec.byte_level_decoder = parse_decoder(j.value("decoder", json()), where);
@@ -345,9 +361,10 @@ BpeSpec parse_vocab_merges(const fs::path& dir) {
     const bool gpt2 = cls == "GPT2Tokenizer" || cls == "GPT2TokenizerFast" || cls == "CodeGenTokenizer" ||
                       cls == "CodeGenTokenizerFast" || cls == "GPTNeoXTokenizerFast";
     if (!qwen2 && !gpt2) {
-      throw Unsupported(fmt::format("{}: tokenizer_class {:?} is not supported with vocab.json + merges.txt "
-                                    "(supported: GPT2Tokenizer, CodeGenTokenizer, Qwen2Tokenizer)",
-                                    config_file.string(), cls));
+      throw Unsupported(
+          fmt::format("{}: tokenizer_class {:?} is not supported with vocab.json + merges.txt "
+                      "(supported: GPT2Tokenizer, CodeGenTokenizer, Qwen2Tokenizer)",
+                      config_file.string(), cls));
     }
     // The pipeline transformers' converters build for these classes.
     PreTokStep byte_level;
@@ -379,8 +396,10 @@ BpeSpec parse_vocab_merges(const fs::path& dir) {
     }
     for (const char* key : {"bos_token", "eos_token", "unk_token", "pad_token"}) {
       std::optional<std::string> name;
-      if (config && config->contains(key)) name = token_name((*config)[key]);
-      else if (gpt2 && std::string(key) != "pad_token") name = "<|endoftext|>";
+      if (config && config->contains(key))
+        name = token_name((*config)[key]);
+      else if (gpt2 && std::string(key) != "pad_token")
+        name = "<|endoftext|>";
       if (!name || name->empty()) continue;
       bool present = false;
       for (const AddedToken& a : spec.added) present = present || a.content == *name;
@@ -399,7 +418,8 @@ BpeSpec parse_vocab_merges(const fs::path& dir) {
       }
       spec.added.push_back(std::move(t));
     }
-    std::sort(spec.added.begin(), spec.added.end(), [](const AddedToken& a, const AddedToken& b) { return a.id < b.id; });
+    std::sort(spec.added.begin(), spec.added.end(),
+              [](const AddedToken& a, const AddedToken& b) { return a.id < b.id; });
     set_bos_eos(spec, config, gpt2);
     if (gpt2 && config && flag(*config, "add_bos_token", false) && spec.bos) spec.prefix.push_back(*spec.bos);
     return std::move(spec);  // spec lives outside the lambda: move, not copy

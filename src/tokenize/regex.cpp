@@ -104,11 +104,10 @@ Regex::Regex(const std::string& pattern, const std::string& where) : where_(wher
   }
   int error = 0;
   PCRE2_SIZE offset = 0;
-  code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                        PCRE2_UTF | PCRE2_UCP, &error, &offset, nullptr);
+  code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), PCRE2_UTF | PCRE2_UCP, &error,
+                        &offset, nullptr);
   if (!code_) {
-    fail("{}: cannot compile regex {:?} at offset {}: {}", where, pattern, offset,
-         pcre2_message(error));
+    fail("{}: cannot compile regex {:?} at offset {}: {}", where, pattern, offset, pcre2_message(error));
   }
   // Without JIT (unsupported CPU) pcre2_match still works through the interpreter.
   pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE);
@@ -119,8 +118,8 @@ Regex::~Regex() { pcre2_code_free(code_); }
 bool Regex::find(std::string_view s, size_t start, size_t& begin, size_t& end) const {
   MatchState& st = match_state();
   // The text was validated as UTF-8 once by the tokenizer, hence NO_UTF_CHECK.
-  const int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(s.data()), s.size(), start,
-                             PCRE2_NO_UTF_CHECK, st.data, st.context);
+  const int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(s.data()), s.size(), start, PCRE2_NO_UTF_CHECK,
+                             st.data, st.context);
   if (rc == PCRE2_ERROR_NOMATCH) return false;
   if (rc < 0) fail("{}: regex matching failed: {}", where_, pcre2_message(rc));
   const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(st.data);

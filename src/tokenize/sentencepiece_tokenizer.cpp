@@ -23,8 +23,10 @@ class SentencePieceTokenizer final : public Tokenizer {
     // adds BOS and not EOS unless tokenizer_config.json says otherwise.
     bool add_bos = true, add_eos = false;
     if (config) {
-      if (config->contains("add_bos_token") && (*config)["add_bos_token"].is_boolean()) add_bos = (*config)["add_bos_token"].get<bool>();
-      if (config->contains("add_eos_token") && (*config)["add_eos_token"].is_boolean()) add_eos = (*config)["add_eos_token"].get<bool>();
+      if (config->contains("add_bos_token") && (*config)["add_bos_token"].is_boolean())
+        add_bos = (*config)["add_bos_token"].get<bool>();
+      if (config->contains("add_eos_token") && (*config)["add_eos_token"].is_boolean())
+        add_eos = (*config)["add_eos_token"].get<bool>();
     }
     if (add_bos && bos_) prefix_.push_back(*bos_);
     if (add_eos && eos_) suffix_.push_back(*eos_);
@@ -32,8 +34,8 @@ class SentencePieceTokenizer final : public Tokenizer {
 
   std::vector<int32_t> encode(std::string_view text, bool add_special) const override {
     if (auto bad = find_invalid_utf8(text)) {
-      fail("the text is not valid UTF-8 (invalid byte 0x{:02X} at offset {})",
-           static_cast<unsigned char>(text[*bad]), *bad);
+      fail("the text is not valid UTF-8 (invalid byte 0x{:02X} at offset {})", static_cast<unsigned char>(text[*bad]),
+           *bad);
     }
     std::vector<int> pieces;
     const auto status = sp_.Encode(text, &pieces);

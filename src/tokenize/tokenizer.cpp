@@ -40,8 +40,7 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const fs::path& path) {
       return tok::make_byte_level_bpe(tok::parse_vocab_merges(path));
     }
     if (fs::is_regular_file(model)) return tok::load_sentencepiece(model, tok::read_tokenizer_config(path));
-    fail("{}: no tokenizer found (looked for tokenizer.json, vocab.json + merges.txt, tokenizer.model)",
-         path.string());
+    fail("{}: no tokenizer found (looked for tokenizer.json, vocab.json + merges.txt, tokenizer.model)", path.string());
   }
   if (!fs::is_regular_file(path, ec)) fail("{}: no such tokenizer file or directory", path.string());
   const std::string ext = path.extension().string();

@@ -34,8 +34,7 @@ struct Composition {
 
 // Hangul syllables (Unicode 3.12): composed and decomposed by arithmetic.
 constexpr char32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161, kTBase = 0x11A7;
-constexpr char32_t kLCount = 19, kVCount = 21, kTCount = 28, kNCount = kVCount * kTCount,
-                   kSCount = kLCount * kNCount;
+constexpr char32_t kLCount = 19, kVCount = 21, kTCount = 28, kNCount = kVCount * kTCount, kSCount = kLCount * kNCount;
 
 bool is_hangul_syllable(char32_t c) { return c >= kSBase && c < kSBase + kSCount; }
 
@@ -60,8 +59,8 @@ void append_utf8(std::string& out, char32_t c) {
 uint8_t combining_class(char32_t c) {
   if (c < 0x300) return 0;
   const auto& t = tables::kCombiningClass;
-  auto it = std::upper_bound(std::begin(t), std::end(t), c,
-                             [](char32_t v, const tables::CccRange& r) { return v < r.lo; });
+  auto it =
+      std::upper_bound(std::begin(t), std::end(t), c, [](char32_t v, const tables::CccRange& r) { return v < r.lo; });
   if (it == std::begin(t)) return 0;
   --it;
   return c <= it->hi ? it->ccc : 0;
@@ -215,17 +214,16 @@ std::string lowercase(std::string_view s) {
       out += "i\xCC\x87";
     } else if (c == 0x3A3) {
       size_t back = start, fwd = i;
-      const bool word_final =
-          case_ignorable_then_cased([&](char32_t& x) {
-            if (back == 0) return false;
-            x = prev_code_point(s, back);
-            return true;
-          }) &&
-          !case_ignorable_then_cased([&](char32_t& x) {
-            if (fwd >= s.size()) return false;
-            x = next_code_point(s, fwd);
-            return true;
-          });
+      const bool word_final = case_ignorable_then_cased([&](char32_t& x) {
+                                if (back == 0) return false;
+                                x = prev_code_point(s, back);
+                                return true;
+                              }) &&
+                              !case_ignorable_then_cased([&](char32_t& x) {
+                                if (fwd >= s.size()) return false;
+                                x = next_code_point(s, fwd);
+                                return true;
+                              });
       append_utf8(out, word_final ? 0x3C2 : 0x3C3);
     } else {
       append_utf8(out, simple_lowercase(c));
@@ -283,8 +281,9 @@ CharTable::CharTable() {
     std::u16string block(256, u'\0');
     for (size_t k = 0; k < 256; ++k) block[k] = static_cast<char16_t>(flat[(b << 8) | k]);
     auto [it, inserted] = seen.emplace(block, static_cast<uint16_t>(seen.size()));
-    if (inserted) blocks_.insert(blocks_.end(), flat.begin() + static_cast<ptrdiff_t>(b << 8),
-                                 flat.begin() + static_cast<ptrdiff_t>((b + 1) << 8));
+    if (inserted)
+      blocks_.insert(blocks_.end(), flat.begin() + static_cast<ptrdiff_t>(b << 8),
+                     flat.begin() + static_cast<ptrdiff_t>((b + 1) << 8));
     index_[b] = it->second;
   }
 }

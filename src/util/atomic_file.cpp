@@ -105,9 +105,10 @@ OutputTarget output_target(const fs::path& path) {
       return t;
     }
     if (S_ISBLK(st.st_mode))
-      fail("cannot write {}: it is a block device (outputs go to files, FIFOs and character devices, never to a "
-           "disk)",
-           path.string());
+      fail(
+          "cannot write {}: it is a block device (outputs go to files, FIFOs and character devices, never to a "
+          "disk)",
+          path.string());
     fail("cannot write {}: it is a socket or another special file that cannot be opened for writing", path.string());
   }
 }

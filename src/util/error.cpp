@@ -4,8 +4,6 @@
 
 namespace sg {
 
-void warn(const std::string& message) {
-  std::fprintf(stderr, "streamgauge: warning: %s\n", message.c_str());
-}
+void warn(const std::string& message) { std::fprintf(stderr, "streamgauge: warning: %s\n", message.c_str()); }
 
 }  // namespace sg

@@ -13,7 +13,10 @@ bool Progress::enabled() {
 }
 
 Progress::Progress(std::string label, size_t total)
-    : label_(std::move(label)), total_(total), on_(enabled() && !label_.empty()), start_(std::chrono::steady_clock::now()) {
+    : label_(std::move(label)),
+      total_(total),
+      on_(enabled() && !label_.empty()),
+      start_(std::chrono::steady_clock::now()) {
   if (on_) draw();
 }
 

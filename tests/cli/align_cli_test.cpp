@@ -65,7 +65,8 @@ TEST(AlignCli, GoldenModelWithIdPairsWritesEveryOutput) {
                              " --perms 50 --drop-top-dims 3 --save-deltas --out " + q(out));
   ASSERT_EQ(r.status, 0) << r.output;
   // The seed's terminal lines, one per layer, and its summary.
-  for (int l = 0; l < 4; ++l) EXPECT_NE(r.output.find(fmt::format(" L{:2d}: z_pre=", l)), std::string::npos) << r.output;
+  for (int l = 0; l < 4; ++l)
+    EXPECT_NE(r.output.find(fmt::format(" L{:2d}: z_pre=", l)), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("Total Δz from attention:"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("Layers with cross-lingual MLP corrections (z>3):"), std::string::npos);
 
@@ -76,10 +77,20 @@ TEST(AlignCli, GoldenModelWithIdPairsWritesEveryOutput) {
   EXPECT_EQ(j["hidden_size"], 64);
   EXPECT_EQ(j["methodology"], "Unit-normalized matched-vs-scrambled z-score on cumulative residual stream");
   ASSERT_EQ(j["layer_results"].size(), 4u);
-  const std::set<std::string> seed_layer_keys = {
-      "layer", "z_pre", "z_post_attn", "z_post_mlp", "dz_attn", "dz_mlp", "z_attn_correction_alone",
-      "z_mlp_correction_alone", "norm_h_pre", "norm_attn_delta", "norm_mlp_delta", "matched_cos_pre",
-      "matched_cos_post_attn", "matched_cos_post_mlp"};
+  const std::set<std::string> seed_layer_keys = {"layer",
+                                                 "z_pre",
+                                                 "z_post_attn",
+                                                 "z_post_mlp",
+                                                 "dz_attn",
+                                                 "dz_mlp",
+                                                 "z_attn_correction_alone",
+                                                 "z_mlp_correction_alone",
+                                                 "norm_h_pre",
+                                                 "norm_attn_delta",
+                                                 "norm_mlp_delta",
+                                                 "matched_cos_pre",
+                                                 "matched_cos_post_attn",
+                                                 "matched_cos_post_mlp"};
   for (const auto& l : j["layer_results"]) {
     std::set<std::string> keys;
     for (const auto& [k, v] : l.items()) keys.insert(k);

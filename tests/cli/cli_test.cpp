@@ -46,8 +46,8 @@ TEST(Cli, InspectJson) {
 
 TEST(Cli, CaptureMatchesTheGoldenReference) {
   auto dir = test::scratch_dir("cli_capture");
-  for (const char* name : {"neox_parallel", "neox_parallel_bf16", "neox_parallel_sharded", "neox_sequential",
-                           "gptj", "qwen2", "qwen2_f16", "llama", "gpt2", "gpt2_legacy_keys"}) {
+  for (const char* name : {"neox_parallel", "neox_parallel_bf16", "neox_parallel_sharded", "neox_sequential", "gptj",
+                           "qwen2", "qwen2_f16", "llama", "gpt2", "gpt2_legacy_keys"}) {
     SafetensorsFile golden(test::shared_dir() / "golden/expected" / name / "golden.safetensors");
     const auto out = dir / (std::string(name) + ".safetensors");
     auto r = test::run_command(sg_cli() + " capture " + q(golden_model(name)) +
@@ -56,10 +56,11 @@ TEST(Cli, CaptureMatchesTheGoldenReference) {
     SafetensorsFile got(out);
     int compared = 0;
     for (int s = 0; s < 2; ++s)
-      for (auto [g, c] : std::vector<std::pair<std::string, std::string>>{{"layer1.attn_out", "blocks.1.hook_attn_out"},
-                                                                        {"layer3.mlp_in", "blocks.3.ln2.hook_out"},
-                                                                        {"layer2.resid_post", "blocks.2.hook_resid_post"},
-                                                                        {"logits", "logits"}}) {
+      for (auto [g, c] :
+           std::vector<std::pair<std::string, std::string>>{{"layer1.attn_out", "blocks.1.hook_attn_out"},
+                                                            {"layer3.mlp_in", "blocks.3.ln2.hook_out"},
+                                                            {"layer2.resid_post", "blocks.2.hook_resid_post"},
+                                                            {"logits", "logits"}}) {
         const auto pre = "seq" + std::to_string(s) + ".";
         const TensorView* gt = golden.find(pre + g);
         const TensorView* ct = got.find(pre + c);
@@ -125,11 +126,13 @@ TEST(Cli, BadInputGivesOneLineExitTwoAndNoOutput) {
   };
 
   expect_error(capture(golden_model("gpt2"), "--ids 1,2,300"), "token id 300");
-  expect_error(capture(golden_model("gpt2"), "--ids " + [] {
-                 std::string s = "1";
-                 for (int i = 0; i < 64; ++i) s += ",1";
-                 return s;
-               }()),
+  expect_error(capture(
+                   golden_model("gpt2"), "--ids " +
+                                             [] {
+                                               std::string s = "1";
+                                               for (int i = 0; i < 64; ++i) s += ",1";
+                                               return s;
+                                             }()),
                "more than the model's 64 positions");
   expect_error(capture(golden_model("gpt2"), "--ids 1,x"), "--ids");
   expect_error(capture(golden_model("gpt2"), "--ids 1 --hooks 'blocks.*.hook_nothing'"), "matches no capture point");

@@ -25,9 +25,9 @@ TEST(GainsCli, ReproducesTheGoldenSeedGains) {
     std::string ids;
     for (auto& s : metrics["sequences"]) ids += s.dump() + "\n";
     write_file_atomic(dir / "ids.jsonl", ids);
-    const auto r = test::run_command(fmt::format("{} gains {} --ids-file {} --out {} --no-figures",
-                                                 q(test::cli_path()), q(test::shared_dir() / "golden/models" / name),
-                                                 q(dir / "ids.jsonl"), q(dir / "out")));
+    const auto r = test::run_command(fmt::format("{} gains {} --ids-file {} --out {} --no-figures", q(test::cli_path()),
+                                                 q(test::shared_dir() / "golden/models" / name), q(dir / "ids.jsonl"),
+                                                 q(dir / "out")));
     ASSERT_EQ(r.status, 0) << r.output;
     const json g = json::parse(read_file(dir / "out/gains.json"));
     const json& want = metrics["mean_over_sequences"]["seed_gain"];
@@ -42,13 +42,13 @@ TEST(GainsCli, ReproducesTheGoldenSeedGains) {
     EXPECT_EQ(g["mlp"]["L_star_max"], want["L_star_mlp"]);
     EXPECT_EQ(g["n_prompts"], 3);
     // Every summary key the seeds write.
-    for (const char* k : {"model", "n_layers", "hidden_dim", "n_prompts", "n_params", "n_params_non_embedding",
-                          "provenance"})
+    for (const char* k :
+         {"model", "n_layers", "hidden_dim", "n_prompts", "n_params", "n_params_non_embedding", "provenance"})
       EXPECT_TRUE(g.contains(k)) << k;
     for (const char* k : {"gains", "min_gain", "max_gain", "L_star_min", "n_contracting", "n_expanding"})
       EXPECT_TRUE(g["attention"].contains(k)) << k;
-    for (const char* k : {"gains", "min_gain", "max_gain", "L_star_max", "n_contracting", "n_expanding",
-                          "last_layer_gain"})
+    for (const char* k :
+         {"gains", "min_gain", "max_gain", "L_star_max", "n_contracting", "n_expanding", "last_layer_gain"})
       EXPECT_TRUE(g["mlp"].contains(k)) << k;
     for (const char* k : {"gains", "n_net_contracting", "n_net_expanding", "max_gain", "max_gain_layer"})
       EXPECT_TRUE(g["combined"].contains(k)) << k;
@@ -76,17 +76,17 @@ TEST(GainsCli, NumbersDoNotDependOnThreadsKernelsOrChunks) {
   write_file_atomic(dir / "ids.jsonl", "[1,2,3,4,5,6,7,8,9]\n[10,20,30,40,50,60,70,80,90,100,110,120,130,140]\n[7]\n");
   const auto model = test::shared_dir() / "golden/models/neox_parallel";
   auto run = [&](const std::string& env, const std::string& extra, const std::string& out) {
-    const auto r = test::run_command(fmt::format("{} {} gains {} --ids-file {} --out {} --no-figures {}", env,
-                                                 q(test::cli_path()), q(model), q(dir / "ids.jsonl"), q(dir / out),
-                                                 extra));
+    const auto r =
+        test::run_command(fmt::format("{} {} gains {} --ids-file {} --out {} --no-figures {}", env, q(test::cli_path()),
+                                      q(model), q(dir / "ids.jsonl"), q(dir / out), extra));
     EXPECT_EQ(r.status, 0) << r.output;
     json g = json::parse(read_file(dir / out / "gains.json"));
     g.erase("provenance");
     return std::pair{g, read_file(dir / out / "layers.csv")};
   };
   const auto base = run("OMP_NUM_THREADS=1 SG_ISA=avx2", "", "a");
-  for (auto [env, extra] : {std::pair<std::string, std::string>{"OMP_NUM_THREADS=3", ""},
-                            {"OMP_NUM_THREADS=2", "--chunk-tokens 10"}}) {
+  for (auto [env, extra] :
+       {std::pair<std::string, std::string>{"OMP_NUM_THREADS=3", ""}, {"OMP_NUM_THREADS=2", "--chunk-tokens 10"}}) {
     const auto other = run(env, extra, "b");
     EXPECT_EQ(base.first, other.first) << env << " " << extra;
     EXPECT_EQ(base.second, other.second) << env << " " << extra;
@@ -95,8 +95,8 @@ TEST(GainsCli, NumbersDoNotDependOnThreadsKernelsOrChunks) {
 
 TEST(GainsCli, DemoWritesFiguresAndAReportAndSaysItIsRandom) {
   const auto dir = test::scratch_dir("gains_demo");
-  const auto r = test::run_command(fmt::format("cd {} && XDG_CACHE_HOME={} {} gains --bootstrap 50", q(dir),
-                                               q(dir / "cache"), q(test::cli_path())));
+  const auto r = test::run_command(
+      fmt::format("cd {} && XDG_CACHE_HOME={} {} gains --bootstrap 50", q(dir), q(dir / "cache"), q(test::cli_path())));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("RANDOM WEIGHTS"), std::string::npos);
   EXPECT_NE(r.output.find("FUNNEL MODEL CONFIRMED"), std::string::npos);
@@ -129,8 +129,8 @@ TEST(GainsCli, PromptsFromATextFileAndBadPrompts) {
   const json g = json::parse(read_file(dir / "out/gains.json"));
   EXPECT_EQ(g["n_prompts"], 2);
   EXPECT_EQ(g["provenance"]["prompts"][0]["ids"], json::parse("[1, 403, 407, 261, 378]"));  // BOS added, as HF
-  r = test::run_command(fmt::format("{} gains {} --prompts no-such-preset --out {}", q(test::cli_path()), q(model),
-                                    q(dir / "bad")));
+  r = test::run_command(
+      fmt::format("{} gains {} --prompts no-such-preset --out {}", q(test::cli_path()), q(model), q(dir / "bad")));
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.output.find("no-such-preset"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(dir / "bad"));

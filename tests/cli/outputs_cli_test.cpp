@@ -139,9 +139,9 @@ TEST(OutputsCli, OutputDirectoriesAreCheckedBeforeLoadingTheModel) {
   expect_error(test::run_command(fmt::format("{} gains {} --out {}", cli(), no_model, q(dir / "out"))),
                fmt::format("cannot write {}: {}", (dir / "out/report.html").string(), std::strerror(EISDIR)));
   // pull: its cache is its output, checked before any download.
-  expect_error(test::run_command(fmt::format("HF_ENDPOINT=http://127.0.0.1:9 {} pull Org/name --cache-dir {}", cli(),
-                                             q(file))),
-               fmt::format("--cache-dir: cannot write in {}: {}", file.string(), std::strerror(ENOTDIR)));
+  expect_error(
+      test::run_command(fmt::format("HF_ENDPOINT=http://127.0.0.1:9 {} pull Org/name --cache-dir {}", cli(), q(file))),
+      fmt::format("--cache-dir: cannot write in {}: {}", file.string(), std::strerror(ENOTDIR)));
   EXPECT_EQ(read_file(file), "keep");
 }
 
@@ -171,8 +171,8 @@ TEST(OutputsCli, BadReferenceIsRefusedBeforeTheRun) {
   };
   expect_error(gains(dir / "nope.json"),
                fmt::format("--reference: {}: no such file, and not a preset", (dir / "nope.json").string()));
-  expect_error(gains(dir / "a-directory"), fmt::format("--reference: cannot read {}: {}",
-                                                      (dir / "a-directory").string(), std::strerror(EISDIR)));
+  expect_error(gains(dir / "a-directory"),
+               fmt::format("--reference: cannot read {}: {}", (dir / "a-directory").string(), std::strerror(EISDIR)));
   const auto r = gains(dir / "broken.json");
   expect_error(r, (dir / "broken.json").string());
   // Refused before the run: no table printed, nothing written.

@@ -48,8 +48,8 @@ TEST(CliResidual, TwoGoldenModelsEndToEnd) {
     EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
 
   const auto doc = nlohmann::json::parse(read_file(out / "residual.json"));
-  for (const char* k : {"experiment", "prompts", "precision", "methodology", "h25_verdict", "h25_accuracy", "results",
-                        "provenance"})
+  for (const char* k :
+       {"experiment", "prompts", "precision", "methodology", "h25_verdict", "h25_accuracy", "results", "provenance"})
     EXPECT_TRUE(doc.contains(k)) << k;
   EXPECT_EQ(doc["prompts"].size(), 3u);
   EXPECT_NE(doc["precision"].get<std::string>().find("float32"), std::string::npos);

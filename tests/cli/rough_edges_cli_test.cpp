@@ -82,9 +82,10 @@ TEST(RoughEdges, AlignTakesATokenizer) {
   // stories260k's weights without its tokenizer: --tokenizer brings it back.
   for (const char* f : {"config.json", "model.safetensors"})
     fs::copy(test::shared_dir() / "models/stories260k" / f, dir / f);
-  write_file_atomic(dir / "pairs.jsonl", "{\"a\": \"Once upon a time\", \"b\": \"Once upon a day\"}\n"
-                                         "{\"a\": \"The cat sat\", \"b\": \"The cat ran\"}\n"
-                                         "{\"a\": \"Lily was happy\", \"b\": \"Lily was sad\"}\n");
+  write_file_atomic(dir / "pairs.jsonl",
+                    "{\"a\": \"Once upon a time\", \"b\": \"Once upon a day\"}\n"
+                    "{\"a\": \"The cat sat\", \"b\": \"The cat ran\"}\n"
+                    "{\"a\": \"Lily was happy\", \"b\": \"Lily was sad\"}\n");
   auto r = test::run_command(fmt::format("{} align {} --pairs {} --perms 20 --no-figures --out {}", cli(), q(dir),
                                          q(dir / "pairs.jsonl"), q(dir / "out")));
   expect_error(r, "--tokenizer");
@@ -170,9 +171,9 @@ namespace {
 TEST(RoughEdges, MissingGnuplotSuggestsNoFigures) {
   const auto dir = test::scratch_dir("rough_gnuplot");
   write_file_atomic(dir / "ids.jsonl", "[1, 2, 3]\n");
-  const auto r = test::run_command(fmt::format("STREAMGAUGE_GNUPLOT={} {} gains {} --ids-file {} --bootstrap 5 --out {}",
-                                               q(dir / "no-such-gnuplot"), cli(), q(golden_model("llama")),
-                                               q(dir / "ids.jsonl"), q(dir / "out")));
+  const auto r = test::run_command(
+      fmt::format("STREAMGAUGE_GNUPLOT={} {} gains {} --ids-file {} --bootstrap 5 --out {}", q(dir / "no-such-gnuplot"),
+                  cli(), q(golden_model("llama")), q(dir / "ids.jsonl"), q(dir / "out")));
   expect_error(r, "--no-figures");
 }
 

@@ -39,7 +39,7 @@ TEST(CompareCli, SeedPresetsReprintTheSeedsNumbers) {
   auto r = test::run_command(cli() + " compare pythia-1.4b pythia-6.9b --no-figures --out " + q(dir / "out"));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("0.3448"), std::string::npos) << r.output;  // seed 002: log(6.24/3.60)/log(6.9/1.4)
-  EXPECT_NE(r.output.find("3.604"), std::string::npos);                // seed 001's table
+  EXPECT_NE(r.output.find("3.604"), std::string::npos);               // seed 001's table
   const json j = json::parse(read_file(dir / "out/compare.json"));
   EXPECT_TRUE(j.contains("provenance"));
   EXPECT_TRUE(std::filesystem::exists(dir / "out/compare.csv"));
@@ -58,9 +58,9 @@ TEST(CompareCli, ReadsGainsJsonWrittenByGains) {
                                            cli(), q(model), preset, q(dir / preset)));
     ASSERT_EQ(r.status, 0) << r.output;
   }
-  auto r = test::run_command(fmt::format("{} compare {} {} pythia-1.4b --no-figures --out {}", cli(),
-                                         q(dir / "ffn-1.4b/gains.json"), q(dir / "canonical/gains.json"),
-                                         q(dir / "cmp")));
+  auto r =
+      test::run_command(fmt::format("{} compare {} {} pythia-1.4b --no-figures --out {}", cli(),
+                                    q(dir / "ffn-1.4b/gains.json"), q(dir / "canonical/gains.json"), q(dir / "cmp")));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("stories260k"), std::string::npos) << r.output;
 }
@@ -81,9 +81,10 @@ TEST(ModelsByName, GainsFindsAModelInTheHuggingFaceCache) {
                                     repo / "snapshots" / commit / f);
   }
   write_file_atomic(cache / "ids.jsonl", "[1, 2, 3]\n[4, 5]\n");
-  auto r = test::run_command(fmt::format("HF_HUB_CACHE={} HF_HUB_OFFLINE=1 {} gains Test/tiny-neox --ids-file {} "
-                                         "--no-figures --bootstrap 0 --out {}",
-                                         q(cache), cli(), q(cache / "ids.jsonl"), q(cache / "out")));
+  auto r =
+      test::run_command(fmt::format("HF_HUB_CACHE={} HF_HUB_OFFLINE=1 {} gains Test/tiny-neox --ids-file {} "
+                                    "--no-figures --bootstrap 0 --out {}",
+                                    q(cache), cli(), q(cache / "ids.jsonl"), q(cache / "out")));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(json::parse(read_file(cache / "out/gains.json"))["model"], "Test/tiny-neox");
   r = test::run_command(fmt::format("HF_HUB_CACHE={} HF_HUB_OFFLINE=1 {} inspect Test/not-there", q(cache), cli()));

@@ -20,8 +20,8 @@ struct Case {
 
 // softmax(cap(q.k * scale)) v per (sequence, head) over the keys each query
 // sees, in double; patterns [H, T, T].
-void reference(const Batch& b, const kernels::Heads& q, const kernels::Heads& k, const kernels::Heads& v, int H,
-               int KV, int hd, const kernels::ScoreRule& rule, std::vector<double>& z, std::vector<double>& pat) {
+void reference(const Batch& b, const kernels::Heads& q, const kernels::Heads& k, const kernels::Heads& v, int H, int KV,
+               int hd, const kernels::ScoreRule& rule, std::vector<double>& z, std::vector<double>& pat) {
   z.assign(static_cast<size_t>(b.n_tokens() * H * hd), 0.0);
   pat.clear();
   for (size_t s = 0; s < b.n_sequences(); ++s) {
@@ -71,8 +71,8 @@ TEST(Attention, MatchesADoublePrecisionReference) {
         kernels::attention(b, q, k, v, c.H, c.KV, c.hd, {}, rule, z.data(), pat.data());
         std::vector<double> want_z, want_pat;
         reference(b, q, k, v, c.H, c.KV, c.hd, rule, want_z, want_pat);
-        const std::string what = "hd " + std::to_string(c.hd) + " window " + std::to_string(window) + " softcap " +
-                                 std::to_string(softcap);
+        const std::string what =
+            "hd " + std::to_string(c.hd) + " window " + std::to_string(window) + " softcap " + std::to_string(softcap);
         for (size_t i = 0; i < z.size(); ++i)
           ASSERT_NEAR(z[i], want_z[i], 1e-5 * (1 + std::fabs(want_z[i]))) << what << " element " << i;
         ASSERT_EQ(pat.size(), want_pat.size());
@@ -91,7 +91,8 @@ TEST(Attention, AWindowOfTheWholeSequenceIsFullAttention) {
   const int64_t N = b.n_tokens(), width = 3 * int64_t{H} * hd;
   std::vector<float> qkv(N * width);
   for (auto& x : qkv) x = g(rng);
-  const kernels::Heads q{qkv.data(), width, hd}, k{qkv.data() + H * hd, width, hd}, v{qkv.data() + 2 * H * hd, width, hd};
+  const kernels::Heads q{qkv.data(), width, hd}, k{qkv.data() + H * hd, width, hd},
+      v{qkv.data() + 2 * H * hd, width, hd};
   auto run = [&](int64_t window) {
     std::vector<float> z(N * H * hd);
     kernels::attention(b, q, k, v, H, KV, hd, {}, {0.2, window, 0.0}, z.data(), nullptr);
@@ -112,8 +113,8 @@ TEST(Attention, RotatesAsItReads) {
   std::normal_distribution<float> g(0.0f, 1.0f);
   const int H = 4, KV = 2, hd = 16;
   const int64_t N = b.n_tokens(), width = int64_t{H} * hd + 2 * int64_t{KV} * hd;
-  for (const auto& [style, rotary_dim] : {std::pair{RotaryStyle::Half, 16}, std::pair{RotaryStyle::Half, 4},
-                                          std::pair{RotaryStyle::Interleaved, 8}}) {
+  for (const auto& [style, rotary_dim] :
+       {std::pair{RotaryStyle::Half, 16}, std::pair{RotaryStyle::Half, 4}, std::pair{RotaryStyle::Interleaved, 8}}) {
     std::vector<float> qkv(N * width);
     for (auto& x : qkv) x = g(rng);
     const kernels::RopeTable table(plain_rope(rotary_dim, 10000.0), b.max_length());

@@ -36,8 +36,11 @@ TEST_P(BatchIndependence, SequenceResultsDoNotDependOnTheirNeighbours) {
   Engine engine(*model);
   const std::vector<int32_t> target{17, 5, 99, 3, 42, 8, 150, 23, 77, 1, 64};
   const auto alone = run_all(engine, {target});
-  const auto crowd = run_all(engine, {{1, 2, 3}, {200, 100, 50, 25, 12, 6, 3, 1, 0, 4, 9, 16, 25, 36, 49}, target,
-                                      {7}, {8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24}});
+  const auto crowd = run_all(engine, {{1, 2, 3},
+                                      {200, 100, 50, 25, 12, 6, 3, 1, 0, 4, 9, 16, 25, 36, 49},
+                                      target,
+                                      {7},
+                                      {8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24}});
   int compared = 0;
   for (const auto& [name, t] : alone.tensors()) {
     const auto* other = crowd.find("seq2" + name.substr(name.find('.')));
@@ -119,13 +122,11 @@ const Layout kLayouts[] = {
     // 246 tokens: target of length 5 first, 8 last, 1, 17, 12, 9 in between.
     {"mixed", {4, -40, 0, 16, -3, 11, -150, 8, -1, 7}},
     // 1089 tokens: lengths 1..17 ascending (1 first, 17 last), fillers between.
-    {"long_ascending",
-     {0, -130, 1, -7, 2, -64, 3, -1, 4, -99, 5, -33, 6, -16, 7, -2, 8, -120, 9, -48, 10, -15, 11, -77, 12, -3, 13, -90,
-      14, -31, 15, -200, 16}},
+    {"long_ascending", {0,    -130, 1,   -7, 2,   -64, 3,   -1, 4,  -99, 5,   -33, 6,   -16, 7,    -2, 8,
+                        -120, 9,    -48, 10, -15, 11,  -77, 12, -3, 13,  -90, 14,  -31, 15,  -200, 16}},
     // 1089 tokens: lengths 17..1 descending (17 first, 1 last), other fillers.
-    {"long_descending",
-     {16, -5, 15, -180, 14, -40, 13, -12, 12, -1, 11, -95, 10, -66, 9, -3, 8, -128, 7, -21, 6, -9, 5, -150, 4, -60, 3,
-      -2, 2, -110, 1, -54, 0}},
+    {"long_descending", {16,   -5, 15,  -180, 14, -40, 13,   -12, 12,  -1, 11, -95, 10,   -66, 9,   -3, 8,
+                         -128, 7,  -21, 6,    -9, 5,   -150, 4,   -60, 3,  -2, 2,   -110, 1,   -54, 0}},
 };
 
 using WideCase = std::tuple<std::string, int, int>;  // model, layout index, threads
@@ -297,10 +298,10 @@ TEST(FastPath, Bf16ProductsStayCloseToTheReference) {
   Observer* obs[] = {&store};
   const std::vector<int32_t> seq{229, 29, 129, 164, 169, 254, 126};
   engine.run(Batch::of(std::vector<std::vector<int32_t>>{seq}), obs);
-  for (auto [g, c] : std::vector<std::pair<std::string, std::string>>{
-           {"seq1.layer0.attn_out", "seq0.blocks.0.hook_attn_out"},
-           {"seq1.layer3.mlp_out", "seq0.blocks.3.hook_mlp_out"},
-           {"seq1.logits", "seq0.logits"}}) {
+  for (auto [g, c] :
+       std::vector<std::pair<std::string, std::string>>{{"seq1.layer0.attn_out", "seq0.blocks.0.hook_attn_out"},
+                                                        {"seq1.layer3.mlp_out", "seq0.blocks.3.hook_mlp_out"},
+                                                        {"seq1.logits", "seq0.logits"}}) {
     const TensorView* gt = golden.find(g);
     ASSERT_NE(gt, nullptr);
     std::vector<float> want(gt->numel());

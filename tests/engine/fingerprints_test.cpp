@@ -79,7 +79,8 @@ TEST(Fingerprints, EveryCaptureOfEverySupportedGoldenModelMatchesTheRecordedHash
   const std::string regenerate =
       " (if the change is deliberate: SG_UPDATE_FINGERPRINTS=1 test_engine --gtest_filter='Fingerprints.*')";
   for (const auto& [model, captures] : recorded.items())
-    if (!now.contains(model)) ADD_FAILURE() << model << ": recorded, but the golden model no longer loads" << regenerate;
+    if (!now.contains(model))
+      ADD_FAILURE() << model << ": recorded, but the golden model no longer loads" << regenerate;
   size_t compared = 0, mismatched = 0;
   for (const auto& [model, captures] : now.items()) {
     if (!recorded.contains(model)) {

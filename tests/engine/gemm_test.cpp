@@ -31,8 +31,10 @@ float chain(const float* x, const float* w, int64_t K, int64_t w_step, const flo
 float pair_chain(const float* x, const float* w, int64_t K, int64_t w_step, const float* bias) {
   float acc = 0.0f;
   for (int64_t k = 0; k < K; k += 2) {
-    if (k + 1 < K) acc = std::fma(x[k + 1], w[(k + 1) * w_step], acc);
-    else acc = std::fma(0.0f, 0.0f, acc);
+    if (k + 1 < K)
+      acc = std::fma(x[k + 1], w[(k + 1) * w_step], acc);
+    else
+      acc = std::fma(0.0f, 0.0f, acc);
     acc = std::fma(x[k], w[k * w_step], acc);
   }
   return bias ? acc + *bias : acc;
@@ -92,8 +94,13 @@ TEST(Matmul, EveryOutputIsTheExactChainOnEveryIsa) {
     matmul::set_isa(isa);
     for (int threads : {1, 2, 3}) {
       omp_set_num_threads(threads);
-      for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {5, 13, 7}, {13, 37, 29}, {33, 70, 64},
-                             {40, 25, 130}, {70, 33, 3}, {9, 30, 600}})
+      for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1},
+                             {5, 13, 7},
+                             {13, 37, 29},
+                             {33, 70, 64},
+                             {40, 25, 130},
+                             {70, 33, 3},
+                             {9, 30, 600}})
         for (bool kn : {false, true})
           for (DType dt : {DType::F32, DType::BF16, DType::F16})
             for (bool with_bias : {false, true}) {
@@ -127,7 +134,8 @@ TEST(Matmul, Bf16ProductsAreThePairChainOnEveryIsa) {
   IsaGuard guard;
   for (matmul::Isa isa : isas()) {
     matmul::set_isa(isa);
-    for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {5, 13, 7}, {33, 70, 64}, {40, 25, 131}, {9, 30, 601}})
+    for (auto [M, N, K] :
+         {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {5, 13, 7}, {33, 70, 64}, {40, 25, 131}, {9, 30, 601}})
       for (bool kn : {false, true}) {
         const int64_t ldx = K + 2;
         const StoredWeights xs = store(DType::BF16, randn(static_cast<size_t>(M * ldx), 4));
@@ -140,8 +148,8 @@ TEST(Matmul, Bf16ProductsAreThePairChainOnEveryIsa) {
             const float want = kn ? pair_chain(&xs.f32[m * ldx], &w.f32[n], K, N, &bias[n])
                                   : pair_chain(&xs.f32[m * ldx], &w.f32[n * K], K, 1, &bias[n]);
             ASSERT_EQ(std::bit_cast<uint32_t>(y[m * N + n]), std::bit_cast<uint32_t>(want))
-                << matmul::to_string(isa) << " M" << M << " N" << N << " K" << K << (kn ? " [K,N]" : " [N,K]")
-                << " at " << m << "," << n;
+                << matmul::to_string(isa) << " M" << M << " N" << N << " K" << K << (kn ? " [K,N]" : " [N,K]") << " at "
+                << m << "," << n;
           }
       }
   }

@@ -109,7 +109,9 @@ TEST_P(Golden, EveryCapturePointMatchesTheReference) {
     const auto gl = widen(*golden.find(S + "logits"));
     const auto& cl = store.find(S + "logits")->data;
     for (size_t r = 0; r < seqs[s].size(); ++r) {
-      auto row = [&](const float* p) { return std::max_element(p + r * a.vocab_size, p + (r + 1) * a.vocab_size) - (p + r * a.vocab_size); };
+      auto row = [&](const float* p) {
+        return std::max_element(p + r * a.vocab_size, p + (r + 1) * a.vocab_size) - (p + r * a.vocab_size);
+      };
       EXPECT_EQ(row(cl.data()), row(gl.data())) << gc.name << " seq " << s << " position " << r;
     }
   }

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "engine/kernels.h"
-#include "measure/sublayer_stats.h"
 #include "engine/vecmath.h"
+#include "measure/sublayer_stats.h"
 #include "mixed_values.h"
 
 namespace sg {
@@ -99,8 +99,7 @@ TEST(KernelOrder, AttentionMatchesItsScalarEmulation) {
     batch.add(std::vector<int32_t>(T, 0));
     std::vector<float> qkv = random_values(T * 3 * hd, 6, 0.3f);
     const int64_t width = 3 * hd;
-    const kernels::Heads q{qkv.data(), width, hd}, k{q.data + hd, width, hd},
-        v{q.data + 2 * hd, width, hd};
+    const kernels::Heads q{qkv.data(), width, hd}, k{q.data + hd, width, hd}, v{q.data + 2 * hd, width, hd};
     const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
     std::vector<float> z(T * hd), pat(T * T), want_z(T * hd), want_pat(T * T, 0.0f);
     kernels::attention(batch, q, k, v, 1, 1, hd, {}, {scale}, z.data(), pat.data());

@@ -18,7 +18,8 @@ std::map<std::string, std::vector<float>> rows_of(const CaptureStore& store, int
   std::map<std::string, std::vector<float>> out;
   for (const auto& [name, t] : store.tensors()) {
     const int64_t width = t.shape.back();
-    out[name.substr(name.find('.') + 1)] = std::vector<float>(t.data.begin() + begin * width, t.data.begin() + end * width);
+    out[name.substr(name.find('.') + 1)] =
+        std::vector<float>(t.data.begin() + begin * width, t.data.begin() + end * width);
   }
   return out;
 }
@@ -29,9 +30,15 @@ TEST_P(KvCacheRun, ContinuationsEqualTheWholeRunBitForBit) {
   std::vector<int32_t> seq = test::golden_readme_sequences()[2];  // 33 tokens: past the windows and query blocks
   const int64_t T = static_cast<int64_t>(seq.size());
   // Everything but attention patterns (those are not observable in a cached run).
-  const std::vector<std::string> hooks = {"hook_embed",          "hook_pos_embed",         "blocks.*.hook_resid_*",
-                                          "blocks.*.hook_attn_out", "blocks.*.hook_mlp_out", "blocks.*.ln?.hook_out",
-                                          "blocks.*.attn.hook_out", "blocks.*.mlp.hook_out", "ln_final.hook_out",
+  const std::vector<std::string> hooks = {"hook_embed",
+                                          "hook_pos_embed",
+                                          "blocks.*.hook_resid_*",
+                                          "blocks.*.hook_attn_out",
+                                          "blocks.*.hook_mlp_out",
+                                          "blocks.*.ln?.hook_out",
+                                          "blocks.*.attn.hook_out",
+                                          "blocks.*.mlp.hook_out",
+                                          "ln_final.hook_out",
                                           "logits"};
   CaptureStore whole(hooks);
   Observer* w[] = {&whole};
@@ -49,7 +56,8 @@ TEST_P(KvCacheRun, ContinuationsEqualTheWholeRunBitForBit) {
     EXPECT_EQ(cache.length, end);
     const auto got = rows_of(store, 0, end - begin), want = rows_of(whole, begin, end);
     ASSERT_EQ(got.size(), want.size());
-    for (const auto& [name, rows] : want) EXPECT_TRUE(got.at(name) == rows) << GetParam() << " " << name << " rows " << begin << ".." << end;
+    for (const auto& [name, rows] : want)
+      EXPECT_TRUE(got.at(name) == rows) << GetParam() << " " << name << " rows " << begin << ".." << end;
     begin = end;
   }
   EXPECT_EQ(begin, T);

@@ -32,8 +32,8 @@ using test::GoldenCase;
 // 1e-10 max|g| over each tensor. (The rounding itself is up to 6e-8 relative.)
 
 struct Deviation {
-  double raw = 0;     // max |r - g| / max|g| over a tensor: includes the storage rounding
-  double excess = 0;  // max (|r - g| - ulp(g)/2) / max|g|: the float64 disagreement
+  double raw = 0;                   // max |r - g| / max|g| over a tensor: includes the storage rounding
+  double excess = 0;                // max (|r - g| - ulp(g)/2) / max|g|: the float64 disagreement
   size_t n = 0, rounded_equal = 0;  // elements, and those with float(r) == g
   void merge(const Deviation& o) {
     raw = std::max(raw, o.raw);
@@ -128,9 +128,10 @@ TEST_P(ReferenceGolden, AgreesWithTheGoldenFloat64Activations) {
   EXPECT_GE(static_cast<double>(total.rounded_equal), 0.999 * static_cast<double>(total.n)) << gc.name;
   RecordProperty("max_raw_deviation", std::to_string(total.raw));
   RecordProperty("max_float64_disagreement", std::to_string(total.excess));
-  std::cout << fmt::format("{}: {} tensors, {} elements, {} round to the stored float32; max |r - g| / max|g| = "
-                           "{:.3g}, beyond half an ulp: {:.3g}\n",
-                           gc.name, checked, total.n, total.rounded_equal, total.raw, total.excess);
+  std::cout << fmt::format(
+      "{}: {} tensors, {} elements, {} round to the stored float32; max |r - g| / max|g| = "
+      "{:.3g}, beyond half an ulp: {:.3g}\n",
+      gc.name, checked, total.n, total.rounded_equal, total.raw, total.excess);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModels, ReferenceGolden, ::testing::ValuesIn(test::golden_cases()),
@@ -147,8 +148,9 @@ TEST(ReferenceForward, HasEveryCapturePointWithItsShape) {
     for (const PointId& p : points) {
       auto it = ref.find(p.name());
       ASSERT_NE(it, ref.end()) << name << " " << p.name();
-      const std::vector<int64_t> want =
-          p.point == Point::AttnPattern ? std::vector<int64_t>{a.n_heads, 5, 5} : std::vector<int64_t>{5, point_width(a, p.point)};
+      const std::vector<int64_t> want = p.point == Point::AttnPattern
+                                            ? std::vector<int64_t>{a.n_heads, 5, 5}
+                                            : std::vector<int64_t>{5, point_width(a, p.point)};
       EXPECT_EQ(it->second.shape, want) << name << " " << p.name();
       int64_t n = 1;
       for (auto v : want) n *= v;
@@ -220,7 +222,8 @@ RandomModelSpec random_spec(int i) {
     if (!gemma) s.rope_scaling = std::vector<std::string>{"", "linear", "llama3", "yarn"}[(k + i) % 4];
     s.rope_factor = r.pick({2.0, 4.0, 8.0});
     // Windows shorter than, around and longer than the test's sequences (up to 40 tokens).
-    if (s.model_type == "mistral" || s.model_type == "gemma2") s.sliding_window = r.pick<int64_t>({0, 1, 3, 8, 17, 33, 100});
+    if (s.model_type == "mistral" || s.model_type == "gemma2")
+      s.sliding_window = r.pick<int64_t>({0, 1, 3, 8, 17, 33, 100});
     if (s.model_type == "gemma2" && (k / 2) % 2 == 0) {
       s.attn_softcap = r.pick({2.0, 5.0, 50.0});
       s.final_softcap = r.pick({3.0, 30.0});
@@ -231,8 +234,8 @@ RandomModelSpec random_spec(int i) {
   s.n_heads = std::min(s.n_heads, std::max(1, 240 / hd));
   if (s.n_heads % s.n_kv_heads) s.n_kv_heads = 1;
   // Families that read head_dim have a free width (odd and not a multiple of 16 included).
-  const bool reads_head_dim = s.model_type != "gpt_neox" && s.model_type != "gptj" && s.model_type != "gpt2" &&
-                              s.model_type != "qwen2";
+  const bool reads_head_dim =
+      s.model_type != "gpt_neox" && s.model_type != "gptj" && s.model_type != "gpt2" && s.model_type != "qwen2";
   s.d_model = reads_head_dim ? r.between(9, 200) : s.n_heads * hd;
   if (s.model_type == "gpt_neox" || s.model_type == "gptj" || s.model_type == "gpt2") s.n_kv_heads = s.n_heads;
   return s;
@@ -327,15 +330,14 @@ TEST_P(RandomArchitecture, EngineAgreesWithTheFloat64Reference) {
   }
   EXPECT_EQ(store.tensors().size(), compared) << what << ": the engine captured tensors the reference lacks";
   RecordProperty("worst_relative_deviation", fmt::format("{:.3g} ({})", worst, worst_name));
-  std::cout << fmt::format("{}: {} tensors, worst max|c - g| / max|g| = {:.3g} ({}), {} argmax rows\n", what,
-                           compared, worst, worst_name, argmax_checked);
+  std::cout << fmt::format("{}: {} tensors, worst max|c - g| / max|g| = {:.3g} ({}), {} argmax rows\n", what, compared,
+                           worst, worst_name, argmax_checked);
   EXPECT_GT(argmax_checked, 0) << what;
 }
 
-INSTANTIATE_TEST_SUITE_P(Seeds, RandomArchitecture, ::testing::Range(0, kRandomConfigs),
-                         [](const auto& info) {
-                           return fmt::format("{:02d}_{}", info.param, kFamilies[info.param % kNumFamilies]);
-                         });
+INSTANTIATE_TEST_SUITE_P(Seeds, RandomArchitecture, ::testing::Range(0, kRandomConfigs), [](const auto& info) {
+  return fmt::format("{:02d}_{}", info.param, kFamilies[info.param % kNumFamilies]);
+});
 
 // The configurations cover what the differential test is for.
 TEST(RandomArchitecture, ConfigsCoverTheFeatures) {

@@ -14,7 +14,6 @@
 #include <string>
 #include <vector>
 
-
 namespace sg {
 namespace {
 
@@ -92,8 +91,8 @@ std::string describe(const Worst& w) {
 
 // The bounds: the worst error over every float (vecmath.h), rounded up.
 TEST(VecMath, ExpAccuracy) {
-  const Worst w = worst_error([](const F16& x) SG_VEC_LAMBDA { return vec::exp(x); },
-                              [](double x) { return std::exp(x); });
+  const Worst w =
+      worst_error([](const F16& x) SG_VEC_LAMBDA { return vec::exp(x); }, [](double x) { return std::exp(x); });
   EXPECT_LE(w.ulps, 0.7) << describe(w);
 }
 
@@ -104,14 +103,14 @@ TEST(VecMath, SigmoidAccuracy) {
 }
 
 TEST(VecMath, TanhAccuracy) {
-  const Worst w = worst_error([](const F16& x) SG_VEC_LAMBDA { return vec::tanh(x); },
-                              [](double x) { return std::tanh(x); });
+  const Worst w =
+      worst_error([](const F16& x) SG_VEC_LAMBDA { return vec::tanh(x); }, [](double x) { return std::tanh(x); });
   EXPECT_LE(w.ulps, 0.8) << describe(w);
 }
 
 TEST(VecMath, ErfAccuracy) {
-  const Worst w = worst_error([](const F16& x) SG_VEC_LAMBDA { return vec::erf(x); },
-                              [](double x) { return std::erf(x); });
+  const Worst w =
+      worst_error([](const F16& x) SG_VEC_LAMBDA { return vec::erf(x); }, [](double x) { return std::erf(x); });
   EXPECT_LE(w.ulps, 0.85) << describe(w);
 }
 
@@ -158,7 +157,7 @@ TEST(VecMath, LogAccuracy) {
     xs.push_back(x);
   }
   for (const float p : sweep())
-    if (p > 0) xs.push_back(p);  // the entropy's inputs: probabilities held in float
+    if (p > 0) xs.push_back(p);                                   // the entropy's inputs: probabilities held in float
   for (int i = 0; i < 100000; ++i) xs.push_back(0.5 + i * 1e-5);  // around 1, where log is small
   double worst = 0, at = 0;
   for (size_t i = 0; i < xs.size(); i += vec::kLanes) {
@@ -175,8 +174,9 @@ TEST(VecMath, LogAccuracy) {
 
 TEST(VecMath, LogSpecialValues) {
   const double inf = std::numeric_limits<double>::infinity();
-  const vec::D16 x = {0.0, -0.0, -1.0, inf, -inf, std::nan(""), 1.0, 2.0, 0x1p-1074, 0x1p-1022, 0x1.fffffffffffffp1023,
-                      0.5, std::exp(1.0), 1e-300, 1e300, 3.0};
+  const vec::D16 x = {
+      0.0, -0.0,          -1.0,   inf,   -inf, std::nan(""), 1.0, 2.0, 0x1p-1074, 0x1p-1022, 0x1.fffffffffffffp1023,
+      0.5, std::exp(1.0), 1e-300, 1e300, 3.0};
   const vec::D16 y = vec::log(x);
   EXPECT_EQ(y[0], -inf);
   EXPECT_EQ(y[1], -inf);
@@ -257,8 +257,19 @@ using test::mixed_values;
 // The masks made from the bits answer as the IEEE comparisons do, for zeros of
 // both signs, subnormals, infinities and NaNs of both signs.
 TEST(VecMath, BitMasksMatchTheIeeeComparisons) {
-  std::vector<float> xs = {0.0f, -0.0f, 1e-45f, -1e-45f, 1e-39f, -1e-39f, kInf, -kInf, kNaN, -kNaN,
-                           from_bits(0x7f800001u), from_bits(0xff800001u), std::numeric_limits<float>::max()};
+  std::vector<float> xs = {0.0f,
+                           -0.0f,
+                           1e-45f,
+                           -1e-45f,
+                           1e-39f,
+                           -1e-39f,
+                           kInf,
+                           -kInf,
+                           kNaN,
+                           -kNaN,
+                           from_bits(0x7f800001u),
+                           from_bits(0xff800001u),
+                           std::numeric_limits<float>::max()};
   for (float c : {0.625f, 0.75f, 10.5f, 15.0f, 89.0f, 110.0f, 1e4f})
     for (float x : {c, std::nextafter(c, 0.0f), std::nextafter(c, kInf)}) {
       xs.push_back(x);
@@ -333,9 +344,8 @@ TEST(VecMath, FixedSumFollowsTheDocumentedLaneOrder) {
     EXPECT_EQ(vec::sum_squares(a.data(), n), want_sq) << n;
     EXPECT_EQ(vec::dot(a.data(), b.data(), n), want_dot) << n;
     // A general fixed_sum with its own terms, from an unaligned start.
-    const double got = vec::fixed_sum(n, [&](int64_t i, int k) SG_VEC_LAMBDA {
-      return vec::widen(vec::load_first(a.data() + 1 + i, k)) - 0.25;
-    });
+    const double got = vec::fixed_sum(
+        n, [&](int64_t i, int k) SG_VEC_LAMBDA { return vec::widen(vec::load_first(a.data() + 1 + i, k)) - 0.25; });
     std::vector<double> shifted;
     for (int64_t i = 0; i < n; ++i) shifted.push_back(static_cast<double>(a[1 + i]) - 0.25);
     EXPECT_EQ(got, emulated_fixed_sum(shifted)) << n;

@@ -9,9 +9,9 @@
 
 #include "engine/capture_store.h"
 #include "engine/engine.h"
-#include "measure/last_token.h"
 #include "experiments/align_capture.h"
 #include "experiments/alignment_stats.h"
+#include "measure/last_token.h"
 #include "model/model.h"
 #include "support/test_support.h"
 #include "util/error.h"
@@ -61,9 +61,9 @@ TEST(AlignCapture, RowsAreTheLastRowsOfTheCapturePoints) {
     ASSERT_EQ(rows.n_sequences(), seqs.size());
     int compared = 0;
     for (int l = 0; l < rows.n_layers(); ++l)
-      for (auto [point, hook] : {std::pair{LastTokenPoint::ResidPre, "hook_resid_pre"},
-                                 std::pair{LastTokenPoint::AttnOut, "hook_attn_out"},
-                                 std::pair{LastTokenPoint::MlpOut, "hook_mlp_out"}})
+      for (auto [point, hook] :
+           {std::pair{LastTokenPoint::ResidPre, "hook_resid_pre"}, std::pair{LastTokenPoint::AttnOut, "hook_attn_out"},
+            std::pair{LastTokenPoint::MlpOut, "hook_mlp_out"}})
         for (size_t s = 0; s < seqs.size(); ++s) {
           const auto full_name = "seq" + std::to_string(s) + ".blocks." + std::to_string(l) + "." + hook;
           const StoredTensor* full = store.find(full_name);
@@ -130,7 +130,8 @@ TEST(AlignCapture, AnalyzeOnCapturedPairs) {
     EXPECT_EQ(r.post_attn_is_model_state, !model->arch().parallel_residual) << name;
     EXPECT_EQ(r.n_pairs, n);
     for (size_t l = 0; l + 1 < r.layers.size(); ++l)
-      EXPECT_NEAR(r.layers[l].raw.post_mlp.z, r.layers[l + 1].raw.pre.z, 1e-4 * (1 + std::fabs(r.layers[l + 1].raw.pre.z)))
+      EXPECT_NEAR(r.layers[l].raw.post_mlp.z, r.layers[l + 1].raw.pre.z,
+                  1e-4 * (1 + std::fabs(r.layers[l + 1].raw.pre.z)))
           << name << " layer " << l;
   }
   const LastTokenRows odd(2, 4, 3);

@@ -46,8 +46,7 @@ void expect_rel(double got, double want, double tol, const std::string& what) {
 
 // The seed's function written out plainly: normalise, then one full pass of row
 // dot products per permutation (no Gram matrix).
-ZScore reference_z(const std::vector<double>& a, const std::vector<double>& b, size_t n,
-                   size_t d, size_t n_perms) {
+ZScore reference_z(const std::vector<double>& a, const std::vector<double>& b, size_t n, size_t d, size_t n_perms) {
   auto unit = [&](const std::vector<double>& x) {
     std::vector<double> u = x;
     for (size_t i = 0; i < n; ++i) {
@@ -91,8 +90,7 @@ TEST(AlignZ, MatchesTheGoldenCase) {
   const PermutationSet perms(n, n_perms);
   for (size_t k = 0; k < 3; ++k) {
     const auto p = perms[k];
-    EXPECT_EQ(std::vector<uint32_t>(p.begin(), p.end()),
-              c["first_3_permutations"][k].get<std::vector<uint32_t>>());
+    EXPECT_EQ(std::vector<uint32_t>(p.begin(), p.end()), c["first_3_permutations"][k].get<std::vector<uint32_t>>());
   }
   std::vector<double> scrambled;
   const ZScore z = sg::align::matched_vs_scrambled_z(a.data(), b.data(), d, perms, &scrambled);
@@ -141,13 +139,12 @@ std::vector<double> random_rows(size_t n, size_t d, uint32_t seed, double shared
 TEST(AlignZ, GramPathEqualsPlainReference) {
   // N = 37 (no multiple of the 4-row groups); N = 2100 (the Gram is built in
   // several row blocks).
-  for (const auto& [n, d, n_perms] : {std::tuple<size_t, size_t, size_t>{37, 24, 200},
-                                      std::tuple<size_t, size_t, size_t>{2100, 3, 20}}) {
+  for (const auto& [n, d, n_perms] :
+       {std::tuple<size_t, size_t, size_t>{37, 24, 200}, std::tuple<size_t, size_t, size_t>{2100, 3, 20}}) {
     const auto a = random_rows(n, d, 1, 0);
     const auto b = random_rows(n, d, 2, 0.7, &a);
     const ZScore want = reference_z(a, b, n, d, n_perms);
-    const ZScore got = sg::align::matched_vs_scrambled_z(a.data(), b.data(), d,
-                                                         PermutationSet(n, n_perms));
+    const ZScore got = sg::align::matched_vs_scrambled_z(a.data(), b.data(), d, PermutationSet(n, n_perms));
     expect_rel(got.matched, want.matched, 1e-12, "matched");
     expect_rel(got.scrambled_mean, want.scrambled_mean, 1e-10, "scrambled_mean");
     expect_rel(got.scrambled_std, want.scrambled_std, 1e-10, "scrambled_std");
@@ -222,11 +219,10 @@ TEST(AlignLayerOutput, MarkersLineAndJsonKeys) {
   std::vector<std::string> keys;
   const auto j = sg::align::seed_layer_json(r);
   for (const auto& [k, v] : j.items()) keys.push_back(k);
-  EXPECT_EQ(keys, (std::vector<std::string>{
-                      "layer", "z_pre", "z_post_attn", "z_post_mlp", "dz_attn", "dz_mlp",
-                      "z_attn_correction_alone", "z_mlp_correction_alone", "norm_h_pre",
-                      "norm_attn_delta", "norm_mlp_delta", "matched_cos_pre",
-                      "matched_cos_post_attn", "matched_cos_post_mlp"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"layer", "z_pre", "z_post_attn", "z_post_mlp", "dz_attn", "dz_mlp",
+                                            "z_attn_correction_alone", "z_mlp_correction_alone", "norm_h_pre",
+                                            "norm_attn_delta", "norm_mlp_delta", "matched_cos_pre",
+                                            "matched_cos_post_attn", "matched_cos_post_mlp"}));
   EXPECT_TRUE(sg::align::seed_layer_json(r)["z_mlp_correction_alone"].is_number());
   EXPECT_EQ(sg::align::layer_scores_json(r.raw).size(), 10u);
 }
@@ -328,13 +324,11 @@ TEST(AlignAnalyze, BadShapesAreErrors) {
   EXPECT_THROW(sg::align::analyze(s.pairs, opt), sg::Error);
   opt.drop_top_dims = 0;
   Synthetic wide(10, 5, 1);
-  EXPECT_THROW(sg::align::analyze(std::vector<LayerPair>{s.pairs[0], wide.pairs[0]}, opt),
-               sg::Error);
+  EXPECT_THROW(sg::align::analyze(std::vector<LayerPair>{s.pairs[0], wide.pairs[0]}, opt), sg::Error);
   opt.drop_top_dims = 0;
   opt.n_perms = 0;
   EXPECT_THROW(sg::align::analyze(s.pairs, opt), sg::Error);
-  EXPECT_THROW(sg::align::analyze(std::span<const LayerPair>{}, sg::align::AlignOptions{}),
-               sg::Error);
+  EXPECT_THROW(sg::align::analyze(std::span<const LayerPair>{}, sg::align::AlignOptions{}), sg::Error);
   Synthetic one(1, 4, 1);
   EXPECT_THROW(sg::align::analyze(one.pairs, sg::align::AlignOptions{}), sg::Error);
 }
@@ -361,10 +355,8 @@ TEST(AlignTiming, SeedWorkloadPrint) {
   auto t3 = clock::now();
   auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
   std::printf("[timing] %zu permutations of N=%zu drawn: %.1f ms\n", n_perms, n, ms(t1 - t0));
-  std::printf("[timing] %zu perms x %zu layers x 5 z-scores, gather-and-sum: %.1f ms\n", n_perms,
-              layers, ms(t2 - t1));
-  std::printf("[timing] full seed statistics (raw only), %zu layers, N=%zu, d=32: %.1f ms\n", layers, n,
-              ms(t3 - t2));
+  std::printf("[timing] %zu perms x %zu layers x 5 z-scores, gather-and-sum: %.1f ms\n", n_perms, layers, ms(t2 - t1));
+  std::printf("[timing] full seed statistics (raw only), %zu layers, N=%zu, d=32: %.1f ms\n", layers, n, ms(t3 - t2));
   EXPECT_TRUE(std::isfinite(sink));
   EXPECT_EQ(res.layers.size(), layers);
 }

@@ -236,9 +236,9 @@ TEST(CompareParse, ReadsTheSeedKeysAndDerivesTheRest) {
   GainsSummary s = gains::summary_from_json(gains_doc(), "a.json");
   EXPECT_EQ(s.model, "tiny");
   EXPECT_EQ(s.source, "a.json");
-  EXPECT_EQ(s.mlp_last_layer_gain, 4.0);                 // mean_mlp_gains[-1]
-  EXPECT_NEAR(s.combined.values[2], 1.6, 1e-15);         // attn * mlp
-  EXPECT_NEAR(s.combined_max_gain, 1.6, 1e-15);          // np.nanmax(combined)
+  EXPECT_EQ(s.mlp_last_layer_gain, 4.0);          // mean_mlp_gains[-1]
+  EXPECT_NEAR(s.combined.values[2], 1.6, 1e-15);  // attn * mlp
+  EXPECT_NEAR(s.combined_max_gain, 1.6, 1e-15);   // np.nanmax(combined)
   EXPECT_EQ(s.combined_max_gain_layer, 2);
   EXPECT_NEAR(metric(s, "mlp_contracting_pct"), 100.0 / 3, 1e-12);
   EXPECT_TRUE(std::isnan(s.n_params_nominal));
@@ -311,8 +311,7 @@ TEST(Seed002Check, ItsLawAndWhichPredictionsFollow) {
   const SeedScalingCheck c = check_seed002();
   EXPECT_NEAR(c.fit.alpha, std::log(6.24 / 3.60) / std::log(6.9 / 1.4), 1e-12);
   ASSERT_FALSE(c.rows.empty());
-  for (const auto& r : c.rows)
-    EXPECT_EQ(r.consistent, std::fabs(r.law - r.quoted) < 0.1 * r.quoted) << r.label;
+  for (const auto& r : c.rows) EXPECT_EQ(r.consistent, std::fabs(r.law - r.quoted) < 0.1 * r.quoted) << r.label;
   EXPECT_TRUE(c.rows[0].consistent) << c.rows[0].label << " " << c.rows[0].law;
 }
 
@@ -326,7 +325,8 @@ TEST(FitMetric, NamesTheInputThatCannotBeFitted) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("runs/b.json"), std::string::npos) << e.what();
   }
-  EXPECT_GT(fit_metric({a, *preset("pythia-6.9b")}, find_metric("mlp_last_layer_gain"), ParamBasis::Nominal, 0.95).alpha, 0);
+  EXPECT_GT(
+      fit_metric({a, *preset("pythia-6.9b")}, find_metric("mlp_last_layer_gain"), ParamBasis::Nominal, 0.95).alpha, 0);
 }
 
 }  // namespace

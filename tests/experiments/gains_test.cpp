@@ -212,13 +212,19 @@ TEST(GainsJson, RoundTripGivesTheInMemorySummary) {
       EXPECT_EQ(x->layers, y->layers);
       EXPECT_EQ(x->values, y->values);
     }
-    for (auto [x, y] : {std::pair{a.attn_min_gain, b.attn_min_gain}, {a.attn_max_gain, b.attn_max_gain},
-                        {a.mlp_min_gain, b.mlp_min_gain}, {a.mlp_max_gain, b.mlp_max_gain},
-                        {a.mlp_last_layer_gain, b.mlp_last_layer_gain}, {a.combined_max_gain, b.combined_max_gain}})
+    for (auto [x, y] : {std::pair{a.attn_min_gain, b.attn_min_gain},
+                        {a.attn_max_gain, b.attn_max_gain},
+                        {a.mlp_min_gain, b.mlp_min_gain},
+                        {a.mlp_max_gain, b.mlp_max_gain},
+                        {a.mlp_last_layer_gain, b.mlp_last_layer_gain},
+                        {a.combined_max_gain, b.combined_max_gain}})
       EXPECT_EQ(x, y) << name;
-    for (auto [x, y] : {std::pair{a.attn_n_contracting, b.attn_n_contracting}, {a.attn_L_star_min, b.attn_L_star_min},
-                        {a.mlp_n_contracting, b.mlp_n_contracting}, {a.mlp_n_expanding, b.mlp_n_expanding},
-                        {a.mlp_L_star_max, b.mlp_L_star_max}, {a.combined_max_gain_layer, b.combined_max_gain_layer},
+    for (auto [x, y] : {std::pair{a.attn_n_contracting, b.attn_n_contracting},
+                        {a.attn_L_star_min, b.attn_L_star_min},
+                        {a.mlp_n_contracting, b.mlp_n_contracting},
+                        {a.mlp_n_expanding, b.mlp_n_expanding},
+                        {a.mlp_L_star_max, b.mlp_L_star_max},
+                        {a.combined_max_gain_layer, b.combined_max_gain_layer},
                         {a.combined_n_net_contracting, b.combined_n_net_contracting},
                         {a.combined_n_net_expanding, b.combined_n_net_expanding}})
       EXPECT_EQ(x, y) << name;

@@ -53,9 +53,8 @@ TEST(AlignPairsJsonl, PresetRoundTripsAndKeepsUtf8) {
   const PairSet set = sg::align::preset_pairs("zh-en-math", 10, 42);
   const std::string text = sg::align::pairs_to_jsonl(set);
   // One object per line, UTF-8 unescaped, Python-like spacing.
-  EXPECT_EQ(text.substr(0, text.find('\n')),
-            "{\"a\": \"" + set.pairs[0].a + "\", \"b\": \"" + set.pairs[0].b +
-                "\", \"category\": " + set.pairs[0].category.dump() + "}");
+  EXPECT_EQ(text.substr(0, text.find('\n')), "{\"a\": \"" + set.pairs[0].a + "\", \"b\": \"" + set.pairs[0].b +
+                                                 "\", \"category\": " + set.pairs[0].category.dump() + "}");
   const PairSet back = sg::align::parse_pairs_jsonl(text, "mem.jsonl");
   ASSERT_EQ(back.pairs.size(), set.pairs.size());
   for (size_t i = 0; i < set.pairs.size(); ++i) {

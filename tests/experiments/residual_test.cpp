@@ -11,8 +11,8 @@
 
 #include "engine/engine.h"
 #include "experiments/residual.h"
-#include "measure/run_prompts.h"
 #include "io/safetensors.h"
+#include "measure/run_prompts.h"
 #include "support/test_support.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -30,7 +30,8 @@ void expect_close(double got, double want, const std::string& what) {
 
 void expect_close(const std::vector<double>& got, const nlohmann::json& want, const std::string& what) {
   ASSERT_EQ(got.size(), want.size()) << what;
-  for (size_t i = 0; i < got.size(); ++i) expect_close(got[i], want[i].get<double>(), what + "[" + std::to_string(i) + "]");
+  for (size_t i = 0; i < got.size(); ++i)
+    expect_close(got[i], want[i].get<double>(), what + "[" + std::to_string(i) + "]");
 }
 
 using test::GoldenCase;
@@ -152,8 +153,8 @@ TEST(ResidualH25, RhoExactlyPointTwoPredictsDampeningAndGainExactlyOneExpands) {
   EXPECT_EQ(f.d_head, 20);
   EXPECT_EQ(f.rho, 0.2);
 
-  const H25Result h = evaluate_h25({{"at-threshold", f.rho, 1.0}, {"just-below", 0.19999999, 1.0},
-                                    {"dampens", 0.2, 0.99999}});
+  const H25Result h =
+      evaluate_h25({{"at-threshold", f.rho, 1.0}, {"just-below", 0.19999999, 1.0}, {"dampens", 0.2, 0.99999}});
   ASSERT_EQ(h.rows.size(), 3u);
   EXPECT_TRUE(h.rows[0].predicts_dampen);  // rho >= 0.2
   EXPECT_FALSE(h.rows[0].dampens);         // gain < 1 is false at exactly 1
@@ -211,7 +212,7 @@ TEST(ResidualSeed, AnalyseHandMadeNorms) {
   EXPECT_NEAR(r.seed.with_ln.mean, 0.75, 1e-9);
   EXPECT_NEAR(r.seed.with_ln.std, 0.25, 1e-9);  // population std
   EXPECT_TRUE(r.seed.is_dampening_with_ln);
-  EXPECT_FALSE(r.seed.is_dampening_no_ln);      // mean exactly 1.5
+  EXPECT_FALSE(r.seed.is_dampening_no_ln);                 // mean exactly 1.5
   EXPECT_NEAR(r.true_last.last_block_gain[0], 2.0, 1e-9);  // resid_post[2] / resid_post[1]
   EXPECT_NEAR(r.true_last.last_block_gain[1], 2.0, 1e-9);
   EXPECT_NEAR(r.true_last.final_norm_gain[0], 0.25, 1e-9);

@@ -272,10 +272,12 @@ LoopbackHub::Response LoopbackHub::respond(const Request& req, bool head) {
     for (const File& f : repo->files) {
       nlohmann::json s = {{"rfilename", f.name}, {"size", f.content.size()}};
       if (f.lfs) {
-        const std::string pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:" +
-                                    hub::sha256_hex(f.content) + "\nsize " + std::to_string(f.content.size()) + "\n";
+        const std::string pointer =
+            "version https://git-lfs.github.com/spec/v1\noid sha256:" + hub::sha256_hex(f.content) + "\nsize " +
+            std::to_string(f.content.size()) + "\n";
         s["blobId"] = hub::git_blob_sha1_hex(pointer);
-        s["lfs"] = {{"sha256", hub::sha256_hex(f.content)}, {"size", f.content.size()}, {"pointerSize", pointer.size()}};
+        s["lfs"] = {
+            {"sha256", hub::sha256_hex(f.content)}, {"size", f.content.size()}, {"pointerSize", pointer.size()}};
       } else {
         s["blobId"] = hub::git_blob_sha1_hex(f.content);
       }

@@ -37,14 +37,14 @@ class LoopbackHub {
   std::string endpoint() const;  // http://127.0.0.1:<port>
   void add_repo(const std::string& repo_id, const std::string& commit, std::vector<File> files);
 
-  void require_token(const std::string& token);           // /api and /resolve answer 401 without it
-  void cut_transfers(size_t after_bytes, int times);      // next `times` CDN bodies stop early
-  void corrupt_lfs(bool on);                              // the CDN serves one flipped byte
-  void inject_listing_name(const std::string& name);      // an extra (hostile) file name in listings
-  void redirect_lfs_to(const std::string& url);           // Location of LFS resolves
-  void huge_headers(bool on);                             // resolve answers carry 100 kB of headers
-  void pad_listing(size_t bytes);                         // listings grow by this many bytes
-  void ignore_range(bool on);                             // the CDN answers Range requests with 200
+  void require_token(const std::string& token);       // /api and /resolve answer 401 without it
+  void cut_transfers(size_t after_bytes, int times);  // next `times` CDN bodies stop early
+  void corrupt_lfs(bool on);                          // the CDN serves one flipped byte
+  void inject_listing_name(const std::string& name);  // an extra (hostile) file name in listings
+  void redirect_lfs_to(const std::string& url);       // Location of LFS resolves
+  void huge_headers(bool on);                         // resolve answers carry 100 kB of headers
+  void pad_listing(size_t bytes);                     // listings grow by this many bytes
+  void ignore_range(bool on);                         // the CDN answers Range requests with 200
 
   std::vector<Request> requests() const;
   void clear_requests();

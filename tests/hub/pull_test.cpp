@@ -71,8 +71,7 @@ class HubPull : public ::testing::Test {
   size_t incomplete_files() const {
     size_t n = 0;
     if (fs::exists(cache_))
-      for (const auto& e : fs::recursive_directory_iterator(cache_))
-        n += e.path().extension() == ".incomplete";
+      for (const auto& e : fs::recursive_directory_iterator(cache_)) n += e.path().extension() == ".incomplete";
     return n;
   }
 
@@ -291,8 +290,7 @@ TEST_F(HubPull, CommandLinePullPrintsTheSnapshot) {
 
   r = sg::test::run_command(env + sg::test::cli_path().string() + " pull sg-test/missing");
   EXPECT_EQ(r.status, 2);
-  EXPECT_NE(r.output.find("streamgauge: error: repository sg-test/missing not found"), std::string::npos)
-      << r.output;
+  EXPECT_NE(r.output.find("streamgauge: error: repository sg-test/missing not found"), std::string::npos) << r.output;
 }
 
 // A real HF Llama directory served as a repository: the default selection takes

@@ -108,8 +108,8 @@ TEST_F(HubResolve, ParsesModelNames) {
   EXPECT_EQ(ref.revision, "step1000");
   EXPECT_EQ(parse_model_ref("gpt2").repo_id, "gpt2");
   EXPECT_EQ(parse_model_ref("a/b@refs/pr/1").revision, "refs/pr/1");
-  for (const char* bad : {"", "a/b/c", "a--b/c", "../x", "-a/b", "a/b.git", "a/b@", "a/b@../../x", "a/b@x//y",
-                          "a b/c", "a/b@x y"})
+  for (const char* bad :
+       {"", "a/b/c", "a--b/c", "../x", "-a/b", "a/b.git", "a/b@", "a/b@../../x", "a/b@x//y", "a b/c", "a/b@x y"})
     EXPECT_THROW(parse_model_ref(bad), sg::Error) << bad;
   EXPECT_EQ(repo_folder_name("EleutherAI/pythia-160m"), "models--EleutherAI--pythia-160m");
   EXPECT_EQ(repo_folder_name("gpt2"), "models--gpt2");

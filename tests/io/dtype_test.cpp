@@ -34,7 +34,8 @@ TEST(DType, HalfNarrowingRoundTripsEveryHalf) {
 }
 
 TEST(DType, Bf16RoundTrip) {
-  for (float f : {0.0f, 1.0f, -2.5f, 3.140625f, std::ldexp(1.0f, -100), std::ldexp(-1.5f, 100)}) EXPECT_EQ(bf16_to_f32(f32_to_bf16(f)), f);
+  for (float f : {0.0f, 1.0f, -2.5f, 3.140625f, std::ldexp(1.0f, -100), std::ldexp(-1.5f, 100)})
+    EXPECT_EQ(bf16_to_f32(f32_to_bf16(f)), f);
   EXPECT_EQ(bf16_to_f32(f32_to_bf16(1.00390625f)), 1.0f);  // tie rounds to even
   EXPECT_EQ(count_non_finite(DType::F32, std::vector<float>{1, INFINITY, NAN}.data(), 3), 2u);
 }

@@ -31,8 +31,7 @@ std::string parse_error(const std::string& bytes) {
 TEST(SafetensorsHeader, AcceptsAValidFile) {
   const auto h = parse_safetensors_header(
       reinterpret_cast<const std::byte*>(
-          with_header(R"({"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"__metadata__":{"format":"pt"}})",
-                      16)
+          with_header(R"({"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"__metadata__":{"format":"pt"}})", 16)
               .data()),
       8 + 88 + 16, "x");
   ASSERT_EQ(h.tensors.size(), 1u);
@@ -48,14 +47,14 @@ TEST(SafetensorsHeader, RefusesMalformedHeaders) {
       {"abc", "truncated"},
       {with_header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 4), "run past the end"},
       {with_header(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8), "needs 12 bytes"},
-      {with_header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-                   12),
+      {with_header(
+           R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+           12),
        "overlap"},
       {with_header(R"({"a":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}})", 8), "unknown dtype"},
       {with_header(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8), "shape"},
       {with_header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8), "reversed"},
-      {with_header(R"({"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}})", 8),
-       "overflow"},
+      {with_header(R"({"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}})", 8), "overflow"},
       {with_header(R"([1,2])", 0), "not a JSON object"},
       {with_header(R"({"a":)", 0), "not valid JSON"},
   };

@@ -90,8 +90,7 @@ TEST(Config, RefusalsNameTheField) {
 
   c = golden_config("qwen2");
   c["num_key_value_heads"] = 3;
-  EXPECT_NE(error_of([&] { translate_config(c.dump(), "cfg.json"); }).find("num_key_value_heads"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { translate_config(c.dump(), "cfg.json"); }).find("num_key_value_heads"), std::string::npos);
 
   EXPECT_NE(error_of([&] { translate_config("{not json", "cfg.json"); }).find("cfg.json"), std::string::npos);
 }
@@ -107,8 +106,7 @@ TEST(Model, ParameterCounts) {
 }
 
 // Rewrites a copied model's model.safetensors through `edit`.
-void rewrite(const std::filesystem::path& dir,
-             const std::function<void(const TensorView&, SafetensorsWriter&)>& edit) {
+void rewrite(const std::filesystem::path& dir, const std::function<void(const TensorView&, SafetensorsWriter&)>& edit) {
   std::string bytes = read_file(dir / "model.safetensors");
   write_file_atomic(dir / "orig.safetensors.bin", bytes);
   SafetensorsFile orig(dir / "orig.safetensors.bin");
@@ -190,7 +188,7 @@ TEST_F(ArchConfig, RopeScalingTypes) {
   for (size_t j = 0; j < plain.ropes[0].inv_freq.size(); ++j)
     EXPECT_DOUBLE_EQ(linear.ropes[0].inv_freq[j], plain.ropes[0].inv_freq[j] / 4) << j;
   const ArchSpec llama3 = spec(config("llama_rope_llama3"));
-  EXPECT_EQ(llama3.ropes[0].inv_freq.front(), plain.ropes[0].inv_freq.front());  // high frequencies kept
+  EXPECT_EQ(llama3.ropes[0].inv_freq.front(), plain.ropes[0].inv_freq.front());           // high frequencies kept
   EXPECT_DOUBLE_EQ(llama3.ropes[0].inv_freq.back(), plain.ropes[0].inv_freq.back() / 8);  // low ones divided
   const ArchSpec yarn = spec(config("llama_rope_yarn"));
   EXPECT_NEAR(yarn.ropes[0].attention_factor, 0.1 * std::log(4.0) + 1, 1e-15);  // mscale(factor 4)
@@ -201,7 +199,8 @@ TEST_F(ArchConfig, RopeScalingTypes) {
       auto r = c["rope_scaling"];
       c.erase("rope_scaling");
       r["factor"] = 1.0;
-      if (r.contains("original_max_position_embeddings")) c["max_position_embeddings"] = r["original_max_position_embeddings"];
+      if (r.contains("original_max_position_embeddings"))
+        c["max_position_embeddings"] = r["original_max_position_embeddings"];
       r.erase("rope_type");
       r["type"] = type;
       c[key] = r;

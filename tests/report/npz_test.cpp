@@ -25,8 +25,8 @@ namespace fs = std::filesystem;
 constexpr const char* kPython = "/usr/bin/python3";
 
 bool have_numpy() {
-  static const bool ok = fs::exists(kPython) &&
-                         test::run_command(fmt::format("{} -c 'import numpy'", kPython)).status == 0;
+  static const bool ok =
+      fs::exists(kPython) && test::run_command(fmt::format("{} -c 'import numpy'", kPython)).status == 0;
   return ok;
 }
 
@@ -93,7 +93,8 @@ assert d['none'].shape == (0, 7) and d['none'].dtype == np.float32
 print('ok')
 )PY";
   write_file_atomic(dir / "check.py", script);
-  auto r = test::run_command(fmt::format("{} '{}' '{}'", kPython, (dir / "check.py").string(), (dir / "a.npz").string()));
+  auto r =
+      test::run_command(fmt::format("{} '{}' '{}'", kPython, (dir / "check.py").string(), (dir / "a.npz").string()));
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(r.output, "ok\n");
 }

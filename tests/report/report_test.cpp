@@ -67,10 +67,10 @@ TEST(Csv, PythonReadsItBack) {
   if (std::system("/usr/bin/python3 -c pass >/dev/null 2>&1") != 0) GTEST_SKIP() << "no python3";
   auto dir = test::scratch_dir("csv_python");
   write_csv(dir / "t.csv", sample_table());
-  auto r = test::run_command("/usr/bin/python3 -c \"import csv; rows = list(csv.reader(open('" +
-                             (dir / "t.csv").string() +
-                             "'))); print(repr(float(rows[1][2])), repr(rows[1][3]), repr(rows[2][2]), "
-                             "repr(rows[3][3]), float(rows[3][2]))\"");
+  auto r =
+      test::run_command("/usr/bin/python3 -c \"import csv; rows = list(csv.reader(open('" + (dir / "t.csv").string() +
+                        "'))); print(repr(float(rows[1][2])), repr(rows[1][3]), repr(rows[2][2]), "
+                        "repr(rows[3][3]), float(rows[3][2]))\"");
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(r.output, "0.30000000000000004 'a, \"quoted\" note' '' ' padded ' -inf\n");
 }
@@ -105,14 +105,16 @@ TEST(Json, CompactLayoutKeepsNumberArraysOnOneLine) {
             "  \"nan\": null,\n"
             "  \"prompts\": [\n"
             "    {\n"
-            "      \"ids\": " + id_line + ",\n"
-            "      \"text\": \"Once upon a time\"\n"
-            "    },\n"
-            "    {\"ids\": [1, 2], \"text\": \"x\"}\n"
-            "  ],\n"
-            "  \"quote\": \"a \\\"b\\\"\\n\",\n"
-            "  \"short\": {\"a\": 1, \"b\": [1.5, null]}\n"
-            "}");
+            "      \"ids\": " +
+                id_line +
+                ",\n"
+                "      \"text\": \"Once upon a time\"\n"
+                "    },\n"
+                "    {\"ids\": [1, 2], \"text\": \"x\"}\n"
+                "  ],\n"
+                "  \"quote\": \"a \\\"b\\\"\\n\",\n"
+                "  \"short\": {\"a\": 1, \"b\": [1.5, null]}\n"
+                "}");
   // The 120 ids on one line, with ", " between them.
   EXPECT_NE(s.find("[1000, 1001, 1002"), std::string::npos);
   EXPECT_NE(s.find("1118, 1119]"), std::string::npos);
@@ -235,8 +237,10 @@ Panel layer_panel(int n_layers, bool bars) {
   p.title = "per layer";
   std::vector<double> x, y;
   for (int l = 0; l < n_layers; ++l) x.push_back(l), y.push_back(0.5 + 0.1 * l);
-  if (bars) p.bars.push_back({"gain", x, y});
-  else p.lines.push_back({"gain", x, y, LineStyle::LinesPoints});
+  if (bars)
+    p.bars.push_back({"gain", x, y});
+  else
+    p.lines.push_back({"gain", x, y, LineStyle::LinesPoints});
   p.hlines.push_back({1.0, "gain = 1"});
   return p;
 }
@@ -401,9 +405,9 @@ TEST(Html, SelfContainedWithEmbeddedFigures) {
 // quoted, the document is one <html> element. Records, for every element,
 // the chain of its ancestors (e.g. "html/body/div.table-scroll/table").
 struct HtmlCheck {
-  std::string error;  // empty = well-formed
+  std::string error;                                          // empty = well-formed
   std::vector<std::pair<std::string, std::string>> elements;  // (tag, ancestors)
-  std::vector<std::string> urls;  // every src= and href= value
+  std::vector<std::string> urls;                              // every src= and href= value
 };
 
 HtmlCheck check_html(const std::string& html) {
@@ -429,7 +433,8 @@ HtmlCheck check_html(const std::string& html) {
       std::string name = tag.substr(1);
       if (stack.empty() || stack.back().substr(0, stack.back().find('.')) != name)
         return out.error = "</" + name + "> closes <" + (stack.empty() ? "nothing" : stack.back()) + "> at " +
-                           std::to_string(pos), out;
+                           std::to_string(pos),
+               out;
       stack.pop_back();
       continue;
     }
@@ -466,8 +471,10 @@ HtmlCheck check_html(const std::string& html) {
       pos = close;
     }
   }
-  if (!stack.empty()) out.error = "unclosed <" + stack.back() + ">";
-  else if (out.elements.empty() || out.elements[0].first != "html") out.error = "no <html> root";
+  if (!stack.empty())
+    out.error = "unclosed <" + stack.back() + ">";
+  else if (out.elements.empty() || out.elements[0].first != "html")
+    out.error = "no <html> root";
   return out;
 }
 
@@ -494,8 +501,8 @@ TEST(Html, ReportReadsOnOneScreenWidth) {
     wide.add_row(row);
   }
   std::vector<int> ids(300, 412);
-  nlohmann::json prov = provenance({{"prompts", {{{"ids", ids}, {"text", "The capital of France"}},
-                                                 {{"ids", ids}, {"text", "Machine learning"}}}}});
+  nlohmann::json prov = provenance(
+      {{"prompts", {{{"ids", ids}, {"text", "The capital of France"}}, {{"ids", ids}, {"text", "Machine learning"}}}}});
   Html page("layout");
   page.heading("Per layer");
   page.table(sample_table(), "small");

@@ -50,8 +50,7 @@ ScratchRegistry& registry() {
 }  // namespace
 
 std::filesystem::path scratch_dir(const std::string& name) {
-  auto dir = std::filesystem::path(SG_BINARY_DIR) / "test-scratch" /
-             (name + "-" + std::to_string(::getpid()));
+  auto dir = std::filesystem::path(SG_BINARY_DIR) / "test-scratch" / (name + "-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   registry().dirs.push_back(dir);
@@ -130,14 +129,12 @@ std::filesystem::path copy_model(const std::filesystem::path& src, const std::st
 namespace sg::test {
 
 std::vector<std::vector<int32_t>> golden_readme_sequences() {
-  return {{226},
-          {229, 29, 129, 164, 169, 254, 126},
-          {101, 34, 29, 0, 118, 113, 59, 142, 105, 91, 247, 118, 208, 114, 201, 11, 77,
-           138, 81, 210, 166, 7, 43, 231, 23, 29, 184, 183, 31, 189, 97, 255, 87}};
+  return {{226}, {229, 29, 129, 164, 169, 254, 126}, {101, 34,  29,  0,   118, 113, 59,  142, 105, 91,  247,
+                                                      118, 208, 114, 201, 11,  77,  138, 81,  210, 166, 7,
+                                                      43,  231, 23,  29,  184, 183, 31,  189, 97,  255, 87}};
 }
 
-std::string check_close(const std::string& what, const float* c, const double* g, size_t n, int64_t width,
-                        double tol) {
+std::string check_close(const std::string& what, const float* c, const double* g, size_t n, int64_t width, double tol) {
   double max_g = 0, max_diff = 0;
   size_t worst = 0;
   for (size_t i = 0; i < n; ++i) {

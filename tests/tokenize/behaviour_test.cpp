@@ -5,8 +5,8 @@
 
 #include <atomic>
 #include <fstream>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "support/test_support.h"
 #include "tokenize/tokenizer.h"
@@ -38,7 +38,7 @@ std::string byte_char(int b) {
 
 json added(int id, const std::string& content, bool special, bool lstrip, bool rstrip, bool single_word,
            bool normalized) {
-  return {{"id", id},         {"content", content}, {"special", special},       {"lstrip", lstrip},
+  return {{"id", id},         {"content", content},         {"special", special},      {"lstrip", lstrip},
           {"rstrip", rstrip}, {"single_word", single_word}, {"normalized", normalized}};
 }
 
@@ -52,18 +52,17 @@ json base_tokenizer() {
   vocab["hell"] = 258;
   vocab["hello"] = 259;
   json j;
-  j["model"] = {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array({"h e", json::array({"l", "l"}), "he ll", "hell o"})}};
-  j["added_tokens"] = json::array({added(260, "<s>", true, false, false, false, false),
-                                   added(261, "[MASK]", true, true, true, false, false),
-                                   added(262, "cat", false, false, false, true, true),
-                                   added(263, "\xC3\xA9", false, false, false, false, true)});
+  j["model"] = {
+      {"type", "BPE"}, {"vocab", vocab}, {"merges", json::array({"h e", json::array({"l", "l"}), "he ll", "hell o"})}};
+  j["added_tokens"] = json::array(
+      {added(260, "<s>", true, false, false, false, false), added(261, "[MASK]", true, true, true, false, false),
+       added(262, "cat", false, false, false, true, true), added(263, "\xC3\xA9", false, false, false, false, true)});
   j["normalizer"] = {{"type", "Sequence"}, {"normalizers", json::array({json{{"type", "NFC"}}})}};
   j["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}};
-  j["post_processor"] = {
-      {"type", "TemplateProcessing"},
-      {"single", json::array({json{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
-                              json{{"Sequence", {{"id", "A"}, {"type_id", 0}}}}})},
-      {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {260}}, {"tokens", {"<s>"}}}}}}};
+  j["post_processor"] = {{"type", "TemplateProcessing"},
+                         {"single", json::array({json{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+                                                 json{{"Sequence", {{"id", "A"}, {"type_id", 0}}}}})},
+                         {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {260}}, {"tokens", {"<s>"}}}}}}};
   j["decoder"] = {{"type", "ByteLevel"}};
   return j;
 }
@@ -122,10 +121,11 @@ TEST(AddedTokens, NormalizedTokensMatchAfterNormalization) {
 TEST(PreTokenizer, SplitBehaviours) {
   auto with_split = [](const std::string& behavior) {
     json j = base_tokenizer();
-    j["pre_tokenizer"] = {{"type", "Sequence"},
-                          {"pretokenizers",
-                           json::array({json{{"type", "Split"}, {"pattern", {{"String", " "}}}, {"behavior", behavior}},
-                                        json{{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}})}};
+    j["pre_tokenizer"] = {
+        {"type", "Sequence"},
+        {"pretokenizers",
+         json::array({json{{"type", "Split"}, {"pattern", {{"String", " "}}}, {"behavior", behavior}},
+                      json{{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}})}};
     return load(j, behavior + ".json");
   };
   EXPECT_EQ(with_split("Removed")->encode("he he", false), (std::vector<int32_t>{256, 256}));

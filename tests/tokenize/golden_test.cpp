@@ -62,8 +62,7 @@ TEST_P(Golden, DefaultSpecialTokensFollowHf) {
 
 INSTANTIATE_TEST_SUITE_P(Tokenizers, Golden,
                          ::testing::Values(GoldenCase{"pythia", "pythia/20B_tokenizer.json"},
-                                           GoldenCase{"gpt2", "gpt2"},
-                                           GoldenCase{"qwen2.5", "qwen2.5"},
+                                           GoldenCase{"gpt2", "gpt2"}, GoldenCase{"qwen2.5", "qwen2.5"},
                                            GoldenCase{"stories260k", "stories260k"}),
                          [](const auto& info) {
                            std::string n = info.param.name;

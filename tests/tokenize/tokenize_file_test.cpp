@@ -38,8 +38,8 @@ TEST(TokenizeFile, JsonlAndPlainLinesGiveTheIdsOfEachText) {
 
   // Plain lines (no JSON object on the first line): one text per line, CRLF accepted.
   sg::write_file_atomic(dir / "texts.txt", "Hello world\r\n\n{not json} it's\n");
-  r = sg::test::run_command(fmt::format("{} tokenize {} --no-special --file {}", q(sg::test::cli_path()), q(gpt2_dir),
-                                        q(dir / "texts.txt")));
+  r = sg::test::run_command(
+      fmt::format("{} tokenize {} --no-special --file {}", q(sg::test::cli_path()), q(gpt2_dir), q(dir / "texts.txt")));
   ASSERT_EQ(r.status, 0) << r.output;
   const auto lines = sg::split_lines(r.output);
   ASSERT_GE(lines.size(), 2u);
@@ -51,17 +51,17 @@ TEST(TokenizeFile, BadLinesAreNamed) {
   const auto dir = sg::test::scratch_dir("tokenize-file-bad");
   const auto gpt2_dir = sg::test::shared_dir() / "tokenizers" / "gpt2";
   sg::write_file_atomic(dir / "bad.jsonl", "{\"text\": \"ok\"}\n{\"txt\": \"no\"}\n");
-  auto r = sg::test::run_command(fmt::format("{} tokenize {} --file {}", q(sg::test::cli_path()), q(gpt2_dir),
-                                             q(dir / "bad.jsonl")));
+  auto r = sg::test::run_command(
+      fmt::format("{} tokenize {} --file {}", q(sg::test::cli_path()), q(gpt2_dir), q(dir / "bad.jsonl")));
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("bad.jsonl:2"), std::string::npos) << r.output;
   sg::write_file_atomic(dir / "invalid.txt", "ok\n\xC3\x28\n");
-  r = sg::test::run_command(fmt::format("{} tokenize {} --file {}", q(sg::test::cli_path()), q(gpt2_dir),
-                                        q(dir / "invalid.txt")));
+  r = sg::test::run_command(
+      fmt::format("{} tokenize {} --file {}", q(sg::test::cli_path()), q(gpt2_dir), q(dir / "invalid.txt")));
   EXPECT_EQ(r.status, 2) << r.output;
   EXPECT_NE(r.output.find("text 2"), std::string::npos) << r.output;
-  r = sg::test::run_command(fmt::format("{} tokenize {} --file {} --text hi", q(sg::test::cli_path()), q(gpt2_dir),
-                                        q(dir / "invalid.txt")));
+  r = sg::test::run_command(
+      fmt::format("{} tokenize {} --file {} --text hi", q(sg::test::cli_path()), q(gpt2_dir), q(dir / "invalid.txt")));
   EXPECT_NE(r.status, 0) << r.output;
 }
 

@@ -56,8 +56,8 @@ TEST(UnicodeVersions, NfcUsesUnicode9Data) {
   EXPECT_EQ(qwen->encode("a\u0898\u0316", false), (Ids{64, 156, 95, 246, 136, 244}));
   EXPECT_EQ(qwen->encode("\U00011935\U00011930", false), (Ids{128240, 97, 113, 128240, 97, 108}));
 
-  using sg::tok::NormStep;
   using sg::tok::normalize;
+  using sg::tok::NormStep;
   EXPECT_EQ(normalize(NormStep::NFC, "a\u0898\u0316"), "a\u0898\u0316");
   EXPECT_EQ(normalize(NormStep::NFC, "\U00011935\U00011930"), "\U00011935\U00011930");
   // Marks known to Unicode 9.0 are reordered and composed as usual.
@@ -74,8 +74,8 @@ TEST(UnicodeVersions, NfcUsesUnicode9Data) {
 
 // Rust's str::to_lowercase: full mapping of U+0130, final sigma.
 TEST(UnicodeVersions, LowercaseLikeRust) {
-  using sg::tok::NormStep;
   using sg::tok::normalize;
+  using sg::tok::NormStep;
   EXPECT_EQ(normalize(NormStep::Lowercase, "ΣΑΣ ΣΑΣ."), "σας σας.");
   EXPECT_EQ(normalize(NormStep::Lowercase, "Σ"), "σ");
   EXPECT_EQ(normalize(NormStep::Lowercase, "\u0130X"), "i\u0307x");
@@ -97,11 +97,14 @@ TEST(Regex, QwenContractionsFoldLongS) {
   j["pre_tokenizer"] = {
       {"type", "Sequence"},
       {"pretokenizers",
-       json::array({json{{"type", "Split"},
-                         {"pattern",
-                          {{"Regex", R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"}}},
-                         {"behavior", "Isolated"}},
-                    json{{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}})}};
+       json::array(
+           {json{
+                {"type", "Split"},
+                {"pattern",
+                 {{"Regex",
+                   R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"}}},
+                {"behavior", "Isolated"}},
+            json{{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}})}};
   j["decoder"] = {{"type", "ByteLevel"}};
   const fs::path file = sg::test::scratch_dir("tokenize-unicode") / "long_s.json";
   std::ofstream(file) << j.dump();
