@@ -16,20 +16,39 @@ using nlohmann::ordered_json;
 
 namespace {
 
+// The seeds' min_gain / max_gain (np.min / np.max of the per-layer prompt-mean
+// gains), defined once for the file and for the in-memory summary.
+struct Extremes {
+  double attn_min, attn_max, mlp_min, mlp_max;
+};
+Extremes extremes(const SeedSummary& s) {
+  const auto [amin, amax] = std::minmax_element(s.attn_gain.begin(), s.attn_gain.end());
+  const auto [mmin, mmax] = std::minmax_element(s.mlp_gain.begin(), s.mlp_gain.end());
+  return {*amin, *amax, *mmin, *mmax};
+}
+
+// The banners a summary shows: the run's warnings, with a random-weight run
+// said once, in one line (its own long demo banner left out).
+std::vector<std::string> banners(const std::string& model, const std::vector<std::string>& warnings, bool random) {
+  std::vector<std::string> out;
+  for (const auto& w : warnings)
+    if (!(random && w.find("RANDOM WEIGHTS") != std::string::npos)) out.push_back(w);
+  if (random) out.push_back(fmt::format("{}: random weights: numbers mean nothing", model));
+  return out;
+}
+
 ordered_json seed_blocks(const gains::SeedSummary& s) {
-  const auto minmax = [](const std::vector<double>& v) { return std::minmax_element(v.begin(), v.end()); };
+  const Extremes x = extremes(s);
   ordered_json j;
-  auto [amin, amax] = minmax(s.attn_gain);
   j["attention"] = {{"gains", s.attn_gain},
-                    {"min_gain", *amin},
-                    {"max_gain", *amax},
+                    {"min_gain", x.attn_min},
+                    {"max_gain", x.attn_max},
                     {"L_star_min", s.L_star_attn},
                     {"n_contracting", s.attn_contracting},
                     {"n_expanding", s.attn_expanding}};
-  auto [mmin, mmax] = minmax(s.mlp_gain);
   j["mlp"] = {{"gains", s.mlp_gain},
-              {"min_gain", *mmin},
-              {"max_gain", *mmax},
+              {"min_gain", x.mlp_min},
+              {"max_gain", x.mlp_max},
               {"L_star_max", s.L_star_mlp},
               {"n_contracting", s.mlp_contracting},
               {"n_expanding", s.mlp_expanding},
@@ -304,15 +323,12 @@ compare::GainsSummary summary_from_json(const nlohmann::json& doc, const std::st
   check_consistent(s, "attention.min_gain", s.attn_min_gain, nan_min(s.attention));
   check_consistent(s, "mlp.min_gain", s.mlp_min_gain, nan_min(s.mlp));
 
-  // A random-weight run says so once, in one line (its own long demo banner,
-  // among the run's warnings, is left out).
   const auto* rw = lookup(doc, "random_weights");
-  const bool random = rw && rw->is_boolean() && rw->get<bool>();
+  std::vector<std::string> warnings;
   if (const auto* w = lookup(doc, "warnings"); w && w->is_array())
     for (const auto& x : *w)
-      if (x.is_string() && !(random && x.get<std::string>().find("RANDOM WEIGHTS") != std::string::npos))
-        s.warnings.push_back(x.get<std::string>());
-  if (random) s.warnings.push_back(fmt::format("{}: random weights: numbers mean nothing", s.model));
+      if (x.is_string()) warnings.push_back(x.get<std::string>());
+  s.warnings = banners(s.model, warnings, rw && rw->is_boolean() && rw->get<bool>());
   return s;
 }
 
@@ -336,13 +352,13 @@ GainsSummary summary_of(const Result& r, const RunInfo& info) {
   g.attention = series(s.attn_gain);
   g.mlp = series(s.mlp_gain);
   g.combined = series(s.combined);
-  // As to_json writes them (the seeds' np.min / np.max of the per-layer gains).
-  g.attn_min_gain = *std::min_element(s.attn_gain.begin(), s.attn_gain.end());
-  g.attn_max_gain = *std::max_element(s.attn_gain.begin(), s.attn_gain.end());
+  const Extremes x = extremes(s);
+  g.attn_min_gain = x.attn_min;
+  g.attn_max_gain = x.attn_max;
   g.attn_n_contracting = s.attn_contracting;
   g.attn_L_star_min = s.L_star_attn;
-  g.mlp_min_gain = *std::min_element(s.mlp_gain.begin(), s.mlp_gain.end());
-  g.mlp_max_gain = *std::max_element(s.mlp_gain.begin(), s.mlp_gain.end());
+  g.mlp_min_gain = x.mlp_min;
+  g.mlp_max_gain = x.mlp_max;
   g.mlp_n_contracting = s.mlp_contracting;
   g.mlp_n_expanding = s.mlp_expanding;
   g.mlp_L_star_max = s.L_star_mlp;
@@ -351,9 +367,7 @@ GainsSummary summary_of(const Result& r, const RunInfo& info) {
   g.combined_max_gain = s.combined[static_cast<size_t>(s.combined_max_layer)];
   g.combined_n_net_contracting = s.combined_contracting;
   g.combined_n_net_expanding = s.combined_expanding;
-  for (const auto& w : info.warnings)
-    if (!(info.random_weights && w.find("RANDOM WEIGHTS") != std::string::npos)) g.warnings.push_back(w);
-  if (info.random_weights) g.warnings.push_back(fmt::format("{}: random weights: numbers mean nothing", g.model));
+  g.warnings = banners(g.model, info.warnings, info.random_weights);
   return g;
 }
 

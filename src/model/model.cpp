@@ -43,7 +43,7 @@ std::set<const TensorView*> bound_tensors(const ModelWeights& w) {
   add(w.embed);
   add(w.pos_embed);
   for (auto& L : w.layers) {
-    for (auto* n : {&L.ln1, &L.ln2, &L.attn_post, &L.mlp_post, &L.q_norm, &L.k_norm}) {
+    for (const NormWeights* n : L.norms()) {
       add(n->weight);
       add(n->bias);
     }
@@ -89,7 +89,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& dir) {
   const auto tensors = bound_tensors(m->weights_);
   std::set<const TensorView*> norm_gains{m->weights_.final_norm.weight};
   for (auto& L : m->weights_.layers)
-    for (auto* n : {&L.ln1, &L.ln2, &L.attn_post, &L.mlp_post, &L.q_norm, &L.k_norm}) norm_gains.insert(n->weight);
+    for (const NormWeights* n : L.norms()) norm_gains.insert(n->weight);
   m->weight_dtype_ = m->weights_.layers.at(0).o.weight->dtype;
   for (const TensorView* t : tensors) {
     m->n_params_ += t->numel();

@@ -2,6 +2,7 @@
 // Where each weight of the generic decoder lives in the checkpoint: views into
 // the memory-mapped safetensors files (never copies), bound by a family's
 // tensor-name mapping and shape-checked against the ArchSpec.
+#include <array>
 #include <vector>
 
 #include "io/safetensors.h"
@@ -39,6 +40,9 @@ struct LayerWeights {
   Linear up;    // first MLP matrix (fc_in / dense_h_to_4h / c_fc / up_proj)
   Linear gate;  // gated MLPs only
   Linear down;
+
+  // Every norm of the layer (unbound ones have a null weight).
+  std::array<const NormWeights*, 6> norms() const { return {&ln1, &ln2, &attn_post, &mlp_post, &q_norm, &k_norm}; }
 };
 
 struct ModelWeights {
