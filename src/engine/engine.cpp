@@ -159,9 +159,11 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
   }
   float* patterns = nullptr;
   const std::vector<int64_t> pattern_offsets = kernels::pattern_offsets(batch, H);
-  std::vector<kernels::RopeTable> ropes;  // one per ArchSpec::ropes entry
-  if (a.rotary != RotaryStyle::None)
-    for (const Rope& r : a.ropes) ropes.emplace_back(r, past + batch.max_length());
+  if (a.rotary != RotaryStyle::None && past + batch.max_length() > rope_positions_) {
+    rope_positions_ = std::min(a.max_positions, std::max(past + batch.max_length(), 2 * rope_positions_));
+    ropes_.clear();
+    for (const Rope& r : a.ropes) ropes_.emplace_back(r, rope_positions_);
+  }
   float* raw = a.any_post_norm() ? work_.get(Slot::Raw, N * d) : nullptr;  // a sublayer's output before its norm
 
   auto norm = [&](const NormWeights& nw, const float* in, float* out) {
@@ -199,7 +201,7 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
     const bool want_pattern = dispatch.wants(Point::AttnPattern, l);
     if (want_pattern && cache) fail("attention patterns cannot be captured in a cached run");
     if (want_pattern) patterns = work_.get(Slot::Patterns, pattern_offsets.back());
-    const kernels::Rotary rotary{a.rotary, ropes.empty() ? nullptr : &ropes[spec.rope]};
+    const kernels::Rotary rotary{a.rotary, ropes_.empty() ? nullptr : &ropes_[spec.rope]};
     const kernels::ScoreRule rule{spec.attn_scale, spec.window, spec.attn_softcap};
     if (cache) {  // the new keys and values join the cached ones; attention reads them all from there
       auto append = [&](const kernels::Heads& from, std::vector<float>& to) {

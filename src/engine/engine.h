@@ -18,6 +18,7 @@
 #include "engine/batch.h"
 #include "engine/capture.h"
 #include "engine/gemm.h"
+#include "engine/kernels.h"
 #include "model/model.h"
 
 namespace sg {
@@ -86,6 +87,11 @@ class Engine {
   const Model& model_;
   LinearRunner linear_;
   Workspace work_;
+  // Rotary tables (one per ArchSpec::ropes entry) for positions 0..rope_positions_-1,
+  // kept between runs and grown as needed: a generation step does not rebuild
+  // them. An entry depends only on its position and frequency, not on the length.
+  std::vector<kernels::RopeTable> ropes_;
+  int64_t rope_positions_ = 0;
 };
 
 }  // namespace sg
