@@ -2,32 +2,14 @@
 // phases, hypothesis and funnel tests, with figures, CSV, JSON and a report.
 #include <fmt/format.h>
 
-#include <chrono>
-
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "cli/gains_outputs.h"
-#include "cli/prompts.h"
-#include "engine/engine.h"
-#include "engine/matmul.h"
 #include "experiments/compare.h"
-#include "measure/run_prompts.h"
-#include "report/csv.h"
-#include "report/json_io.h"
+#include "experiments/gains_outputs.h"
 #include "report/terminal.h"
 #include "util/error.h"
-#include "util/progress.h"
 
 namespace sg::cli {
-
-namespace {
-
-constexpr const char* kRandomWarning =
-    "DEMO MODEL WITH RANDOM WEIGHTS: these numbers mean nothing. Point streamgauge at a real model: "
-    "streamgauge gains path/to/model (or ORG/NAME from the HuggingFace cache, e.g. EleutherAI/pythia-1.4b; "
-    "streamgauge pull ORG/NAME downloads one).";
-
-}  // namespace
 
 void add_gains(CLI::App& app) {
   struct Opts {
@@ -52,7 +34,7 @@ void add_gains(CLI::App& app) {
       "  streamgauge gains EleutherAI/pythia-1.4b             # from the HuggingFace cache\n"
       "  streamgauge gains path/to/pythia-6.9b --prompts ffn-6.9b --reference pythia-1.4b");
   cmd->add_option("MODEL", opts->model, fmt::format("{} (default: the random demo)", kModelHelp));
-  opts->prompts.add_options(cmd, "ffn-1.4b");
+  add_prompt_options(cmd, opts->prompts, "ffn-1.4b");
   cmd->add_option("--out", opts->out, "Output directory (default: ./streamgauge-out/<model>/gains)");
   cmd->add_option("--reference", opts->reference,
                   "Add seed 001's cross-model table against a previous gains.json or a preset (pythia-1.4b, "
@@ -77,66 +59,31 @@ void add_gains(CLI::App& app) {
     if (!opts->no_figures) files.insert(files.end(), {"gains.png", "gains.svg", "funnel.png", "funnel.svg"});
     opts->prompts.check();
     std::optional<compare::GainsSummary> reference;
-    if (!opts->reference.empty()) reference = load_reference(opts->reference);
+    if (!opts->reference.empty()) reference = gains::load_reference(opts->reference);
     if (!opts->out.empty()) check_output_dir("--out", opts->out, files);
 
-    std::vector<std::string> warnings;
     const std::string model_arg = opts->model.empty() ? demo_model_dir().string() : opts->model;
     auto model = load_model(model_arg);
-    if (model->random_weights()) warnings.push_back(kRandomWarning);
     const std::filesystem::path out =
         opts->out.empty() ? default_out_dir(*model, "gains") : std::filesystem::path(opts->out);
     if (opts->out.empty()) check_output_dir("the default output directory", out, files);
-    const PromptSet prompts = opts->prompts.resolve(*model);
+    const gains::Run run = gains::run(*model, opts->prompts.resolve(*model),
+                                      {.options = opts->options,
+                                       .fast = opts->fast,
+                                       .weights = !opts->no_weights,
+                                       .chunk_tokens = opts->chunk_tokens});
+    const PromptSet& prompts = run.prompts;
 
-    // Forward: all prompts together, per-token norms reduced on the fly.
-    const auto t0 = std::chrono::steady_clock::now();
-    if (opts->fast && model->weight_dtype() != DType::BF16)
-      warnings.push_back(
-          fmt::format("--fast has no effect: the weights are {}, not BF16", dtype_name(model->weight_dtype())));
-    const bool fast = opts->fast && model->weight_dtype() == DType::BF16;
-    if (fast) fmt::print(stderr, "streamgauge: --fast: {}\n", matmul::describe(true));
-    Engine engine(*model, fast ? MatmulPrecision::BF16 : MatmulPrecision::F32);
-    SublayerStatsReducer reducer(model->arch().n_layers, opts->options.entropy);
-    Reducer* reducers[] = {&reducer};
-    run_prompts(engine, prompts.sequences(), reducers, {.max_tokens = opts->chunk_tokens, .progress_label = "gains"});
-    GainsRun run;
-    run.model = model.get();
-    run.prompts = &prompts;
-    run.options = opts->options;
-    run.result = gains::analyze(reducer.stats(), opts->options);
-    run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    run.warnings = warnings;
-    run.precision = (fast ? "BF16 matrix products (--fast): BF16 weights and activations, float32 accumulation; "
-                          : "float32 (16-bit weights widened exactly), norms accumulated in float64; ") +
-                    matmul::describe(fast);
-    if (!opts->no_weights) {
-      Progress progress("weight norms", model->arch().n_layers);
-      run.weights = weights::layer_norms(*model, [&](int) { progress.tick(); });
-    }
-
-    // Outputs.
-    const auto doc = gains_json(run);
-    std::optional<report::Table> comparison;
-    std::optional<double> ref_last;
-    if (reference) {
-      comparison = comparison_table(*reference, run);
-      if (reference->preset) ref_last = reference->mlp_last_layer_gain;
-    }
-    create_output_dir(out);
-    report::write_json(out / "gains.json", doc);
-    report::write_csv(out / "layers.csv", layers_table(run));
-    if (!opts->no_figures) write_gains_figures(run, out, ref_last);
-    write_gains_report(run, out, doc, comparison, !opts->no_figures);
+    gains::write_outputs(run, out, reference, !opts->no_figures);
 
     // Terminal: the seeds' tables.
     const auto& s = run.result.seed;
-    for (auto& w : warnings) fmt::print("!! {}\n\n", w);
+    for (auto& w : run.warnings) fmt::print("!! {}\n\n", w);
     fmt::print("{} — {} layers, hidden {}, {} ({})\n{}\n\n", model->name(), s.n_layers, model->arch().d_model,
                plural(prompts.prompts.size(), "prompt"), prompts.source, prompts.special_tokens_note);
     fmt::print("{}\n", report::format_text_table(seed_layer_table(s)));
     if (run.result.module)
-      fmt::print("{}\n{}\n", post_norm_note(), report::format_text_table(module_gains_table(run.result)));
+      fmt::print("{}\n{}\n", gains::post_norm_note(), report::format_text_table(module_gains_table(run.result)));
     if (run.result.skip_first)
       fmt::print("Without each prompt's first token (--skip-first):\n{}\n",
                  report::format_text_table(seed_layer_table(*run.result.skip_first)));
@@ -150,7 +97,8 @@ void add_gains(CLI::App& app) {
     fmt::print("Cumulative gain bottleneck: layer {} ({:.4g})\n", s.bottleneck, s.cumulative[s.bottleneck]);
     if (run.result.L_star_entropy)
       fmt::print("Minimum attention entropy (L*_entropy): layer {}\n", *run.result.L_star_entropy);
-    if (comparison) fmt::print("\nCROSS-MODEL COMPARISON\n{}", report::format_text_table(*comparison));
+    if (reference)
+      fmt::print("\nCROSS-MODEL COMPARISON\n{}", report::format_text_table(gains::comparison_table(*reference, run)));
     fmt::print("\nWrote {}/: gains.json, layers.csv{}, report.html ({:.2f} s for the forward passes)\n",
                display_dir(out), opts->no_figures ? "" : ", gains.png/svg, funnel.png/svg", run.seconds);
   });

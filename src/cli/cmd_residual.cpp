@@ -17,7 +17,6 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "cli/prompts.h"
 #include "engine/engine.h"
 #include "experiments/residual.h"
 #include "hub/resolve.h"
@@ -531,7 +530,7 @@ void add_residual(CLI::App& app) {
       "report.html to --out.\n\n"
       "Example:\n  streamgauge residual EleutherAI/pythia-410m EleutherAI/pythia-1.4b --out results/residual");
   cmd->add_option("MODEL", o->models, "Model directories or ORG/NAME[@REVISION] in the HuggingFace cache")->required();
-  o->prompts.add_options(cmd, "canonical");
+  add_prompt_options(cmd, o->prompts, "canonical");
   cmd->add_option("--out", o->out,
                   "Output directory (default: ./streamgauge-out/<model>/residual; for several models "
                   "./streamgauge-out/residual/<model1>+<model2>...)");

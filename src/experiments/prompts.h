@@ -1,5 +1,6 @@
 #pragma once
-// Prompt inputs shared by the experiment commands (gains, residual, ...):
+// Prompt inputs shared by the experiments (gains, residual, ...), as the CLI
+// names them:
 //   --prompts PRESET|FILE   a built-in preset (the seeds' prompt lists), a text
 //                           file (one prompt per line) or JSONL ({"text": ...}
 //                           or {"ids": [...]} per line)
@@ -7,14 +8,13 @@
 //   --tokenizer PATH        tokenizer file or directory (default: the model's)
 // Texts are tokenized as HF's tokenizer(text) does: with the special tokens the
 // tokenizer adds by default.
-#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "model/model.h"
 
-namespace sg::cli {
+namespace sg {
 
 struct Prompt {
   std::string text;  // empty when given as ids
@@ -33,15 +33,11 @@ struct PromptsInput {
   std::string prompts;  // preset name or file
   std::string ids_file;
   std::string tokenizer;
-  // Adds the three options; default_preset is used when neither is given.
-  void add_options(CLI::App* cmd, const std::string& default_preset);
-  // Checks the files given (cli/common.h: check_input_file), before any model
+  std::string default_preset;  // used when neither prompts nor ids_file is given
+  // Checks the files given (util/paths.h: check_input_file), before any model
   // is loaded; throws sg::Error naming the option, the path and the reason.
   void check() const;
   PromptSet resolve(const Model& model) const;
-
- private:
-  std::string default_preset_;
 };
 
-}  // namespace sg::cli
+}  // namespace sg

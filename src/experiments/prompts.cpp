@@ -1,4 +1,4 @@
-#include "cli/prompts.h"
+#include "experiments/prompts.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -8,31 +8,21 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "cli/common.h"
 #include "experiments/prompt_presets.h"
 #include "io/ids_file.h"
 #include "tokenize/tokenizer.h"
 #include "tokenize/utf8.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/paths.h"
 #include "util/lines.h"
 
-namespace sg::cli {
+namespace sg {
 
 std::vector<std::vector<int32_t>> PromptSet::sequences() const {
   std::vector<std::vector<int32_t>> out;
   for (auto& p : prompts) out.push_back(p.ids);
   return out;
-}
-
-void PromptsInput::add_options(CLI::App* cmd, const std::string& default_preset) {
-  default_preset_ = default_preset;
-  cmd->add_option("--prompts", prompts,
-                  fmt::format("Prompt preset ({}; default {}) or a file: one prompt per line, or JSONL with "
-                              "{{\"text\": ...}} or {{\"ids\": [...]}} per line",
-                              fmt::join(prompt_preset_names(), ", "), default_preset));
-  cmd->add_option("--ids-file", ids_file, "JSONL of token ids, one sequence per line (no tokenizer needed)");
-  cmd->add_option("--tokenizer", tokenizer, "Tokenizer file or directory (default: the model's own)");
 }
 
 namespace {
@@ -103,7 +93,7 @@ PromptSet PromptsInput::resolve(const Model& model) const {
     set.special_tokens_note = "token ids given directly (no special tokens added)";
     return set;
   }
-  const std::string name = prompts.empty() ? default_preset_ : prompts;
+  const std::string name = prompts.empty() ? default_preset : prompts;
   if (const PromptPreset* preset = find_prompt_preset(name)) {
     for (auto& t : preset->texts) set.prompts.push_back({t, {}});
     set.source = fmt::format("preset {}: {}", preset->name, preset->description);
@@ -137,4 +127,4 @@ PromptSet PromptsInput::resolve(const Model& model) const {
   return set;
 }
 
-}  // namespace sg::cli
+}  // namespace sg

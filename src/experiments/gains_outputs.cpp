@@ -1,21 +1,27 @@
-#include "cli/gains_outputs.h"
+#include "experiments/gains_outputs.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 
-#include "cli/common.h"
+#include "engine/engine.h"
+#include "engine/matmul.h"
 #include "experiments/compare.h"
+#include "measure/run_prompts.h"
+#include "measure/sublayer_stats.h"
 #include "report/csv.h"
 #include "report/figure.h"
 #include "report/html.h"
 #include "report/json_io.h"
 #include "report/terminal.h"
 #include "util/error.h"
+#include "util/paths.h"
+#include "util/progress.h"
 
-namespace sg::cli {
+namespace sg::gains {
 
 using nlohmann::ordered_json;
 using report::cell;
@@ -47,17 +53,52 @@ std::vector<double> layer_axis(int n) {
   return x;
 }
 
+constexpr const char* kRandomWarning =
+    "DEMO MODEL WITH RANDOM WEIGHTS: these numbers mean nothing. Point streamgauge at a real model: "
+    "streamgauge gains path/to/model (or ORG/NAME from the HuggingFace cache, e.g. EleutherAI/pythia-1.4b; "
+    "streamgauge pull ORG/NAME downloads one).";
+
 }  // namespace
 
-ordered_json gains_json(const GainsRun& run) { return gains::to_json(run.result, run_info(run)); }
+Run run(const Model& model, PromptSet prompts, const RunOptions& o) {
+  Run run;
+  run.model = &model;
+  run.prompts = std::move(prompts);
+  run.options = o.options;
+  if (model.random_weights()) run.warnings.push_back(kRandomWarning);
+  if (o.fast && model.weight_dtype() != DType::BF16)
+    run.warnings.push_back(
+        fmt::format("--fast has no effect: the weights are {}, not BF16", dtype_name(model.weight_dtype())));
+  const bool fast = o.fast && model.weight_dtype() == DType::BF16;
+  if (fast) fmt::print(stderr, "streamgauge: --fast: {}\n", matmul::describe(true));
 
-gains::RunInfo run_info(const GainsRun& run) {
+  // Forward: the prompts in chunks, per-token norms reduced on the fly.
+  const auto t0 = std::chrono::steady_clock::now();
+  Engine engine(model, fast ? MatmulPrecision::BF16 : MatmulPrecision::F32);
+  SublayerStatsReducer reducer(model.arch().n_layers, o.options.entropy);
+  Reducer* reducers[] = {&reducer};
+  run_prompts(engine, run.prompts.sequences(), reducers, {.max_tokens = o.chunk_tokens, .progress_label = "gains"});
+  run.result = analyze(reducer.stats(), o.options);
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  run.precision = (fast ? "BF16 matrix products (--fast): BF16 weights and activations, float32 accumulation; "
+                        : "float32 (16-bit weights widened exactly), norms accumulated in float64; ") +
+                  matmul::describe(fast);
+  if (o.weights) {
+    Progress progress("weight norms", model.arch().n_layers);
+    run.weights = weights::layer_norms(model, [&](int) { progress.tick(); });
+  }
+  return run;
+}
+
+ordered_json gains_json(const Run& run) { return gains::to_json(run.result, run_info(run)); }
+
+gains::RunInfo run_info(const Run& run) {
   const Model& m = *run.model;
   gains::RunInfo info;
   info.model = m.name();
   info.n_layers = m.arch().n_layers;
   info.d_model = m.arch().d_model;
-  info.n_prompts = run.prompts->prompts.size();
+  info.n_prompts = run.prompts.prompts.size();
   info.n_params = m.n_params();
   info.n_params_non_embedding = m.n_params_non_embedding();
   info.random_weights = m.random_weights();
@@ -66,22 +107,22 @@ gains::RunInfo run_info(const GainsRun& run) {
   info.options = run.options;
   info.weights = run.weights;
   ordered_json prompts = ordered_json::array();
-  for (auto& p : run.prompts->prompts) prompts.push_back({{"text", p.text}, {"ids", p.ids}});
+  for (auto& p : run.prompts.prompts) prompts.push_back({{"text", p.text}, {"ids", p.ids}});
   info.provenance = report::provenance({
       {"model_path", std::filesystem::absolute(m.dir()).string()},
       {"config_sha256", report::sha256_file(m.dir() / "config.json")},
       {"weight_dtype", std::string(dtype_name(m.weight_dtype()))},
       {"compute_precision", run.precision},
-      {"prompts_source", run.prompts->source},
-      {"special_tokens", run.prompts->special_tokens_note},
-      {"tokenizer", run.prompts->tokenizer},
+      {"prompts_source", run.prompts.source},
+      {"special_tokens", run.prompts.special_tokens_note},
+      {"tokenizer", run.prompts.tokenizer},
       {"prompts", prompts},
       {"seconds", run.seconds},
   });
   return info;
 }
 
-report::Table layers_table(const GainsRun& run) {
+report::Table layers_table(const Run& run) {
   const auto& r = run.result;
   const auto& s = r.seed;
   std::vector<std::string> cols = {"layer",
@@ -213,7 +254,7 @@ compare::GainsSummary load_reference(const std::string& reference) {
   return gains::summary_from_json(report::read_json(reference), reference);
 }
 
-report::Table comparison_table(const compare::GainsSummary& ref, const GainsRun& run) {
+report::Table comparison_table(const compare::GainsSummary& ref, const Run& run) {
   const compare::GainsSummary mine = gains::summary_of(run.result, run_info(run));
   report::Table t({"Metric", ref.model, mine.model});
   for (const compare::Metric& m : compare::metrics())
@@ -221,7 +262,7 @@ report::Table comparison_table(const compare::GainsSummary& ref, const GainsRun&
   return t;
 }
 
-void write_gains_figures(const GainsRun& run, const std::filesystem::path& dir,
+void write_gains_figures(const Run& run, const std::filesystem::path& dir,
                          std::optional<double> reference_last_mlp_gain) {
   using namespace report;
   const auto& s = run.result.seed;
@@ -275,15 +316,15 @@ void write_gains_figures(const GainsRun& run, const std::filesystem::path& dir,
   f.render(dir / "funnel.png", dir / "funnel.svg");
 }
 
-void write_gains_report(const GainsRun& run, const std::filesystem::path& dir, const ordered_json& doc,
+void write_gains_report(const Run& run, const std::filesystem::path& dir, const ordered_json& doc,
                         const std::optional<report::Table>& comparison, bool figures) {
   using namespace report;
   const auto& s = run.result.seed;
   Html h("streamgauge gains: " + run.model->name());
   for (auto& w : run.warnings) h.warning(w);
   h.paragraph(fmt::format("{} layers, d_model {}, {} ({}). {}", s.n_layers, run.model->arch().d_model,
-                          plural(run.prompts->prompts.size(), "prompt"), run.prompts->source,
-                          run.prompts->special_tokens_note));
+                          plural(run.prompts.prompts.size(), "prompt"), run.prompts.source,
+                          run.prompts.special_tokens_note));
   h.heading("Seed 000: per-layer gains and phases");
   h.paragraph(
       fmt::format("Attention min gain {:.4f} at layer {}; MLP max gain {:.4f} at layer {}. "
@@ -314,4 +355,20 @@ void write_gains_report(const GainsRun& run, const std::filesystem::path& dir, c
   h.write(dir / "report.html");
 }
 
-}  // namespace sg::cli
+void write_outputs(const Run& run, const std::filesystem::path& dir,
+                   const std::optional<compare::GainsSummary>& reference, bool figures) {
+  const auto doc = gains_json(run);
+  std::optional<report::Table> comparison;
+  std::optional<double> ref_last;
+  if (reference) {
+    comparison = comparison_table(*reference, run);
+    if (reference->preset) ref_last = reference->mlp_last_layer_gain;
+  }
+  create_output_dir(dir);
+  report::write_json(dir / "gains.json", doc);
+  report::write_csv(dir / "layers.csv", layers_table(run));
+  if (figures) write_gains_figures(run, dir, ref_last);
+  write_gains_report(run, dir, doc, comparison, figures);
+}
+
+}  // namespace sg::gains
