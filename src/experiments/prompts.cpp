@@ -14,8 +14,8 @@
 #include "tokenize/utf8.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
-#include "util/paths.h"
 #include "util/lines.h"
+#include "util/paths.h"
 
 namespace sg {
 
