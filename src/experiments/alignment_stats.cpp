@@ -425,10 +425,11 @@ std::string seed_layer_line(const LayerResult& r) {
       r.norm_attn_delta, r.norm_mlp_delta, marker);
 }
 
-nlohmann::ordered_json seed_layer_json(const LayerResult& r) {
-  const LayerScores& s = r.raw;
-  nlohmann::ordered_json j;
-  j["layer"] = r.layer;
+namespace {
+
+// One representation's per-layer scores under the seed's keys; the seed puts
+// the raw representation's norms (`norms`) between the z-scores and the cosines.
+void add_scores(nlohmann::ordered_json& j, const LayerScores& s, const LayerResult* norms) {
   j["z_pre"] = s.pre.z;
   j["z_post_attn"] = s.post_attn.z;
   j["z_post_mlp"] = s.post_mlp.z;
@@ -436,12 +437,22 @@ nlohmann::ordered_json seed_layer_json(const LayerResult& r) {
   j["dz_mlp"] = s.dz_mlp;
   j["z_attn_correction_alone"] = s.attn_alone.z;
   j["z_mlp_correction_alone"] = s.mlp_alone.z;
-  j["norm_h_pre"] = r.norm_h_pre;
-  j["norm_attn_delta"] = r.norm_attn_delta;
-  j["norm_mlp_delta"] = r.norm_mlp_delta;
+  if (norms) {
+    j["norm_h_pre"] = norms->norm_h_pre;
+    j["norm_attn_delta"] = norms->norm_attn_delta;
+    j["norm_mlp_delta"] = norms->norm_mlp_delta;
+  }
   j["matched_cos_pre"] = s.pre.matched;
   j["matched_cos_post_attn"] = s.post_attn.matched;
   j["matched_cos_post_mlp"] = s.post_mlp.matched;
+}
+
+}  // namespace
+
+nlohmann::ordered_json seed_layer_json(const LayerResult& r) {
+  nlohmann::ordered_json j;
+  j["layer"] = r.layer;
+  add_scores(j, r.raw, &r);
   return j;
 }
 
@@ -460,16 +471,7 @@ nlohmann::ordered_json seed_summary_json(const Summary& s) {
 
 nlohmann::ordered_json layer_scores_json(const LayerScores& s) {
   nlohmann::ordered_json j;
-  j["z_pre"] = s.pre.z;
-  j["z_post_attn"] = s.post_attn.z;
-  j["z_post_mlp"] = s.post_mlp.z;
-  j["dz_attn"] = s.dz_attn;
-  j["dz_mlp"] = s.dz_mlp;
-  j["z_attn_correction_alone"] = s.attn_alone.z;
-  j["z_mlp_correction_alone"] = s.mlp_alone.z;
-  j["matched_cos_pre"] = s.pre.matched;
-  j["matched_cos_post_attn"] = s.post_attn.matched;
-  j["matched_cos_post_mlp"] = s.post_mlp.matched;
+  add_scores(j, s, nullptr);
   return j;
 }
 

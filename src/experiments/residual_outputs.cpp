@@ -345,7 +345,8 @@ nlohmann::json to_json(const Study& study) {
 void write_outputs(const Study& study, const std::filesystem::path& out, bool figures) {
   const auto& all = study.models;
   const nlohmann::json doc = to_json(study);
-  const report::Table seed_t = seed_table(all), true_t = true_table(all), h25_t = h25_table(study.h25_seed, study.h25_true);
+  const report::Table seed_t = seed_table(all), true_t = true_table(all),
+                      h25_t = h25_table(study.h25_seed, study.h25_true);
   const std::string v_seed = verdict_line("seed metric gain_no_ln", study.h25_seed);
   const std::string v_true = verdict_line("true last-block gain", study.h25_true);
   create_output_dir(out);
