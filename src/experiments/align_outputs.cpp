@@ -218,7 +218,6 @@ report::Figure align_figure(const AlignResult& r, const std::string& model_name)
   return f;
 }
 
-
 void check(const Model& model, const RunOptions& o) {
   const ArchSpec& arch = model.arch();
   if (arch.n_layers < 1) fail("{}: the model has no layers", model.dir().string());
