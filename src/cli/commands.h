@@ -1,21 +1,34 @@
 #pragma once
-// One function per subcommand (one file each: cmd_<name>.cpp). Each adds its
-// subcommand to the app with its options, help text and callback; callbacks
-// report user errors by throwing sg::Error.
+// Every subcommand, in the order --help lists them. A command is one file,
+// cmd_<name>.cpp, defining add_<name>(app): its options, help text and
+// callback (callbacks report user errors by throwing sg::Error). Registering a
+// new command is one word in this list.
 #include <CLI/CLI.hpp>
+
+#define SG_COMMANDS(X) \
+  X(inspect)           \
+  X(capture)           \
+  X(generate)          \
+  X(gains)             \
+  X(weights)           \
+  X(pairs)             \
+  X(align)             \
+  X(pull)              \
+  X(tokenize)          \
+  X(compare)           \
+  X(residual)
 
 namespace sg::cli {
 
-void add_inspect(CLI::App& app);
-void add_capture(CLI::App& app);
-void add_generate(CLI::App& app);
-void add_gains(CLI::App& app);
-void add_weights(CLI::App& app);
-void add_pairs(CLI::App& app);
-void add_align(CLI::App& app);
-void add_pull(CLI::App& app);
-void add_tokenize(CLI::App& app);
-void add_compare(CLI::App& app);
-void add_residual(CLI::App& app);
+#define SG_DECLARE_COMMAND(name) void add_##name(CLI::App& app);
+SG_COMMANDS(SG_DECLARE_COMMAND)
+#undef SG_DECLARE_COMMAND
+
+// Adds every command to the app.
+inline void add_commands(CLI::App& app) {
+#define SG_ADD_COMMAND(name) add_##name(app);
+  SG_COMMANDS(SG_ADD_COMMAND)
+#undef SG_ADD_COMMAND
+}
 
 }  // namespace sg::cli

@@ -22,17 +22,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", sg::version());
   app.require_subcommand(1);
   app.fallthrough();
-  sg::cli::add_inspect(app);
-  sg::cli::add_capture(app);
-  sg::cli::add_generate(app);
-  sg::cli::add_gains(app);
-  sg::cli::add_weights(app);
-  sg::cli::add_pairs(app);
-  sg::cli::add_align(app);
-  sg::cli::add_pull(app);
-  sg::cli::add_tokenize(app);
-  sg::cli::add_compare(app);
-  sg::cli::add_residual(app);
+  sg::cli::add_commands(app);
 
   // An unknown first word is a mistyped command: name it (CLI11 would only say
   // that a subcommand is required).

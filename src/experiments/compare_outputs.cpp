@@ -24,8 +24,7 @@ namespace fs = std::filesystem;
 
 // Segmentation needs a few samples to say anything; fewer are reported as such.
 constexpr size_t kMinSegmentationSamples = 4;
-constexpr const char* kFigureNames[] = {"overlay_attention", "overlay_mlp", "overlay_combined", "segments",
-                                        "scaling"};
+constexpr const char* kFigureNames[] = {"overlay_attention", "overlay_mlp", "overlay_combined", "segments", "scaling"};
 
 nlohmann::json segmentation_json(const Segmentation& seg) {
   nlohmann::json segs = nlohmann::json::array();
@@ -331,8 +330,8 @@ nlohmann::json to_json(const Study& st) {
 
   nlohmann::json prov_inputs = nlohmann::json::array();
   for (const auto& in : st.inputs)
-    prov_inputs.push_back(in.s.preset ? nlohmann::json{{"source", in.s.source},
-                                                       {"built_in", "seed 001/002 published values"}}
+    prov_inputs.push_back(in.s.preset
+                              ? nlohmann::json{{"source", in.s.source}, {"built_in", "seed 001/002 published values"}}
                           : in.sha256.empty() ? nlohmann::json{{"source", in.s.source}}
                                               : nlohmann::json{{"source", in.s.source}, {"sha256", in.sha256}});
   nlohmann::json models = nlohmann::json::array();
@@ -346,18 +345,17 @@ nlohmann::json to_json(const Study& st) {
                       {"n_params_nominal", in.s.n_params_nominal},
                       {"notes", in.s.notes},
                       {"warnings", in.s.warnings}});
-  nlohmann::json result = {
-      {"models", models},
-      {"table", table},
-      {"segmentation", {{"criterion", kSegmentationCriterion}, {"models", segs}}},
-      {"scaling", {{"params", basis_name(o.basis)}, {"confidence", o.confidence}, {"fits", fits}}},
-      {"provenance", report::provenance({{"command", "compare"},
-                                         {"inputs", prov_inputs},
-                                         {"params", basis_name(o.basis)},
-                                         {"confidence", o.confidence},
-                                         {"max_segments", o.max_segments},
-                                         {"predict", o.predict},
-                                         {"metrics", o.metrics}})}};
+  nlohmann::json result = {{"models", models},
+                           {"table", table},
+                           {"segmentation", {{"criterion", kSegmentationCriterion}, {"models", segs}}},
+                           {"scaling", {{"params", basis_name(o.basis)}, {"confidence", o.confidence}, {"fits", fits}}},
+                           {"provenance", report::provenance({{"command", "compare"},
+                                                              {"inputs", prov_inputs},
+                                                              {"params", basis_name(o.basis)},
+                                                              {"confidence", o.confidence},
+                                                              {"max_segments", o.max_segments},
+                                                              {"predict", o.predict},
+                                                              {"metrics", o.metrics}})}};
   if (st.seed002) {
     const auto& c = seed002_claim();
     nlohmann::json preds = nlohmann::json::array();
@@ -440,9 +438,10 @@ void write_outputs(const Study& st, const fs::path& out, bool figures) {
                                          m->name, f.alpha, 100 * o.confidence, f.alpha_low, f.alpha_high,
                                          basis_name(o.basis), f.n));
   if (st.seed002) {
-    std::string t = fmt::format("Seed 002 computes alpha = log(6.24/3.60) / log(6.9/1.4) = {:.4f} (quoted ~{:.2f}). "
-                                "Its predictions: ",
-                                st.seed002->fit.alpha, seed002_claim().quoted_alpha);
+    std::string t = fmt::format(
+        "Seed 002 computes alpha = log(6.24/3.60) / log(6.9/1.4) = {:.4f} (quoted ~{:.2f}). "
+        "Its predictions: ",
+        st.seed002->fit.alpha, seed002_claim().quoted_alpha);
     for (const auto& r : st.seed002->rows)
       t += fmt::format("{}: law {:.2f}x, quoted ~{}x{}; ", r.label, r.law, r.quoted,
                        r.consistent ? "" : " (inconsistent)");

@@ -32,7 +32,7 @@ void label_inputs(std::vector<Input>& inputs);
 std::vector<Input> load_inputs(const std::vector<std::string>& args);
 
 struct Options {
-  std::vector<double> predict;                              // parameter counts to predict at
+  std::vector<double> predict;                                 // parameter counts to predict at
   std::vector<std::string> metrics = {"mlp_last_layer_gain"};  // fitted against parameter count
   ParamBasis basis = ParamBasis::Total;
   double confidence = 0.95;
@@ -47,18 +47,18 @@ void check(const std::vector<Input>& inputs, const Options& options);
 struct ModelPhases {
   size_t n_samples = 0;  // per-layer MLP gains known
   bool complete = false;
-  std::string skipped;                    // why there is no segmentation (too few samples)
-  std::optional<Segmentation> optimal;    // by BIC
-  std::optional<Segmentation> seed;       // the seed's phases (presets), same noise variance
+  std::string skipped;                  // why there is no segmentation (too few samples)
+  std::optional<Segmentation> optimal;  // by BIC
+  std::optional<Segmentation> seed;     // the seed's phases (presets), same noise variance
   std::vector<std::string> seed_labels;
 };
 
 struct Study {
   std::vector<Input> inputs;
   Options options;
-  std::vector<ModelPhases> phases;                           // one per input
-  std::vector<std::pair<const Metric*, LogLogFit>> fits;     // empty with fewer than two inputs
-  std::optional<SeedScalingCheck> seed002;                   // when both seed presets are inputs
+  std::vector<ModelPhases> phases;                        // one per input
+  std::vector<std::pair<const Metric*, LogLogFit>> fits;  // empty with fewer than two inputs
+  std::optional<SeedScalingCheck> seed002;                // when both seed presets are inputs
 };
 Study study(std::vector<Input> inputs, const Options& options);
 
