@@ -7,6 +7,7 @@
 
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace sg::align {
 
@@ -98,14 +99,6 @@ namespace {
 
 using nlohmann::json;
 
-// nlohmann messages start with "[json.exception.parse_error.101] "; the rest is
-// the useful part.
-std::string short_json_message(const json::exception& e) {
-  std::string_view m = e.what();
-  if (auto p = m.find("] "); p != std::string_view::npos) m.remove_prefix(p + 2);
-  return std::string(m);
-}
-
 std::vector<int32_t> parse_ids(const json& v, std::string_view key, const std::string& where) {
   if (!v.is_array()) fail("{}: \"{}\" must be an array of token ids", where, key);
   if (v.empty()) fail("{}: \"{}\" is empty (a text needs at least one token)", where, key);
@@ -135,7 +128,7 @@ std::string dump_or_fail(const json& v) {
   try {
     return v.dump();
   } catch (const json::exception& e) {
-    fail("cannot write pair as JSON: {}", short_json_message(e));
+    fail("cannot write pair as JSON: {}", json_error_message(e));
   }
 }
 
@@ -165,12 +158,7 @@ PairSet parse_pairs_jsonl(std::string_view content, const std::string& source) {
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
 
     const std::string where = fmt::format("{}:{}", source, line_no);
-    json obj;
-    try {
-      obj = json::parse(line);
-    } catch (const json::exception& e) {
-      fail("{}: not valid JSON: {}", where, short_json_message(e));
-    }
+    const json obj = parse_json(line, where);
     if (!obj.is_object()) fail("{}: expected a JSON object {{\"a\": ..., \"b\": ...}}", where);
 
     const bool has_text = obj.contains("a") || obj.contains("b");

@@ -14,6 +14,7 @@
 #include "tokenize/utf8.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/json_file.h"
 #include "util/lines.h"
 #include "util/paths.h"
 
@@ -47,12 +48,7 @@ std::vector<Prompt> read_prompt_file(const std::string& path) {
       out.push_back({line, {}});
       continue;
     }
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      fail("{}:{}: not valid JSON ({})", path, line_no, e.what());
-    }
+    const nlohmann::json j = parse_json(line, fmt::format("{}:{}", path, line_no));
     if (j.is_object() && j.contains("text") && j["text"].is_string()) {
       out.push_back({j["text"].get<std::string>(), {}});
     } else if (j.is_object() && j.contains("ids")) {

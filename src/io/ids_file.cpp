@@ -6,6 +6,7 @@
 
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/json_file.h"
 #include "util/lines.h"
 
 namespace sg {
@@ -36,12 +37,7 @@ std::vector<std::vector<int32_t>> parse_ids_jsonl(const std::string& text, const
     const std::string line(lines[i]);
     const size_t line_no = i + 1;
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::exception& e) {
-      fail("{}:{}: not valid JSON ({})", source, line_no, e.what());
-    }
+    const nlohmann::json j = parse_json(line, fmt::format("{}:{}", source, line_no));
     const nlohmann::json* arr = &j;
     if (j.is_object()) {
       auto it = j.find("ids");

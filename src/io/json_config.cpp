@@ -5,15 +5,12 @@
 
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace sg {
 
 JsonConfig::JsonConfig(const std::string& text, std::string source) : source_(std::move(source)) {
-  try {
-    j_ = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    fail("{}: not valid JSON ({})", source_, e.what());
-  }
+  j_ = parse_json(text, source_);
   if (!j_.is_object()) fail("{}: expected a JSON object", source_);
 }
 

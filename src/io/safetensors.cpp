@@ -9,6 +9,7 @@
 
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace sg {
 
@@ -156,12 +157,7 @@ std::unique_ptr<TensorStore> TensorStore::open_dir(const std::filesystem::path& 
   if (!std::filesystem::exists(index))
     fail("{}: no model.safetensors or model.safetensors.index.json (only safetensors checkpoints are supported)",
          dir.string());
-  json j;
-  try {
-    j = json::parse(read_file(index));
-  } catch (const json::exception& e) {
-    fail("{}: not valid JSON ({})", index.string(), e.what());
-  }
+  const json j = read_json(index);
   auto wm = j.find("weight_map");
   if (!j.is_object() || wm == j.end() || !wm->is_object()) fail("{}: missing \"weight_map\" object", index.string());
   // Open each shard once, in sorted order, and check the map against them.

@@ -94,19 +94,6 @@ void write_json(const std::filesystem::path& path, const nlohmann::json& value) 
   write_file_atomic(path, dump_json(value));
 }
 
-nlohmann::json read_json(const std::filesystem::path& path) {
-  std::string text = read_file(path);
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    // e.what() is "[json.exception.parse_error.101] parse error at line 3, column 5: ...";
-    // keep the human part only.
-    std::string what = e.what();
-    auto pos = what.find("] ");
-    fail("{}: invalid JSON: {}", path.string(), pos == std::string::npos ? what : what.substr(pos + 2));
-  }
-}
-
 std::string sha256_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("cannot read {}: {}", path.string(), std::strerror(errno));

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/json_file.h"
+
 namespace sg::report {
 
 std::string dump_json(const nlohmann::json& value);
@@ -23,8 +25,8 @@ std::string dump_json(const nlohmann::json& value);
 std::string dump_json_compact(const nlohmann::json& value, size_t width = 100);
 void write_json(const std::filesystem::path& path, const nlohmann::json& value);
 
-// Parses a JSON file; throws sg::Error "<file>: invalid JSON: ..." on bad input.
-nlohmann::json read_json(const std::filesystem::path& path);
+// Reading JSON files: util/json_file.h.
+using sg::read_json;
 
 // Lowercase hex SHA-256 of a file's bytes (OpenSSL libcrypto), streamed.
 std::string sha256_file(const std::filesystem::path& path);

@@ -257,15 +257,6 @@ auto with_json_errors(const fs::path& file, F&& body) {
 
 }  // namespace
 
-json read_json(const fs::path& file) {
-  const std::string text = read_file(file);
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    fail("{}: malformed JSON: {}", file.string(), e.what());
-  }
-}
-
 std::optional<json> read_tokenizer_config(const fs::path& dir) {
   const fs::path file = dir / "tokenizer_config.json";
   if (!fs::is_regular_file(file)) return std::nullopt;

@@ -9,6 +9,7 @@
 
 #include "tokenize/byte_level_bpe.h"
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace sg::tok {
 
@@ -18,9 +19,6 @@ class Unsupported : public Error {
  public:
   using Error::Error;
 };
-
-// Parses a JSON file, throwing sg::Error "FILE: malformed JSON: ..." on failure.
-nlohmann::json read_json(const std::filesystem::path& file);
 
 // The tokenizer_config.json in `dir`, if there is one.
 std::optional<nlohmann::json> read_tokenizer_config(const std::filesystem::path& dir);

@@ -132,7 +132,7 @@ TEST(Json, ParseErrorNamesTheFile) {
     FAIL() << "no error";
   } catch (const Error& e) {
     std::string msg = e.what();
-    EXPECT_NE(msg.find("bad.json: invalid JSON"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("bad.json: not valid JSON"), std::string::npos) << msg;
     EXPECT_NE(msg.find("line 2"), std::string::npos) << msg;
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
   }

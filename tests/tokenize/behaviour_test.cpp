@@ -177,7 +177,7 @@ void expect_error(const fs::path& path, const std::string& fragment) {
 }
 
 TEST(BadInput, FilesAreRejectedWithTheReason) {
-  expect_error(write("malformed.json", "{\"model\": {"), "malformed JSON");
+  expect_error(write("malformed.json", "{\"model\": {"), "not valid JSON");
   json unigram = base_tokenizer();
   unigram["model"]["type"] = "Unigram";
   expect_error(write("unigram.json", unigram.dump()), "\"Unigram\"");
