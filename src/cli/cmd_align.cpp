@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "dist/comm.h"
 #include "experiments/align_outputs.h"
 #include "util/error.h"
 
@@ -47,6 +48,7 @@ void run(const Opts& o) {
   fmt::print("Model: {}, {} layers, d={}{}\n", model->name(), arch.n_layers, arch.d_model,
              arch.parallel_residual ? " (parallel residual)" : "");
   const align::Run run = align::run(*model, std::move(in), options);
+  if (!dist::world().root()) return;  // several MPI ranks: rank 0 reports
   const align::AlignResult& r = run.result;
   fmt::print("Ran {} pairs ({} tokens, last-token rows kept) in {:.1f} s\n", run.inputs.set.pairs.size(),
              static_cast<long long>(run.n_tokens), run.capture_seconds);

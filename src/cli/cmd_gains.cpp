@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "dist/comm.h"
 #include "experiments/compare.h"
 #include "experiments/gains_outputs.h"
 #include "report/terminal.h"
@@ -73,6 +74,7 @@ void add_gains(CLI::App& app) {
                                        .weights = !opts->no_weights,
                                        .chunk_tokens = opts->chunk_tokens});
     const PromptSet& prompts = run.prompts;
+    if (!dist::world().root()) return;  // several MPI ranks: rank 0 reports
 
     gains::write_outputs(run, out, reference, !opts->no_figures);
 

@@ -17,6 +17,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "dist/comm.h"
 #include "experiments/residual_outputs.h"
 #include "hub/resolve.h"
 #include "report/terminal.h"
@@ -140,6 +141,7 @@ void run(const Opts& o) {
     print_model(a);
     runs.push_back(std::move(a));
   }
+  if (!dist::world().root()) return;  // several MPI ranks: rank 0 reports
   const residual::Study study = residual::study(std::move(runs));
   const auto& all = study.models;
 

@@ -10,11 +10,40 @@
 #include <exception>
 #include <filesystem>
 
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
 #include "cli/commands.h"
+#include "dist/comm.h"
 #include "util/error.h"
 #include "util/version.h"
 
+namespace {
+
+// A failure on one rank of several ends the whole job (dist::Comm::abort).
+// Rank 0 reports at once; another rank waits a moment first, so that an error
+// every rank meets (a bad argument, a missing file) is reported once, by rank 0,
+// whose abort ends the others before they print.
+int fail_job(const std::string& message, int code) {
+  const auto& w = sg::dist::world();
+  if (!w.distributed()) {
+    fmt::print(stderr, "{}\n", message);
+    return code;
+  }
+  if (!w.root()) std::this_thread::sleep_for(std::chrono::seconds(2));
+  fmt::print(stderr, "{} (MPI rank {} of {})\n", message, w.rank(), w.size());
+  std::fflush(stderr);
+  w.abort(code);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  sg::dist::init(&argc, &argv);
+  // Only rank 0 prints results and writes files; the others' standard output
+  // goes nowhere (their errors still reach standard error).
+  if (!sg::dist::world().root() && !std::freopen("/dev/null", "w", stdout)) return 3;
   CLI::App app{
       "streamgauge: run HuggingFace-format transformer models on the CPU and measure how each\n"
       "attention and MLP sublayer changes the residual stream.\n"};
@@ -45,20 +74,16 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "streamgauge: error: {}\nRun with --help for usage.\n", e.what());
-    return 2;
+    return fail_job(fmt::format("streamgauge: error: {}\nRun with --help for usage.", e.what()), 2);
   } catch (const sg::Error& e) {
-    fmt::print(stderr, "streamgauge: error: {}\n", e.what());
-    return 2;
+    return fail_job(fmt::format("streamgauge: error: {}", e.what()), 2);
   } catch (const std::filesystem::filesystem_error& e) {
     // What the filesystem refused (a path, a permission, a full disk) is the
     // user's to fix, not a bug: the commands check their paths up front, and
     // this catches what changes under them during a run.
-    fmt::print(stderr, "streamgauge: error: {}\n", e.what());
-    return 2;
+    return fail_job(fmt::format("streamgauge: error: {}", e.what()), 2);
   } catch (const std::exception& e) {
-    fmt::print(stderr, "streamgauge: internal error: {}\n", e.what());
-    return 3;
+    return fail_job(fmt::format("streamgauge: internal error: {}", e.what()), 3);
   }
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "dist/comm.h"
 #include "engine/engine.h"
 #include "engine/matmul.h"
 #include "experiments/compare.h"
@@ -83,7 +84,8 @@ Run run(const Model& model, PromptSet prompts, const RunOptions& o) {
   run.precision = (fast ? "BF16 matrix products (--fast): BF16 weights and activations, float32 accumulation; "
                         : "float32 (16-bit weights widened exactly), norms accumulated in float64; ") +
                   matmul::describe(fast);
-  if (o.weights) {
+  // Several MPI ranks: only rank 0 reports, so only it measures the weights.
+  if (o.weights && dist::world().root()) {
     Progress progress("weight norms", model.arch().n_layers);
     run.weights = weights::layer_norms(model, [&](int) { progress.tick(); });
   }

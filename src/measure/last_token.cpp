@@ -1,7 +1,9 @@
 #include "measure/last_token.h"
 
+#include <algorithm>
 #include <cstring>
 
+#include "measure/bytes.h"
 #include "util/error.h"
 
 namespace sg {
@@ -43,6 +45,39 @@ void LastTokenReducer::on_activation(const PointId& p, const Batch& batch, const
 }
 
 void LastTokenReducer::finish_batch(const Batch& batch) { base_ += batch.n_sequences(); }
+
+// Per layer and point, the rows of the sequences run so far.
+std::vector<std::byte> LastTokenReducer::save() const {
+  ByteWriter w;
+  w.put<uint64_t>(base_);
+  const size_t d = static_cast<size_t>(rows_.d_model());
+  for (int l = 0; l < rows_.n_layers(); ++l)
+    for (int p = 0; p < kLastTokenPoints; ++p)
+      w.put_span(std::span<const float>(rows_.row(l, static_cast<LastTokenPoint>(p), 0), base_ * d));
+  return w.take();
+}
+
+void LastTokenReducer::restore(std::span<const std::vector<std::byte>> parts) {
+  const size_t d = static_cast<size_t>(rows_.d_model());
+  size_t slot = 0;
+  std::vector<float> part_rows;
+  for (const auto& part : parts) {
+    ByteReader r(part);
+    const auto n = r.get<uint64_t>();
+    if (slot + n > rows_.n_sequences())
+      fail("internal: {} sequences restored into {} slots", slot + n, rows_.n_sequences());
+    for (int l = 0; l < rows_.n_layers(); ++l)
+      for (int p = 0; p < kLastTokenPoints; ++p) {
+        part_rows.clear();
+        r.append_to(part_rows);
+        if (part_rows.size() != n * d) fail("internal: a reducer's saved rows have the wrong size");
+        std::copy(part_rows.begin(), part_rows.end(), rows_.row(l, static_cast<LastTokenPoint>(p), slot));
+      }
+    if (!r.done()) fail("internal: a reducer's saved state has trailing bytes");
+    slot += n;
+  }
+  base_ = slot;
+}
 
 LastTokenRows capture_last_tokens(Engine& engine, std::span<const std::vector<int32_t>> sequences,
                                   const PromptRun& options) {

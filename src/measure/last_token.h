@@ -57,6 +57,8 @@ class LastTokenReducer : public Reducer {
   bool wants(const PointId& point) override;
   void on_activation(const PointId& point, const Batch& batch, const float* rows, int64_t width) override;
   void finish_batch(const Batch& batch) override;
+  std::vector<std::byte> save() const override;
+  void restore(std::span<const std::vector<std::byte>> parts) override;
 
   // Sequences stored so far.
   size_t filled() const { return base_; }

@@ -8,7 +8,10 @@
 // prompt set through the engine for all of them (run_prompts.h). The engine
 // knows nothing about any experiment; experiments are pure functions of what
 // the reducers gathered.
+#include <cstddef>
 #include <cstdint>
+#include <span>
+#include <vector>
 
 #include "engine/capture.h"
 
@@ -18,6 +21,14 @@ class Reducer : public Observer {
  public:
   // Called after each forward with that forward's batch.
   virtual void finish_batch(const Batch& batch) = 0;
+
+  // Data parallel (run_prompts.h, dist/comm.h): each rank runs a contiguous
+  // share of the sequences, in order; then every rank saves what it gathered
+  // and restores the whole from all ranks' saved parts in rank order (= the
+  // sequences' order). After restore() the reducer must be exactly what one
+  // process running every sequence would hold. The defaults refuse.
+  virtual std::vector<std::byte> save() const;
+  virtual void restore(std::span<const std::vector<std::byte>> parts);
 };
 
 // The L2 norm of one activation row, accumulated in double (torch.norm(x, dim=-1)

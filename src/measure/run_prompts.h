@@ -4,6 +4,12 @@
 // in order; a longer sequence runs alone), so memory stays bounded whatever
 // the number of prompts, and every experiment cuts the same prompts into the
 // same chunks. Each reducer sees every chunk, then finish_batch().
+//
+// Launched on several MPI ranks (dist/comm.h), each rank runs a contiguous
+// share of the sequences, balanced by token count (share_by_tokens), and the
+// reducers then exchange and rebuild their state (Reducer::save / restore), so
+// every rank ends with what one process would hold, bit for bit: a sequence's
+// results do not depend on what shares its forward.
 #include <cstdint>
 #include <span>
 #include <string>
@@ -20,6 +26,11 @@ struct PromptRun {
   MatmulPrecision precision = MatmulPrecision::F32;
 };
 
+// The first sequence of each of `parts` contiguous shares (and the end): share
+// r is [first[r], first[r + 1]). Shares have about equal token counts; each of
+// the first min(parts, sequences) shares has at least one sequence.
+std::vector<size_t> share_by_tokens(std::span<const std::vector<int32_t>> sequences, int parts);
+
 // The chunks run_prompts() runs, in order.
 std::vector<Batch> chunk_by_tokens(std::span<const std::vector<int32_t>> sequences, int64_t max_tokens);
 
@@ -27,5 +38,8 @@ std::vector<Batch> chunk_by_tokens(std::span<const std::vector<int32_t>> sequenc
 // sg::Error as Engine::run does.
 void run_prompts(Engine& engine, std::span<const std::vector<int32_t>> sequences, std::span<Reducer* const> reducers,
                  const PromptRun& options = {});
+// The same in this process only, whatever the world (one rank's share).
+void run_prompts_here(Engine& engine, std::span<const std::vector<int32_t>> sequences,
+                      std::span<Reducer* const> reducers, const PromptRun& options = {});
 
 }  // namespace sg

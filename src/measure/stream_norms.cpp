@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "measure/bytes.h"
 #include "util/error.h"
 
 namespace sg::residual {
@@ -72,5 +73,38 @@ const std::vector<PromptNorms>& StreamNormReducer::norms() const {
 }
 
 void StreamNormReducer::finish_batch(const Batch& batch) { base_ += batch.n_sequences(); }
+
+// The points seen, then the norms of the sequences run so far.
+std::vector<std::byte> StreamNormReducer::save() const {
+  ByteWriter w;
+  for (bool seen : seen_) w.put<uint8_t>(seen);
+  w.put<uint64_t>(base_);
+  for (size_t s = 0; s < base_; ++s) {
+    w.put_span(std::span<const double>(norms_[s].last));
+    w.put_span(std::span<const double>(norms_[s].mean));
+  }
+  return w.take();
+}
+
+void StreamNormReducer::restore(std::span<const std::vector<std::byte>> parts) {
+  std::vector<bool> seen(seen_.size(), false);
+  size_t slot = 0;
+  for (const auto& part : parts) {
+    ByteReader r(part);
+    for (size_t k = 0; k < seen.size(); ++k)
+      if (r.get<uint8_t>()) seen[k] = true;
+    const auto n = r.get<uint64_t>();
+    if (slot + n > norms_.size()) fail("internal: {} sequences restored into {} slots", slot + n, norms_.size());
+    for (uint64_t s = 0; s < n; ++s, ++slot) {
+      norms_[slot].last.clear();
+      norms_[slot].mean.clear();
+      r.append_to(norms_[slot].last);
+      r.append_to(norms_[slot].mean);
+    }
+    if (!r.done()) fail("internal: a reducer's saved state has trailing bytes");
+  }
+  seen_ = seen;
+  base_ = slot;
+}
 
 }  // namespace sg::residual

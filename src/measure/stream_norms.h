@@ -33,6 +33,8 @@ class StreamNormReducer : public Reducer {
   bool wants(const PointId& point) override;
   void on_activation(const PointId& point, const Batch& batch, const float* rows, int64_t width) override;
   void finish_batch(const Batch& batch) override;
+  std::vector<std::byte> save() const override;
+  void restore(std::span<const std::vector<std::byte>> parts) override;
   // Throws sg::Error if a point never arrived (the forward did not reach it).
   const std::vector<PromptNorms>& norms() const;
 

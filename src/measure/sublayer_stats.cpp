@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "engine/vecmath.h"
+#include "measure/bytes.h"
 #include "util/error.h"
 
 namespace sg {
@@ -115,6 +116,42 @@ void SublayerStatsReducer::finish_batch(const Batch& batch) {
   base_ += batch.n_tokens();
   for (auto& L : stats_.layers)
     if (static_cast<int64_t>(L.size()) != base_) fail("internal: layer statistics incomplete");
+}
+
+// The sequences' lengths, each layer's per-token statistics and which layers
+// had raw sublayer outputs.
+std::vector<std::byte> SublayerStatsReducer::save() const {
+  ByteWriter w;
+  std::vector<int64_t> lengths;
+  for (size_t s = 0; s < stats_.n_sequences(); ++s) lengths.push_back(stats_.length(s));
+  w.put_span(std::span<const int64_t>(lengths));
+  for (int l = 0; l < stats_.n_layers; ++l) {
+    w.put_span(std::span<const SublayerTokenStats>(stats_.layers[l]));
+    w.put<uint8_t>(stats_.attn_raw[l]);
+    w.put<uint8_t>(stats_.mlp_raw[l]);
+  }
+  return w.take();
+}
+
+void SublayerStatsReducer::restore(std::span<const std::vector<std::byte>> parts) {
+  SublayerStatsReducer whole(stats_.n_layers, entropy_);
+  SublayerStats& s = whole.stats_;
+  for (const auto& part : parts) {
+    ByteReader r(part);
+    std::vector<int64_t> lengths;
+    r.append_to(lengths);
+    for (int64_t n : lengths) s.offsets.push_back(s.offsets.back() + n);
+    for (int l = 0; l < s.n_layers; ++l) {
+      r.append_to(s.layers[l]);
+      if (r.get<uint8_t>()) s.attn_raw[l] = true;
+      if (r.get<uint8_t>()) s.mlp_raw[l] = true;
+    }
+    if (!r.done()) fail("internal: a reducer's saved state has trailing bytes");
+  }
+  whole.base_ = s.offsets.back();
+  for (const auto& L : s.layers)
+    if (static_cast<int64_t>(L.size()) != whole.base_) fail("internal: layer statistics incomplete");
+  *this = std::move(whole);
 }
 
 }  // namespace sg

@@ -51,6 +51,8 @@ class SublayerStatsReducer : public Reducer {
 
   // Call after each forward (registers the batch's sequences).
   void finish_batch(const Batch& batch) override;
+  std::vector<std::byte> save() const override;
+  void restore(std::span<const std::vector<std::byte>> parts) override;
   const SublayerStats& stats() const { return stats_; }
 
  private:

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "dist/comm.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/version.h"
@@ -162,6 +163,7 @@ nlohmann::json provenance(const nlohmann::json& fields) {
                       {"version", sg::version()},
                       {"command_line", command_line()},
                       {"created_utc", utc_timestamp()}};
+  if (const auto& w = dist::world(); w.distributed()) p["mpi_ranks"] = w.size();
   if (!fields.is_null()) {
     if (!fields.is_object()) fail("provenance fields must be a JSON object");
     for (auto it = fields.begin(); it != fields.end(); ++it) p[it.key()] = it.value();

@@ -1,0 +1,50 @@
+#pragma once
+// The process's place in a distributed run. Launched by `mpirun` or Slurm's
+// `srun` (Open MPI's or PMI's environment variables say so), streamgauge joins
+// MPI's world communicator; otherwise, or when built without MPI (SG_MPI=OFF),
+// it is the only rank of a world of one and no MPI call is ever made.
+//
+// Data parallel (measure/run_prompts.h): every rank runs a contiguous share of
+// the sequences; each reducer's state is then exchanged with allgather_bytes()
+// and rebuilt in rank order, which is sequence order, so every rank holds what
+// one process would have; only rank 0 prints and writes.
+#include <cstddef>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace sg::dist {
+
+class Comm {
+ public:
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  bool root() const { return rank_ == 0; }
+  bool distributed() const { return size_ > 1; }
+
+  // Every rank's bytes, in rank order, on every rank.
+  std::vector<std::vector<std::byte>> allgather_bytes(std::span<const std::byte> mine) const;
+  // Waits for every rank.
+  void barrier() const;
+  // Ends every rank of the job with this exit code (MPI_Abort); a world of one
+  // just exits.
+  [[noreturn]] void abort(int code) const;
+
+ private:
+  friend const Comm& world();
+  friend void init(int* argc, char*** argv);
+  int rank_ = 0, size_ = 1;
+};
+
+// Whether this process was started by an MPI launcher (mpirun, mpiexec, srun).
+bool launched_by_mpi();
+// Joins MPI's world when launched by an MPI launcher (call once, first thing in
+// main); finalize() leaves it (also registered with atexit).
+void init(int* argc, char*** argv);
+void finalize();
+// This process's world (a world of one before init() or without MPI).
+const Comm& world();
+// Whether this build can run distributed.
+bool built_with_mpi();
+
+}  // namespace sg::dist

@@ -1,0 +1,143 @@
+// Data parallel under mpirun: 2 and 3 ranks write the same outputs as one
+// process (provenance aside), on golden models; a failure ends the job with one
+// line and exit 2. Skipped when the build has no MPI (SG_MPI=OFF) or mpirun is
+// missing. CI runs as root on 2 cores: Open MPI's documented variables allow
+// root, --oversubscribe allows 3 ranks.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "dist/comm.h"
+#include "support/test_support.h"
+#include "util/atomic_file.h"
+
+namespace sg {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string q(const fs::path& p) { return fmt::format("'{}'", p.string()); }
+fs::path golden_model(const std::string& name) { return test::shared_dir() / "golden/models" / name; }
+
+bool have_mpirun() { return dist::built_with_mpi() && test::run_command("command -v mpirun").status == 0; }
+
+// `streamgauge ARGS` on `ranks` ranks (0: without mpirun), one thread each.
+test::CommandResult run(int ranks, const std::string& args) {
+  const std::string env = "OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE ";
+  if (ranks == 0) return test::run_command(env + q(test::cli_path()) + " " + args);
+  return test::run_command(env +
+                           "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
+                           "mpirun -q -np " +
+                           std::to_string(ranks) + " " + q(test::cli_path()) + " " + args);
+}
+
+// A JSON result without what names the run (provenance: time, command line, ranks).
+nlohmann::json without_provenance(const fs::path& file) {
+  nlohmann::json j = nlohmann::json::parse(read_file(file));
+  j.erase("provenance");
+  j.erase("date");
+  return j;
+}
+
+// Seven sequences of different lengths inside the golden vocabulary.
+fs::path write_ids(const fs::path& dir) {
+  std::string text;
+  for (int i = 0; i < 7; ++i) {
+    std::vector<int> ids;
+    for (int t = 0; t < 3 + (i * 5) % 11; ++t) ids.push_back((i * 31 + t * 17 + 5) % 250);
+    text += nlohmann::json(ids).dump() + "\n";
+  }
+  write_file_atomic(dir / "ids.jsonl", text);
+  return dir / "ids.jsonl";
+}
+
+class MpiCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_mpirun()) GTEST_SKIP() << "built without MPI or no mpirun";
+  }
+};
+
+TEST_F(MpiCli, GainsOnTwoAndThreeRanksEqualsOneProcess) {
+  const fs::path dir = test::scratch_dir("mpi_gains");
+  const fs::path ids = write_ids(dir);
+  for (const char* model : {"neox_parallel", "gemma2"}) {
+    std::vector<fs::path> outs;
+    for (int ranks : {0, 2, 3}) {
+      const fs::path out = dir / fmt::format("{}_{}", model, ranks);
+      const auto r = run(ranks, fmt::format("gains {} --ids-file {} --out {} --no-figures --bootstrap 50",
+                                            q(golden_model(model)), q(ids), q(out)));
+      ASSERT_EQ(r.status, 0) << r.output;
+      outs.push_back(out);
+    }
+    for (size_t i = 1; i < outs.size(); ++i) {
+      EXPECT_EQ(without_provenance(outs[0] / "gains.json"), without_provenance(outs[i] / "gains.json")) << model;
+      EXPECT_EQ(read_file(outs[0] / "layers.csv"), read_file(outs[i] / "layers.csv")) << model;
+    }
+    EXPECT_EQ(nlohmann::json::parse(read_file(outs[1] / "gains.json"))["provenance"]["mpi_ranks"], 2);
+  }
+}
+
+TEST_F(MpiCli, ResidualOfTwoModelsOnThreeRanksEqualsOneProcess) {
+  const fs::path dir = test::scratch_dir("mpi_residual");
+  const fs::path ids = write_ids(dir);
+  const std::string models = q(golden_model("llama")) + " " + q(golden_model("gpt2"));
+  for (int ranks : {0, 3}) {
+    const auto r = run(ranks, fmt::format("residual {} --ids-file {} --out {} --no-figures", models, q(ids),
+                                          q(dir / std::to_string(ranks))));
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  EXPECT_EQ(without_provenance(dir / "0/residual.json"), without_provenance(dir / "3/residual.json"));
+  EXPECT_EQ(read_file(dir / "0/layers.csv"), read_file(dir / "3/layers.csv"));
+}
+
+TEST_F(MpiCli, AlignOnTwoRanksEqualsOneProcessDeltasIncluded) {
+  const fs::path dir = test::scratch_dir("mpi_align");
+  std::string text;
+  for (int i = 0; i < 6; ++i) {
+    std::vector<int> a, b;
+    for (int t = 0; t < 2 + i % 4; ++t) a.push_back((i * 13 + t * 7 + 3) % 280);
+    for (int t = 0; t < 1 + i % 3; ++t) b.push_back((i * 13 + t * 7 + 3) % 280);
+    b.push_back(250 + i);
+    text += nlohmann::json{{"a_ids", a}, {"b_ids", b}}.dump() + "\n";
+  }
+  write_file_atomic(dir / "pairs.jsonl", text);
+  for (int ranks : {0, 2}) {
+    const auto r = run(ranks, fmt::format("align {} --pairs {} --perms 50 --save-deltas --out {} --no-figures",
+                                          q(golden_model("qwen2")), q(dir / "pairs.jsonl"),
+                                          q(dir / std::to_string(ranks))));
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  EXPECT_EQ(without_provenance(dir / "0/align.json"), without_provenance(dir / "2/align.json"));
+  EXPECT_EQ(read_file(dir / "0/layers.csv"), read_file(dir / "2/layers.csv"));
+  EXPECT_EQ(read_file(dir / "0/attn_mlp_deltas.npz"), read_file(dir / "2/attn_mlp_deltas.npz"));
+}
+
+TEST_F(MpiCli, MoreRanksThanSequencesStillAgree) {
+  const fs::path dir = test::scratch_dir("mpi_few");
+  write_file_atomic(dir / "ids.jsonl", "[1, 2, 3]\n[4, 5]\n");
+  for (int ranks : {0, 3}) {
+    const auto r = run(ranks, fmt::format("gains {} --ids-file {} --out {} --no-figures --no-weights",
+                                          q(golden_model("llama")), q(dir / "ids.jsonl"),
+                                          q(dir / std::to_string(ranks))));
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  EXPECT_EQ(without_provenance(dir / "0/gains.json"), without_provenance(dir / "3/gains.json"));
+}
+
+TEST_F(MpiCli, AnErrorOnEveryRankIsOneLineAndExitTwo) {
+  const fs::path dir = test::scratch_dir("mpi_error");
+  const auto r = run(2, fmt::format("gains {} --ids-file {} --out {}", q(golden_model("llama")),
+                                    q(dir / "missing.jsonl"), q(dir / "out")));
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("streamgauge: error: --ids-file"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("rank 1 of 2"), std::string::npos) << r.output;  // reported once, by rank 0
+  EXPECT_FALSE(fs::exists(dir / "out"));
+}
+
+}  // namespace
+}  // namespace sg
