@@ -180,6 +180,7 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
   }
   Progress progress(options.progress_label, static_cast<size_t>(n_layers));
   for (int l = 0; l < n_layers; ++l) {
+    if (options.between_layers) options.between_layers();
     const LayerWeights& L = w.layers[l];
     const LayerSpec& spec = a.layers[l];
     dispatch.fire(Point::ResidPre, l, batch, x, d);
@@ -264,6 +265,7 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
 
   if (cache) cache->length += N;
   if (n_layers < a.n_layers || !(dispatch.wants(Point::LnFinalOut) || dispatch.wants(Point::Logits))) return;
+  if (options.between_layers) options.between_layers();
   norm(w.final_norm, x, h1);
   dispatch.fire(Point::LnFinalOut, -1, batch, h1, d);
   if (dispatch.wants(Point::Logits)) {

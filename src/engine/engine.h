@@ -44,6 +44,11 @@ class Workspace {
 
 struct RunOptions {
   std::string progress_label;  // non-empty: a per-layer progress line on a terminal
+  // Called before each layer and before the final norm (e.g. the Python
+  // binding's Ctrl-C check): an exception it throws abandons the forward, and
+  // the engine stays usable for the next run (a KvCache given to that run is
+  // left unusable).
+  std::function<void()> between_layers = {};
 };
 
 // The keys and values of one sequence's positions so far, per layer (keys

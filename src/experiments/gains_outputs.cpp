@@ -78,7 +78,8 @@ Run run(const Model& model, PromptSet prompts, const RunOptions& o) {
   Engine engine(model, fast ? MatmulPrecision::BF16 : MatmulPrecision::F32);
   SublayerStatsReducer reducer(model.arch().n_layers, o.options.entropy);
   Reducer* reducers[] = {&reducer};
-  run_prompts(engine, run.prompts.sequences(), reducers, {.max_tokens = o.chunk_tokens, .progress_label = "gains"});
+  run_prompts(engine, run.prompts.sequences(), reducers,
+              {.max_tokens = o.chunk_tokens, .progress_label = "gains", .between_layers = o.between_layers});
   run.result = analyze(reducer.stats(), o.options);
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   run.precision = (fast ? "BF16 matrix products (--fast): BF16 weights and activations, float32 accumulation; "
@@ -87,7 +88,10 @@ Run run(const Model& model, PromptSet prompts, const RunOptions& o) {
   // Several MPI ranks: only rank 0 reports, so only it measures the weights.
   if (o.weights && dist::world().root()) {
     Progress progress("weight norms", model.arch().n_layers);
-    run.weights = weights::layer_norms(model, [&](int) { progress.tick(); });
+    run.weights = weights::layer_norms(model, [&](int) {
+      progress.tick();
+      if (o.between_layers) o.between_layers();
+    });
   }
   return run;
 }

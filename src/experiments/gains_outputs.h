@@ -5,6 +5,7 @@
 // owns its schema), layers.csv, the seeds' figures and report.html. Every number
 // comes from experiments/gains.h.
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -36,6 +37,9 @@ struct RunOptions {
   bool fast = false;            // BF16 products for a BF16 checkpoint (ignored, with a warning, otherwise)
   bool weights = true;          // the per-layer weight norms
   int64_t chunk_tokens = 8192;  // most tokens per forward pass
+  // Called between layers (forwards and weight norms): an exception it throws
+  // abandons the run (the Python binding's Ctrl-C).
+  std::function<void()> between_layers = {};
 };
 
 // Runs the prompts through the model (chunks of at most chunk_tokens, per-token

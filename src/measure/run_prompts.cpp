@@ -66,7 +66,7 @@ void run_prompts_here(Engine& engine, std::span<const std::vector<int32_t>> sequ
     // The engine's per-layer progress line, naming the chunk when there are several.
     std::string label = options.progress_label;
     if (!label.empty() && batches.size() > 1) label += fmt::format(" chunk {}/{}", i + 1, batches.size());
-    engine.run(batches[i], observers, {label});
+    engine.run(batches[i], observers, {label, options.between_layers});
     for (Reducer* r : reducers) r->finish_batch(batches[i]);
   }
 }

@@ -11,6 +11,7 @@
 // every rank ends with what one process would hold, bit for bit: a sequence's
 // results do not depend on what shares its forward.
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@ struct PromptRun {
   int64_t max_tokens = 8192;        // tokens per forward (a few thousand keep the GEMMs efficient)
   std::string progress_label = {};  // non-empty: a progress line on a terminal
   MatmulPrecision precision = MatmulPrecision::F32;
+  std::function<void()> between_layers = {};  // RunOptions::between_layers of every forward
 };
 
 // The first sequence of each of `parts` contiguous shares (and the end): share
