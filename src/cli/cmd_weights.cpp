@@ -2,8 +2,6 @@
 // projection, spectral norms of W_V and of the OV circuit).
 #include <fmt/format.h>
 
-#include <cmath>
-
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "experiments/weights.h"
@@ -36,23 +34,17 @@ void add_weights(CLI::App& app) {
     if (opts->out.empty()) check_output_dir("the default output directory", out, files);
     Progress progress("weight norms", model->arch().n_layers);
     const auto norms = weights::layer_norms(*model, [&](int) { progress.tick(); });
-    report::Table t({"layer", "W_Q", "W_K", "W_V", "W_O", "W_in", "W_gate", "W_out", "W_V_spectral", "OV_spectral"});
+    std::vector<std::string> header = {"layer"};
+    for (const auto& c : weights::columns()) header.push_back(c);
+    report::Table t(header);
     for (size_t l = 0; l < norms.size(); ++l) {
-      const auto& n = norms[l];
-      const double gate = model->arch().gated_mlp ? n.mlp_gate : std::nan("");  // NaN: an empty CSV field
-      t.add_row({report::cell(static_cast<int64_t>(l)), report::cell(n.q), report::cell(n.k), report::cell(n.v),
-                 report::cell(n.o), report::cell(n.mlp_in), report::cell(gate), report::cell(n.mlp_out),
-                 report::cell(n.v_spectral), report::cell(n.ov_spectral)});
+      std::vector<report::Cell> row = {report::cell(static_cast<int64_t>(l))};
+      for (double v : weights::values(norms[l], model->arch().gated_mlp)) row.push_back(report::cell(v));
+      t.add_row(row);
     }
-    nlohmann::ordered_json j;
-    j["model"] = model->name();
-    j["norm"] = "Frobenius; *_spectral = largest singular value";
-    for (size_t c = 1; c < t.columns.size(); ++c) {
-      auto& col = j["layers"][t.columns[c]];
-      col = nlohmann::ordered_json::array();
-      for (auto& row : t.rows) col.push_back(std::get<double>(row[c]));  // NaN is written as null
-    }
-    j["provenance"] = report::provenance({{"model_path", std::filesystem::absolute(model->dir()).string()}});
+    const auto j =
+        weights::to_json(norms, model->name(), model->arch().gated_mlp,
+                         report::provenance({{"model_path", std::filesystem::absolute(model->dir()).string()}}));
     create_output_dir(out);
     report::write_csv(out / "weights.csv", t);
     report::write_json(out / "weights.json", j);

@@ -118,4 +118,30 @@ std::vector<LayerNorms> layer_norms(const Model& model, const std::function<void
   return out;
 }
 
+const std::vector<std::string>& columns() {
+  static const std::vector<std::string> c = {"W_Q",    "W_K",   "W_V",          "W_O",        "W_in",
+                                             "W_gate", "W_out", "W_V_spectral", "OV_spectral"};
+  return c;
+}
+
+std::vector<double> values(const LayerNorms& n, bool gated_mlp) {
+  const double gate = gated_mlp ? n.mlp_gate : std::nan("");
+  return {n.q, n.k, n.v, n.o, n.mlp_in, gate, n.mlp_out, n.v_spectral, n.ov_spectral};
+}
+
+nlohmann::ordered_json to_json(const std::vector<LayerNorms>& norms, const std::string& model, bool gated_mlp,
+                               const nlohmann::ordered_json& provenance) {
+  nlohmann::ordered_json j;
+  j["model"] = model;
+  j["norm"] = "Frobenius; *_spectral = largest singular value";
+  const auto& cols = columns();
+  for (size_t c = 0; c < cols.size(); ++c) {
+    auto& col = j["layers"][cols[c]];
+    col = nlohmann::ordered_json::array();
+    for (const auto& n : norms) col.push_back(values(n, gated_mlp)[c]);  // NaN is written as null
+  }
+  j["provenance"] = provenance;
+  return j;
+}
+
 }  // namespace sg::weights

@@ -3,6 +3,8 @@
 // layers of Pythia-1.4B, from earlier "restriction maps" work): Frobenius norms
 // of every projection, spectral norms of W_V and of the OV circuit.
 #include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "engine/weight_matrices.h"
@@ -23,5 +25,16 @@ double ov_spectral_norm(const DenseMatrix& w_o, const DenseMatrix& w_v, int n_he
 
 // progress(layer) is called after each layer.
 std::vector<LayerNorms> layer_norms(const Model& model, const std::function<void(int)>& progress = {});
+
+// The columns of weights.csv and weights.json, in order, and one layer's value
+// of each (W_gate is NaN for an ungated MLP: an empty CSV field, null in JSON).
+const std::vector<std::string>& columns();
+std::vector<double> values(const LayerNorms& n, bool gated_mlp);
+
+// weights.json, the one schema of the `weights` experiment's result: {"model",
+// "norm", "layers": {column: [per layer]}, "provenance"} (the caller's
+// provenance block).
+nlohmann::ordered_json to_json(const std::vector<LayerNorms>& norms, const std::string& model, bool gated_mlp,
+                               const nlohmann::ordered_json& provenance);
 
 }  // namespace sg::weights
