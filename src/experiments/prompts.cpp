@@ -100,11 +100,16 @@ PromptSet PromptsInput::resolve(const Model& model) const {
     fail("--prompts: \"{}\" is neither a preset ({}) nor a file", name, fmt::join(prompt_preset_names(), ", "));
   }
 
+  tokenize_prompts(set, model, tokenizer);
+  return set;
+}
+
+void tokenize_prompts(PromptSet& set, const Model& model, const std::string& tokenizer) {
   bool need_tokenizer = false;
   for (auto& p : set.prompts) need_tokenizer = need_tokenizer || p.ids.empty();
   if (!need_tokenizer) {
     set.special_tokens_note = "token ids given directly (no special tokens added)";
-    return set;
+    return;
   }
   const std::filesystem::path tok_path = tokenizer.empty() ? model.dir() : std::filesystem::path(tokenizer);
   if (tokenizer.empty() && !Tokenizer::found_in(model.dir()))
@@ -120,7 +125,6 @@ PromptSet PromptsInput::resolve(const Model& model) const {
     }
   set.special_tokens_note = tok->special_tokens_note();
   set.tokenizer = tok_path.string();
-  return set;
 }
 
 }  // namespace sg

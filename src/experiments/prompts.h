@@ -40,4 +40,10 @@ struct PromptsInput {
   PromptSet resolve(const Model& model) const;
 };
 
+// Tokenizes the prompts of `set` given as text (as HF's tokenizer(text): with
+// the special tokens the tokenizer adds by default) with `tokenizer` (a file or
+// directory; "" for the model's own) and fills in special_tokens_note and
+// tokenizer. A set given wholly as ids needs no tokenizer. Throws sg::Error.
+void tokenize_prompts(PromptSet& set, const Model& model, const std::string& tokenizer = {});
+
 }  // namespace sg
