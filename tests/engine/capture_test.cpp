@@ -4,6 +4,10 @@
 
 #include <set>
 
+#include "engine/capture_store.h"
+#include "engine/engine.h"
+#include "support/test_support.h"
+
 namespace sg {
 namespace {
 
@@ -61,6 +65,41 @@ TEST(ResidualIdentity, AcceptsRoundingAndCatchesAWrongTensor) {
   }
   post[0] = NAN;
   EXPECT_THROW(kernels::check_residual(0, "resid_post", pre.data(), attn.data(), nullptr, post.data(), 3), Error);
+}
+
+// RunOptions::between_layers runs before each layer and the final norm; an
+// exception thrown from it abandons the forward, and the same engine then gives
+// the same bits as a fresh one (the Python binding's Ctrl-C).
+TEST(Engine, BetweenLayersCanAbandonAForward) {
+  auto model = Model::load(test::shared_dir() / "golden/models/neox_parallel");
+  const std::vector<std::vector<int32_t>> seqs = {{1, 2, 3, 4}, {5, 6}};
+  auto capture = [&](Engine& engine, const RunOptions& options) {
+    CaptureStore store({"*"});
+    Observer* obs[] = {&store};
+    engine.run(Batch::of(seqs), obs, options);
+    return store.tensors();
+  };
+  Engine fresh(*model);
+  const auto expected = capture(fresh, {});
+
+  Engine engine(*model);
+  struct Stop {};
+  int calls = 0;
+  RunOptions stop;
+  stop.between_layers = [&] {
+    if (++calls == 3) throw Stop{};
+  };
+  EXPECT_THROW(capture(engine, stop), Stop);
+  EXPECT_EQ(calls, 3);
+  const auto again = capture(engine, {});
+  ASSERT_EQ(again.size(), expected.size());
+  for (const auto& [name, t] : expected) EXPECT_EQ(again.at(name).data, t.data) << name;
+
+  calls = 0;
+  RunOptions count;
+  count.between_layers = [&] { ++calls; };
+  capture(engine, count);
+  EXPECT_EQ(calls, model->arch().n_layers + 1);
 }
 
 }  // namespace
