@@ -1,0 +1,78 @@
+"""sg.gains and sg.weights return what the CLI writes (gains.json,
+weights.json) for the same inputs: same keys, same numbers; only the
+provenance's command line, time and duration differ."""
+import json
+
+import pytest
+
+import streamgauge as sg
+from conftest import SHARED, STORIES, run_cli
+
+VOLATILE = ("command_line", "created_utc", "seconds")
+
+
+def strip(doc):
+    for k in VOLATILE:
+        doc["provenance"].pop(k, None)
+    return doc
+
+
+@pytest.fixture(scope="module")
+def ids_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ids") / "ids.jsonl"
+    path.write_text("[1, 403, 407, 261, 378]\n[1, 20, 30, 40, 50, 60, 70]\n[1, 5, 9]\n")
+    return path
+
+
+def cli_json(tmp_path, command, *args, name):
+    run_cli(command, *args, "--out", tmp_path)
+    return json.loads((tmp_path / name).read_text())
+
+
+def test_gains_equals_cli_on_an_ids_file(tmp_path, ids_file):
+    expected = cli_json(tmp_path, "gains", STORIES, "--ids-file", ids_file, "--no-figures", "--bootstrap", "200",
+                        "--skip-first", name="gains.json")
+    got = sg.gains(str(STORIES), ids=str(ids_file), bootstrap=200, skip_first=True)
+    assert strip(got) == strip(expected)
+
+
+def test_gains_equals_cli_on_the_default_preset(tmp_path):
+    m = sg.load(STORIES)
+    expected = cli_json(tmp_path, "gains", STORIES, "--no-figures", "--no-weights", name="gains.json")
+    got = sg.gains(m, weights=False)
+    assert strip(got) == strip(expected)
+
+
+def test_gains_on_a_golden_model(tmp_path, ids_file):
+    model = SHARED / "golden/models/gemma2"  # post-normed: module_output_gains too
+    ids = tmp_path / "ids.jsonl"
+    ids.write_text("[5, 17, 3, 200]\n[9, 9, 1]\n")
+    expected = cli_json(tmp_path, "gains", model, "--ids-file", ids, "--no-figures", name="gains.json")
+    assert strip(sg.gains(model, ids=ids)) == strip(expected)
+
+
+def test_gains_from_python_lists():
+    m = sg.load(STORIES)
+    texts = ["Once upon a time", "The cat sat on the mat"]
+    by_text = sg.gains(m, prompts=texts, bootstrap=0, weights=False)
+    by_ids = sg.gains(m, ids=[m.tokenize(t) for t in texts], bootstrap=0, weights=False)
+    assert by_text["attention"] == by_ids["attention"] and by_text["mlp"] == by_ids["mlp"]
+    assert by_text["n_prompts"] == 2
+    assert len(by_text["attention"]["gains"]) == m.config["n_layers"]
+
+
+def test_gains_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="ids-file"):
+        sg.gains(str(STORIES), ids=str(tmp_path / "missing.jsonl"))
+    with pytest.raises(FileNotFoundError, match="neither a preset"):
+        sg.gains(str(STORIES), prompts="no-such-preset")
+    with pytest.raises(ValueError, match="not both"):
+        sg.gains(str(STORIES), prompts=["a"], ids=[[1, 2]])
+    with pytest.raises(TypeError):
+        sg.gains(3)
+
+
+def test_weights_equals_cli(tmp_path):
+    for model in (STORIES, SHARED / "golden/models/neox_parallel"):  # gated and ungated (W_gate None)
+        expected = cli_json(tmp_path, "weights", model, name="weights.json")
+        assert strip(sg.weights(str(model))) == strip(expected)
