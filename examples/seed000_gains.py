@@ -18,13 +18,14 @@ g = sg.gains(model)  # seed 000's prompts (preset ffn-1.4b), its definitions
 attn, mlp = np.array(g["attention"]["gains"]), np.array(g["mlp"]["gains"])
 layers = np.arange(len(attn))
 fig, ax = plt.subplots(2, 2, figsize=(14, 10))
-panels = [(ax[0, 0], [(attn, "b-o", "Attention Gain"), (mlp, "r-s", "MLP/FFN Gain")], "Gain (||output|| / ||input||)",
-           "Attention vs MLP Gain per Layer"),
+panels = [(ax[0, 0], [(attn, "b-o", "Attention Gain"), (mlp, "r-s", "MLP/FFN Gain")],
+           "Gain (||output|| / ||input||)", "Attention vs MLP Gain per Layer"),
           (ax[0, 1], [(g["norms"]["attn_out"], "b-o", "Attn Output Norm"),
                       (g["norms"]["mlp_out"], "r-s", "MLP Output Norm")], "Mean Norm", "Output Norms per Layer"),
           (ax[1, 0], [(mlp / (attn + 1e-10), "g-^", "MLP / Attn")], "MLP Gain / Attn Gain",
            "Relative Contribution: MLP vs Attention"),
-          (ax[1, 1], [(attn * mlp, "m-d", "Combined Gain (Attn x MLP)")], "Combined Gain", "Net Effect: Attn x MLP Gain")]
+          (ax[1, 1], [(attn * mlp, "m-d", "Combined Gain (Attn x MLP)")], "Combined Gain",
+           "Net Effect: Attn x MLP Gain")]
 for a, lines, ylabel, title in panels:
     for y, style, label in lines:
         a.plot(layers, y, style, linewidth=2, markersize=4, label=label)
