@@ -76,3 +76,13 @@ def test_weights_equals_cli(tmp_path):
     for model in (STORIES, SHARED / "golden/models/neox_parallel"):  # gated and ungated (W_gate None)
         expected = cli_json(tmp_path, "weights", model, name="weights.json")
         assert strip(sg.weights(str(model))) == strip(expected)
+
+
+def test_gains_fast_on_a_bf16_model(tmp_path):
+    model = SHARED / "golden/models/neox_parallel_bf16"
+    ids = tmp_path / "ids.jsonl"
+    ids.write_text("[5, 17, 3, 200]\n[9, 9, 1]\n")
+    expected = cli_json(tmp_path, "gains", model, "--ids-file", ids, "--no-figures", "--fast", name="gains.json")
+    assert strip(sg.gains(sg.load(model, fast=True), ids=ids)) == strip(expected)  # fast: the Model's
+    assert strip(sg.gains(model, ids=ids, fast=True)) == strip(expected)
+    assert "BF16 matrix products" in expected["provenance"]["compute_precision"]
