@@ -1,6 +1,7 @@
-"""sg.gains and sg.weights return what the CLI writes (gains.json,
-weights.json) for the same inputs: same keys, same numbers; only the
-provenance's command line, time and duration differ."""
+"""sg.gains, sg.weights, sg.residual, sg.align and sg.compare return what the
+CLI writes (gains.json, weights.json, residual.json, align.json, compare.json)
+for the same inputs: same keys, same numbers; only the command line, the time
+and durations differ."""
 import json
 
 import pytest
@@ -8,12 +9,13 @@ import pytest
 import streamgauge as sg
 from conftest import SHARED, STORIES, run_cli
 
-VOLATILE = ("command_line", "created_utc", "seconds")
-
-
 def strip(doc):
-    for k in VOLATILE:
-        doc["provenance"].pop(k, None)
+    """The document without its command line, creation time and durations."""
+    if isinstance(doc, dict):
+        return {k: strip(v) for k, v in doc.items()
+                if k not in ("command_line", "created_utc", "date") and not k.endswith("seconds")}
+    if isinstance(doc, list):
+        return [strip(v) for v in doc]
     return doc
 
 
@@ -86,3 +88,49 @@ def test_gains_fast_on_a_bf16_model(tmp_path):
     assert strip(sg.gains(sg.load(model, fast=True), ids=ids)) == strip(expected)  # fast: the Model's
     assert strip(sg.gains(model, ids=ids, fast=True)) == strip(expected)
     assert "BF16 matrix products" in expected["provenance"]["compute_precision"]
+
+
+def test_residual_equals_cli(tmp_path):
+    neox = SHARED / "golden/models/neox_parallel"
+    ids_file = tmp_path / "ids.jsonl"  # within both vocabularies
+    ids_file.write_text("[1, 20, 30, 40, 50, 60, 70]\n[1, 5, 9]\n")
+    expected = cli_json(tmp_path, "residual", STORIES, neox, "--ids-file", ids_file, "--no-figures",
+                        name="residual.json")
+    got = sg.residual([str(STORIES), str(neox)], ids=str(ids_file))
+    assert strip(got) == strip(expected)
+    # The default prompts (preset canonical) through the tokenizer, one model given as a Model.
+    expected = cli_json(tmp_path, "residual", STORIES, "--no-figures", name="residual.json")
+    assert strip(sg.residual(sg.load(STORIES))) == strip(expected)
+
+
+def test_align_equals_cli(tmp_path):
+    expected = cli_json(tmp_path, "align", STORIES, "--preset", "zh-en-math", "--n", "20", "--perms", "20",
+                        "--drop-top-dims", "2", "--no-figures", name="align.json")
+    got = sg.align(str(STORIES), n=20, perms=20, drop_top_dims=2)
+    assert strip(got) == strip(expected)
+    with pytest.raises(FileNotFoundError):
+        sg.align(str(STORIES), pairs=tmp_path / "missing.jsonl")
+    with pytest.raises(ValueError, match="perms"):
+        sg.align(str(STORIES), perms=0)
+
+
+def test_compare_equals_cli(tmp_path, ids_file):
+    run_cli("gains", STORIES, "--ids-file", ids_file, "--no-figures", "--bootstrap", "0", "--out", tmp_path / "g")
+    gains_file = tmp_path / "g" / "gains.json"
+    expected = cli_json(tmp_path / "c", "compare", gains_file, "pythia-1.4b", "pythia-6.9b", "--predict", "12e9",
+                        "--no-figures", name="compare.json")
+    got = sg.compare([str(gains_file), "pythia-1.4b", "pythia-6.9b"], predict=[12e9])
+    assert strip(got) == strip(expected)
+    # sg.gains' dict in place of the file: the same study, the source named by position.
+    from_dict = sg.compare([sg.gains(str(STORIES), ids=str(ids_file), bootstrap=0), "pythia-1.4b", "pythia-6.9b"],
+                           predict=[12e9])
+    assert from_dict["models"][0]["source"] == "results[0]"
+    for doc in (from_dict, expected):  # the only difference: the first input's source
+        for part in (doc["models"][0], doc["segmentation"]["models"][0], doc["provenance"]["inputs"][0]):
+            part.pop("source")
+            part.pop("sha256", None)
+    assert strip(from_dict) == strip(expected)
+    with pytest.raises(ValueError):
+        sg.compare([{"model": "x"}])
+    with pytest.raises(TypeError):
+        sg.compare("pythia-1.4b")
