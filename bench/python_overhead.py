@@ -72,7 +72,10 @@ def bench_torch(model_dir, seqs, rounds):
     weights = th.load_safetensors(f"{model_dir}/model.safetensors")
     state = {k[len("gpt_neox."):]: v for k, v in weights.items()
              if k.startswith("gpt_neox.") and "final_layer_norm" not in k}
-    model.load_state_dict(state, strict=False)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [m for m in missing if not m.endswith("inv_freq")]
+    if missing or unexpected:
+        raise SystemExit(f"weights do not match: missing {missing[:3]} unexpected {unexpected[:3]}")
     model.eval()
     acts = {}
     for i, layer in enumerate(model.layers):
