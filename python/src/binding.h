@@ -54,7 +54,8 @@ class PyModel {
 };
 
 // sg.load's resolution (a directory or ORG/NAME[@REVISION], as the CLI) and
-// the cache of loaded models by directory.
+// the cache of loaded models by directory. Call with the GIL held: it releases
+// it while resolving and mapping.
 std::shared_ptr<const Model> load_shared(const std::string& arg);
 // A path argument (str or os.PathLike) as a string; nullopt for anything else.
 std::optional<std::string> fspath(py::handle obj);

@@ -56,6 +56,7 @@ void PyModel::run(const Batch& batch, std::span<Observer* const> observers) {
 
 std::shared_ptr<const Model> load_shared(const std::string& arg) {
   namespace fs = std::filesystem;
+  py::gil_scoped_release release;  // mapping a large checkpoint takes a while; other threads run meanwhile
   fs::path dir;
   try {
     dir = hub::resolve_model(arg);
