@@ -4,9 +4,11 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "dist/comm.h"
 #include "engine/capture_store.h"
 #include "engine/engine.h"
 #include "io/safetensors_writer.h"
+#include "measure/run_prompts.h"
 #include "util/error.h"
 
 namespace sg::cli {
@@ -62,7 +64,23 @@ void add_capture(CLI::App& app) {
     CaptureStore store(patterns);
     Observer* obs[] = {&store};
     Engine engine(*model);
-    engine.run(Batch::of(seqs), obs, {"capture"});
+    const dist::Comm& world = dist::world();
+    if (world.distributed()) {
+      // Data parallel: each rank its share, then every tensor on rank 0, which
+      // writes the file one process would (tensors are written in name order).
+      const auto first = share_by_tokens(seqs, world.size());
+      const auto r = static_cast<size_t>(world.rank());
+      store.set_first_sequence(first[r]);
+      if (first[r + 1] > first[r])
+        engine.run(Batch::of(std::span(seqs).subspan(first[r], first[r + 1] - first[r])), obs, {"capture"});
+      const auto parts = world.gather_bytes(store.save());
+      if (!world.root()) return;
+      CaptureStore all(patterns);
+      for (const auto& part : parts) all.merge(part);
+      store = std::move(all);
+    } else {
+      engine.run(Batch::of(seqs), obs, {"capture"});
+    }
 
     SafetensorsWriter w;
     w.set_metadata("model", model->name());

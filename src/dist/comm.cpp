@@ -103,6 +103,37 @@ std::vector<std::vector<std::byte>> Comm::allgather_bytes(std::span<const std::b
 #endif
 }
 
+std::vector<std::vector<std::byte>> Comm::gather_bytes(std::span<const std::byte> mine) const {
+  if (size_ == 1) return {std::vector<std::byte>(mine.begin(), mine.end())};
+#ifdef SG_WITH_MPI
+  const auto n = static_cast<unsigned long long>(mine.size());
+  std::vector<unsigned long long> sizes(static_cast<size_t>(size_));
+  check(MPI_Gather(&n, 1, MPI_UNSIGNED_LONG_LONG, sizes.data(), 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD),
+        "gather of sizes");
+  constexpr size_t kPiece = size_t{1} << 30;
+  if (rank_ != 0) {
+    for (size_t off = 0; off < mine.size(); off += kPiece)
+      check(MPI_Send(mine.data() + off, static_cast<int>(std::min(kPiece, mine.size() - off)), MPI_BYTE, 0, 0,
+                     MPI_COMM_WORLD),
+            "send");
+    return {};
+  }
+  std::vector<std::vector<std::byte>> out(static_cast<size_t>(size_));
+  out[0].assign(mine.begin(), mine.end());
+  for (int r = 1; r < size_; ++r) {
+    auto& part = out[static_cast<size_t>(r)];
+    part.resize(sizes[static_cast<size_t>(r)]);
+    for (size_t off = 0; off < part.size(); off += kPiece)
+      check(MPI_Recv(part.data() + off, static_cast<int>(std::min(kPiece, part.size() - off)), MPI_BYTE, r, 0,
+                     MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+            "receive");
+  }
+  return out;
+#else
+  fail("internal: a distributed world without MPI");
+#endif
+}
+
 void Comm::barrier() const {
 #ifdef SG_WITH_MPI
   if (size_ > 1) check(MPI_Barrier(MPI_COMM_WORLD), "barrier");

@@ -24,6 +24,8 @@ class Comm {
 
   // Every rank's bytes, in rank order, on every rank.
   std::vector<std::vector<std::byte>> allgather_bytes(std::span<const std::byte> mine) const;
+  // Every rank's bytes, in rank order, on rank 0 (other ranks get nothing back).
+  std::vector<std::vector<std::byte>> gather_bytes(std::span<const std::byte> mine) const;
   // Waits for every rank.
   void barrier() const;
   // Ends every rank of the job with this exit code (MPI_Abort); a world of one

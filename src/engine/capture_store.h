@@ -1,7 +1,9 @@
 #pragma once
 // An observer that keeps copies of the capture points matching a list of globs,
 // split per sequence: what `streamgauge capture` writes and what tests compare.
+#include <cstddef>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,9 @@ struct StoredTensor {
 class CaptureStore : public GlobObserver {
  public:
   using GlobObserver::GlobObserver;
+  // Sequence s of the batches is named seq{first + s} (a rank's share of a
+  // data-parallel capture).
+  void set_first_sequence(size_t first) { first_ = first; }
   void on_activation(const PointId& point, const Batch& batch, const float* rows, int64_t width) override;
   void on_pattern(int layer, const Batch& batch, size_t seq, const float* probs, int heads, int64_t T) override;
 
@@ -26,6 +31,13 @@ class CaptureStore : public GlobObserver {
 
  private:
   std::map<std::string, StoredTensor> tensors_;
+  size_t first_ = 0;
+
+ public:
+  // The tensors as bytes and back (merge adds them to this store), for
+  // gathering a data-parallel capture on one rank.
+  std::vector<std::byte> save() const;
+  void merge(std::span<const std::byte> saved);
 };
 
 }  // namespace sg

@@ -29,10 +29,11 @@ bool have_mpirun() { return dist::built_with_mpi() && test::run_command("command
 test::CommandResult run(int ranks, const std::string& args) {
   const std::string env = "OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE ";
   if (ranks == 0) return test::run_command(env + q(test::cli_path()) + " " + args);
-  return test::run_command(env +
-                           "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
-                           "mpirun -q -np " +
-                           std::to_string(ranks) + " " + q(test::cli_path()) + " " + args);
+  return test::run_command(
+      env +
+      "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
+      "mpirun -q -np " +
+      std::to_string(ranks) + " " + q(test::cli_path()) + " " + args);
 }
 
 // A JSON result without what names the run (provenance: time, command line, ranks).
@@ -107,9 +108,9 @@ TEST_F(MpiCli, AlignOnTwoRanksEqualsOneProcessDeltasIncluded) {
   }
   write_file_atomic(dir / "pairs.jsonl", text);
   for (int ranks : {0, 2}) {
-    const auto r = run(ranks, fmt::format("align {} --pairs {} --perms 50 --save-deltas --out {} --no-figures",
-                                          q(golden_model("qwen2")), q(dir / "pairs.jsonl"),
-                                          q(dir / std::to_string(ranks))));
+    const auto r =
+        run(ranks, fmt::format("align {} --pairs {} --perms 50 --save-deltas --out {} --no-figures",
+                               q(golden_model("qwen2")), q(dir / "pairs.jsonl"), q(dir / std::to_string(ranks))));
     ASSERT_EQ(r.status, 0) << r.output;
   }
   EXPECT_EQ(without_provenance(dir / "0/align.json"), without_provenance(dir / "2/align.json"));
@@ -121,12 +122,26 @@ TEST_F(MpiCli, MoreRanksThanSequencesStillAgree) {
   const fs::path dir = test::scratch_dir("mpi_few");
   write_file_atomic(dir / "ids.jsonl", "[1, 2, 3]\n[4, 5]\n");
   for (int ranks : {0, 3}) {
-    const auto r = run(ranks, fmt::format("gains {} --ids-file {} --out {} --no-figures --no-weights",
-                                          q(golden_model("llama")), q(dir / "ids.jsonl"),
-                                          q(dir / std::to_string(ranks))));
+    const auto r =
+        run(ranks, fmt::format("gains {} --ids-file {} --out {} --no-figures --no-weights", q(golden_model("llama")),
+                               q(dir / "ids.jsonl"), q(dir / std::to_string(ranks))));
     ASSERT_EQ(r.status, 0) << r.output;
   }
   EXPECT_EQ(without_provenance(dir / "0/gains.json"), without_provenance(dir / "3/gains.json"));
+}
+
+TEST_F(MpiCli, CaptureOnTwoAndThreeRanksWritesTheSameFile) {
+  const fs::path dir = test::scratch_dir("mpi_capture");
+  const fs::path ids = write_ids(dir);
+  for (int ranks : {0, 2, 3}) {
+    const auto r = run(ranks, fmt::format("capture {} --ids-file {} --hooks '*' --out {}", q(golden_model("qwen2")),
+                                          q(ids), q(dir / fmt::format("{}.safetensors", ranks))));
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  const std::string one = read_file(dir / "0.safetensors");
+  EXPECT_GT(one.size(), 1000u);
+  EXPECT_EQ(one, read_file(dir / "2.safetensors"));
+  EXPECT_EQ(one, read_file(dir / "3.safetensors"));
 }
 
 TEST_F(MpiCli, AnErrorOnEveryRankIsOneLineAndExitTwo) {

@@ -36,7 +36,8 @@ TEST(ShareByTokens, ContiguousCoveringBalancedAndNeverEmptyWhileSequencesRemain)
       EXPECT_EQ(first.front(), 0u);
       EXPECT_EQ(first.back(), n);
       int64_t total = 0, longest = 0;
-      for (const auto& s : seqs) total += static_cast<int64_t>(s.size()), longest = std::max<int64_t>(longest, s.size());
+      for (const auto& s : seqs)
+        total += static_cast<int64_t>(s.size()), longest = std::max<int64_t>(longest, s.size());
       for (int r = 0; r < parts; ++r) {
         ASSERT_LE(first[r], first[r + 1]);
         const size_t count = first[r + 1] - first[r];
@@ -90,9 +91,8 @@ TEST(ReducerRestore, EveryReducerRebuildsTheSingleProcessState) {
           EXPECT_EQ(x.mlp_raw, y.mlp_raw);
           for (int l = 0; l < L; ++l) {
             ASSERT_EQ(x.layers[l].size(), y.layers[l].size());
-            EXPECT_EQ(std::memcmp(x.layers[l].data(), y.layers[l].data(),
-                                  x.layers[l].size() * sizeof(SublayerTokenStats)),
-                      0)
+            EXPECT_EQ(
+                std::memcmp(x.layers[l].data(), y.layers[l].data(), x.layers[l].size() * sizeof(SublayerTokenStats)), 0)
                 << "layer " << l << ", " << ranks << " ranks";
           }
         });
