@@ -16,7 +16,8 @@
   X(pull)              \
   X(tokenize)          \
   X(compare)           \
-  X(residual)
+  X(residual)          \
+  X(sweep)
 
 namespace sg::cli {
 

@@ -48,7 +48,17 @@ bool launched_by_mpi() {
   return false;
 }
 
-const Comm& world() { return the_world(); }
+static int solo_depth = 0;  // SoloScopes alive
+
+const Comm& world() {
+  static const Comm one;
+  return solo_depth > 0 ? one : the_world();
+}
+
+const Comm& mpi_world() { return the_world(); }
+
+SoloScope::SoloScope() { ++solo_depth; }
+SoloScope::~SoloScope() { --solo_depth; }
 
 void init(int* argc, char*** argv) {
 #ifdef SG_WITH_MPI

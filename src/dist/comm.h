@@ -44,8 +44,21 @@ bool launched_by_mpi();
 // main); finalize() leaves it (also registered with atexit).
 void init(int* argc, char*** argv);
 void finalize();
-// This process's world (a world of one before init() or without MPI).
+// This process's world (a world of one before init() or without MPI, and
+// inside a SoloScope).
 const Comm& world();
+
+// While one lives, world() is a world of one: a rank running a task of its
+// own (a sweep's), with no other rank to share it with.
+class SoloScope {
+ public:
+  SoloScope();
+  ~SoloScope();
+  SoloScope(const SoloScope&) = delete;
+  SoloScope& operator=(const SoloScope&) = delete;
+};
+// The real world, whatever SoloScope says (a sweep's distribution of tasks).
+const Comm& mpi_world();
 // Whether this build can run distributed.
 bool built_with_mpi();
 

@@ -144,6 +144,53 @@ TEST_F(MpiCli, CaptureOnTwoAndThreeRanksWritesTheSameFile) {
   EXPECT_EQ(one, read_file(dir / "3.safetensors"));
 }
 
+// Three golden models, the middle one a corrupted copy.
+std::string sweep_models(const fs::path& dir) {
+  const fs::path bad = test::copy_model(golden_model("gpt2"), "sweep_bad_gpt2");
+  {
+    std::string bytes = read_file(bad / "model.safetensors");
+    bytes.replace(8, 12, "xxxxxxxxxxxx");  // the header's JSON
+    write_file_atomic(bad / "model.safetensors", bytes);
+  }
+  (void)dir;
+  return q(golden_model("llama")) + " " + q(bad) + " " + q(golden_model("qwen2"));
+}
+
+std::vector<std::string> statuses(const fs::path& sweep_json) {
+  std::vector<std::string> out;
+  const nlohmann::json doc = nlohmann::json::parse(read_file(sweep_json));
+  for (const auto& t : doc["tasks"]) out.push_back(t["status"]);
+  return out;
+}
+
+void check_sweep(int ranks, const std::string& tag) {
+  const fs::path dir = test::scratch_dir("sweep_" + tag);
+  const fs::path ids = write_ids(dir);
+  const std::string args = fmt::format("sweep gains {} --out {} --ids-file {} --no-figures --no-weights",
+                                       sweep_models(dir), q(dir / "out"), q(ids));
+  auto r = run(ranks, args);
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("1 of 3 tasks failed: sweep_bad_gpt2"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "out/llama/gains.json"));
+  EXPECT_TRUE(fs::exists(dir / "out/qwen2/gains.json"));
+  EXPECT_FALSE(fs::exists(dir / "out/sweep_bad_gpt2"));
+  EXPECT_TRUE(fs::exists(dir / "out/compare/compare.json"));
+  EXPECT_EQ(statuses(dir / "out/sweep.json"), (std::vector<std::string>{"done", "failed", "done"}));
+  // Each task's result is the experiment's own: the same as running it alone.
+  const auto alone = run(0, fmt::format("gains {} --ids-file {} --out {} --no-figures --no-weights",
+                                        q(golden_model("qwen2")), q(ids), q(dir / "alone")));
+  ASSERT_EQ(alone.status, 0) << alone.output;
+  EXPECT_EQ(without_provenance(dir / "alone/gains.json"), without_provenance(dir / "out/qwen2/gains.json"));
+  // A rerun skips what is complete.
+  r = run(ranks, args);
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_EQ(statuses(dir / "out/sweep.json"), (std::vector<std::string>{"skipped", "failed", "skipped"}));
+}
+
+TEST(SweepCli, FinishesTheTasksThatWorkReportsTheOtherAndResumes) { check_sweep(0, "solo"); }
+
+TEST_F(MpiCli, SweepOverTwoRanks) { check_sweep(2, "mpi"); }
+
 TEST_F(MpiCli, AnErrorOnEveryRankIsOneLineAndExitTwo) {
   const fs::path dir = test::scratch_dir("mpi_error");
   const auto r = run(2, fmt::format("gains {} --ids-file {} --out {}", q(golden_model("llama")),
