@@ -27,6 +27,8 @@ constexpr Spelling kSpellings[] = {
     {Point::AttnPattern, "attn.hook_pattern", true},
     {Point::LnFinalOut, "ln_final.hook_out", false},
     {Point::Logits, "logits", false},
+    {Point::RouterProbs, "mlp.hook_router_probs", true},
+    {Point::RouterWeights, "mlp.hook_router_weights", true},
 };
 }  // namespace
 
@@ -65,6 +67,10 @@ std::vector<PointId> capture_points(const ArchSpec& a) {
     out.push_back({Point::AttnOut, l});
     if (!a.parallel_residual) out.push_back({Point::ResidMid, l});
     out.push_back({Point::Ln2Out, l});
+    if (spec.moe) {
+      out.push_back({Point::RouterProbs, l});
+      out.push_back({Point::RouterWeights, l});
+    }
     if (spec.post_mlp_norm) out.push_back({Point::MlpRaw, l});
     out.push_back({Point::MlpOut, l});
     out.push_back({Point::ResidPost, l});
@@ -76,6 +82,7 @@ std::vector<PointId> capture_points(const ArchSpec& a) {
 
 int64_t point_width(const ArchSpec& a, Point p) {
   if (p == Point::Logits) return a.vocab_size;
+  if (p == Point::RouterProbs || p == Point::RouterWeights) return a.moe.n_experts;
   if (p == Point::AttnPattern) fail("internal: attention patterns have no row width");
   return a.d_model;
 }

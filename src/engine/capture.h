@@ -19,22 +19,28 @@
 namespace sg {
 
 enum class Point {
-  Embed,        // hook_embed: token embedding rows
-  PosEmbed,     // hook_pos_embed: learned position rows (GPT-2)
-  ResidPre,     // blocks.{l}.hook_resid_pre: input of block l
-  Ln1Out,       // blocks.{l}.ln1.hook_out: normalised tensor attention reads
-  AttnRaw,      // blocks.{l}.attn.hook_out: the attention sublayer's own output, before the norm that
-                //   follows it (post-normed layers only: Gemma 2)
-  AttnOut,      // blocks.{l}.hook_attn_out: what attention adds to the residual stream (out-projection
-                //   incl. its bias; after the post-attention norm where there is one)
-  Ln2Out,       // blocks.{l}.ln2.hook_out: normalised tensor the MLP reads (= ln1 for GPT-J)
-  MlpRaw,       // blocks.{l}.mlp.hook_out: the MLP's own output before its post-norm (Gemma 2)
-  MlpOut,       // blocks.{l}.hook_mlp_out: what the MLP adds to the residual stream
-  ResidMid,     // blocks.{l}.hook_resid_mid: resid_pre + attn_out (sequential blocks only)
-  ResidPost,    // blocks.{l}.hook_resid_post: output of block l
-  AttnPattern,  // blocks.{l}.attn.hook_pattern: softmax probabilities [heads, query, key]
-  LnFinalOut,   // ln_final.hook_out: final norm of the last block's output
-  Logits,       // logits
+  Embed,          // hook_embed: token embedding rows
+  PosEmbed,       // hook_pos_embed: learned position rows (GPT-2)
+  ResidPre,       // blocks.{l}.hook_resid_pre: input of block l
+  Ln1Out,         // blocks.{l}.ln1.hook_out: normalised tensor attention reads
+  AttnRaw,        // blocks.{l}.attn.hook_out: the attention sublayer's own output, before the norm that
+                  //   follows it (post-normed layers only: Gemma 2)
+  AttnOut,        // blocks.{l}.hook_attn_out: what attention adds to the residual stream (out-projection
+                  //   incl. its bias; after the post-attention norm where there is one)
+  Ln2Out,         // blocks.{l}.ln2.hook_out: normalised tensor the MLP reads (= ln1 for GPT-J)
+  MlpRaw,         // blocks.{l}.mlp.hook_out: the MLP's own output before its post-norm (Gemma 2)
+  MlpOut,         // blocks.{l}.hook_mlp_out: what the MLP adds to the residual stream (a sparse MLP:
+                  //   the whole block's output, routed and shared experts)
+  ResidMid,       // blocks.{l}.hook_resid_mid: resid_pre + attn_out (sequential blocks only)
+  ResidPost,      // blocks.{l}.hook_resid_post: output of block l
+  AttnPattern,    // blocks.{l}.attn.hook_pattern: softmax probabilities [heads, query, key]
+  LnFinalOut,     // ln_final.hook_out: final norm of the last block's output
+  Logits,         // logits
+  RouterProbs,    // blocks.{l}.mlp.hook_router_probs: [T, experts] softmax of the router over all experts
+                  //   (sparse MLP layers only)
+  RouterWeights,  // blocks.{l}.mlp.hook_router_weights: [T, experts] the weight each expert's output is
+                  //   added with (0 for the experts a token does not go to)
+  Count,          // (the number of points)
 };
 
 struct PointId {
@@ -49,7 +55,7 @@ struct PointId {
 // Every capture point a model has, in forward order.
 std::vector<PointId> capture_points(const ArchSpec& arch);
 
-// Width of the rows of an activation point (d_model, or vocab for logits).
+// Width of the rows of an activation point (d_model, vocab for logits, experts for the router points).
 int64_t point_width(const ArchSpec& arch, Point p);
 
 // Glob matching as in shells: '*' any run, '?' one character.

@@ -15,7 +15,7 @@ namespace sg {
 
 namespace {
 
-constexpr int kNumPoints = static_cast<int>(Point::Logits) + 1;
+constexpr int kNumPoints = static_cast<int>(Point::Count);
 
 // Which observers want which capture point, resolved once per forward.
 class Dispatch {
@@ -166,15 +166,66 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
   }
   float* raw = a.any_post_norm() ? work_.get(Slot::Raw, N * d) : nullptr;  // a sublayer's output before its norm
 
-  auto norm = [&](const NormWeights& nw, const float* in, float* out) {
+  // The model's norm over rows of `width` values (d_model unless given).
+  auto norm = [&](const NormWeights& nw, const float* in, float* out, int64_t rows = -1, int64_t width = -1) {
+    if (rows < 0) rows = N, width = d;
     if (a.norm == NormKind::LayerNorm)
-      kernels::layer_norm(in, N, d, model_.vec(nw.weight), model_.vec(nw.bias), a.norm_eps, out);
+      kernels::layer_norm(in, rows, width, model_.vec(nw.weight), model_.vec(nw.bias), a.norm_eps, out);
     else
-      kernels::rms_norm(in, N, d, model_.vec(nw.weight), a.norm_eps, out);
+      kernels::rms_norm(in, rows, width, model_.vec(nw.weight), a.norm_eps, out);
+  };
+
+  // A sparse mixture-of-experts MLP (ArchSpec::moe) on rows `in`, into `out`.
+  // Each expert multiplies all the tokens routed to it at once (gathered into
+  // contiguous rows); a token's output adds its experts' weighted outputs in
+  // ascending expert order (as HF's index_add_ loop), then the gated shared expert.
+  // Every product row is the same bits whatever else is in the batch.
+  auto sparse_mlp = [&](int l, const float* in, float* out) {
+    const LayerWeights& L = w.layers[l];
+    const int E = a.moe.n_experts;
+    float* probs = work_.get(Slot::RouterProbs, N * E);
+    float* weights = work_.get(Slot::RouterWeights, N * E);
+    linear_.apply(L.router, in, N, probs);
+    kernels::softmax_rows(probs, N, E);
+    kernels::route_top_k(probs, N, E, a.moe.top_k, a.moe.norm_topk_prob, weights);
+    dispatch.fire(Point::RouterProbs, l, batch, probs, E);
+    dispatch.fire(Point::RouterWeights, l, batch, weights, E);
+    std::fill(out, out + N * d, 0.0f);
+    float* xs = work_.get(Slot::ExpertIn, N * d);
+    float* ys = work_.get(Slot::ExpertOut, N * d);
+    std::vector<int64_t> rows;
+    for (int e = 0; e < E; ++e) {
+      rows.clear();
+      for (int64_t r = 0; r < N; ++r)  // (an expert selected with a weight of 0 would add 0)
+        if (weights[r * E + e] != 0.0f) rows.push_back(r);
+      if (rows.empty()) continue;
+      const int64_t n = static_cast<int64_t>(rows.size());
+      for (int64_t i = 0; i < n; ++i) std::copy_n(in + rows[i] * d, d, xs + i * d);
+      const GatedMlp& ex = L.experts[e];
+      linear_.mlp(ex.up, &ex.gate, a.activation, ex.down, xs, n, ys);
+#pragma omp parallel for schedule(static) if (n * d >= (int64_t{1} << 16))
+      for (int64_t i = 0; i < n; ++i) {
+        const float wt = weights[rows[i] * E + e];
+        float* o = out + rows[i] * d;
+        for (int64_t j = 0; j < d; ++j) o[j] += wt * ys[i * d + j];
+      }
+    }
+    if (a.moe.d_shared > 0) {
+      float* gate = work_.get(Slot::SharedGate, N);
+      linear_.apply(L.shared_gate, in, N, gate);
+      kernels::sigmoid_span(gate, N);
+      linear_.mlp(L.shared.up, &L.shared.gate, a.activation, L.shared.down, in, N, ys);
+#pragma omp parallel for schedule(static) if (N * d >= (int64_t{1} << 16))
+      for (int64_t r = 0; r < N; ++r)
+        for (int64_t j = 0; j < d; ++j) out[r * d + j] += gate[r] * ys[r * d + j];
+    }
   };
 
   if (cache) {
     if (n_layers < a.n_layers) fail("internal: a cached run must run every layer");
+    if (crosses_long_rope(past, past + N))
+      fail("internal: a cached run may not cross a longrope model's {} positions (rerun the whole sequence)",
+           a.ropes.front().long_after);
     cache->k.resize(static_cast<size_t>(a.n_layers));
     cache->v.resize(static_cast<size_t>(a.n_layers));
   }
@@ -185,19 +236,29 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
     const LayerSpec& spec = a.layers[l];
     dispatch.fire(Point::ResidPre, l, batch, x, d);
 
-    // Attention.
-    norm(L.ln1, x, h1);
-    dispatch.fire(Point::Ln1Out, l, batch, h1, d);
-    if (separate) {
-      linear_.apply(L.q, h1, N, q.data);
-      linear_.apply(L.k, h1, N, k.data);
-      linear_.apply(L.v, h1, N, v.data);
-    } else {
-      linear_.apply(L.qkv, h1, N, qkv);
+    // Attention, reading the normed block input (or, without pre-norms, the block input itself).
+    const float* attn_in = x;
+    if (a.pre_norms) {
+      norm(L.ln1, x, h1);
+      attn_in = h1;
     }
-    if (a.qk_norm) {  // each head's q and k normalised over its d_head values (rows [N, heads, hd])
-      kernels::rms_norm(q.data, N * H, hd, model_.vec(L.q_norm.weight), a.norm_eps, q.data);
-      kernels::rms_norm(k.data, N * KV, hd, model_.vec(L.k_norm.weight), a.norm_eps, k.data);
+    dispatch.fire(Point::Ln1Out, l, batch, attn_in, d);
+    if (separate) {
+      linear_.apply(L.q, attn_in, N, q.data);
+      linear_.apply(L.k, attn_in, N, k.data);
+      linear_.apply(L.v, attn_in, N, v.data);
+    } else {
+      linear_.apply(L.qkv, attn_in, N, qkv);
+    }
+    if (a.qk_norm) {
+      if (!separate) fail("internal: q/k norms need separate q, k, v projections");
+      if (a.qk_norm_across_heads) {  // over each row's whole projection (OLMo 2)
+        norm(L.q_norm, q.data, q.data, N, q_width);
+        norm(L.k_norm, k.data, k.data, N, kv_width);
+      } else {  // each head's q and k over its d_head values (rows [N, heads, hd])
+        norm(L.q_norm, q.data, q.data, N * H, hd);
+        norm(L.k_norm, k.data, k.data, N * KV, hd);
+      }
     }
     const bool want_pattern = dispatch.wants(Point::AttnPattern, l);
     if (want_pattern && cache) fail("attention patterns cannot be captured in a cached run");
@@ -227,27 +288,34 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
     }
     dispatch.fire(Point::AttnOut, l, batch, attn_out, d);
 
-    // MLP, reading the block input (parallel) or the stream after attention (sequential).
+    // MLP, reading the block input (parallel) or the stream after attention
+    // (sequential), normed unless the model has no pre-norms.
     const float* mlp_in;
     if (a.parallel_residual) {
-      if (!a.shared_norm) norm(L.ln2, x, h2);
-      mlp_in = a.shared_norm ? h1 : h2;
+      if (a.pre_norms && !a.shared_norm) norm(L.ln2, x, h2);
+      mlp_in = !a.pre_norms ? x : a.shared_norm ? h1 : h2;
     } else {
       kernels::add(x, attn_out, nullptr, next, N * d);
       dispatch.fire(Point::ResidMid, l, batch, next, d);
       kernels::check_residual(l, "resid_mid", x, attn_out, nullptr, next, N * d);
-      norm(L.ln2, next, h2);
-      mlp_in = h2;
+      mlp_in = next;
+      if (a.pre_norms) {
+        norm(L.ln2, next, h2);
+        mlp_in = h2;
+      }
     }
     dispatch.fire(Point::Ln2Out, l, batch, mlp_in, d);
-    // The activation (and SwiGLU's product with up) is fused into the GEMM.
-    const Linear* gate = a.gated_mlp ? &L.gate : nullptr;
+    float* mlp_dst = spec.post_mlp_norm ? raw : mlp_out;
+    if (spec.moe) {
+      sparse_mlp(l, mlp_in, mlp_dst);
+    } else {
+      // The activation (and SwiGLU's product with up) is fused into the GEMM.
+      const Linear* gate = a.gated_mlp ? &L.gate : nullptr;
+      linear_.mlp(L.up, gate, a.activation, L.down, mlp_in, N, mlp_dst);
+    }
     if (spec.post_mlp_norm) {
-      linear_.mlp(L.up, gate, a.activation, L.down, mlp_in, N, raw);
       dispatch.fire(Point::MlpRaw, l, batch, raw, d);
       norm(L.mlp_post, raw, mlp_out);
-    } else {
-      linear_.mlp(L.up, gate, a.activation, L.down, mlp_in, N, mlp_out);
     }
     dispatch.fire(Point::MlpOut, l, batch, mlp_out, d);
 
@@ -292,6 +360,13 @@ class LastLogits : public Observer {
 };
 }  // namespace
 
+bool Engine::crosses_long_rope(int64_t from, int64_t to) const {
+  if (from == 0) return false;  // nothing cached yet
+  for (const Rope& r : model_.arch().ropes)
+    if (!r.long_inv_freq.empty() && from <= r.long_after && to > r.long_after) return true;
+  return false;
+}
+
 Generation Engine::generate(const std::vector<int32_t>& prompt, int n, const std::vector<int32_t>& stop,
                             const std::function<void(int32_t)>& on_token) {
   Generation g;
@@ -300,10 +375,18 @@ Generation Engine::generate(const std::vector<int32_t>& prompt, int n, const std
   LastLogits last;
   Observer* obs[] = {&last};
   std::vector<int32_t> next = prompt;  // what the next forward runs: the prompt, then one token at a time
+  std::vector<int32_t> all = prompt;   // the whole sequence so far
   while (static_cast<int>(g.tokens.size()) < n) {
     if (cache.length + static_cast<int64_t>(next.size()) > model_.arch().max_positions) {
       g.end = Generation::End::PositionLimit;
       break;
+    }
+    // Past a longrope model's original length every position rotates with the
+    // long factors, the earlier ones too (HF's choice by the largest position):
+    // the cache starts over with the whole sequence, as a rerun would compute it.
+    if (crosses_long_rope(cache.length, cache.length + static_cast<int64_t>(next.size()))) {
+      cache = KvCache{};
+      next = all;
     }
     run(Batch::of(std::span(&next, 1)), obs, {}, &cache);
     g.tokens.push_back(last.argmax);
@@ -313,6 +396,7 @@ Generation Engine::generate(const std::vector<int32_t>& prompt, int n, const std
       break;
     }
     next = {last.argmax};
+    all.push_back(last.argmax);
   }
   return g;
 }

@@ -28,7 +28,24 @@ namespace sg {
 // anything reads it.
 class Workspace {
  public:
-  enum class Slot { X, Next, H1, H2, AttnOut, MlpOut, Raw, Z, Qkv, Patterns, Count };
+  enum class Slot {
+    X,
+    Next,
+    H1,
+    H2,
+    AttnOut,
+    MlpOut,
+    Raw,
+    Z,
+    Qkv,
+    Patterns,
+    RouterProbs,
+    RouterWeights,
+    ExpertIn,
+    ExpertOut,
+    SharedGate,
+    Count
+  };
   float* get(Slot slot, int64_t n);
 
  private:
@@ -74,7 +91,8 @@ class Engine {
   // With a cache, the batch is one sequence continuing the cache's positions:
   // its keys and values are appended to the cache, and every tensor of its
   // tokens is the same bits as in a run over the whole sequence (attention
-  // patterns cannot be observed then).
+  // patterns cannot be observed then). A cached run may not take a longrope
+  // model past its original length (generate reruns the whole sequence then).
   void run(const Batch& batch, std::span<Observer* const> observers, const RunOptions& options = {},
            KvCache* cache = nullptr);
 
@@ -89,6 +107,9 @@ class Engine {
 
  private:
   void validate(const Batch& batch, int64_t past) const;
+  // Whether a cached sequence growing from `from` to `to` positions crosses a
+  // longrope table's switch to its long factors (which changes every position).
+  bool crosses_long_rope(int64_t from, int64_t to) const;
   const Model& model_;
   LinearRunner linear_;
   Workspace work_;

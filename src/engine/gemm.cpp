@@ -33,8 +33,8 @@ void LinearRunner::mlp(const Linear& up, const Linear* gate, Activation act, con
 void LinearRunner::apply(const Linear& L, const float* x, int64_t M, int64_t ldx, float* y, int64_t ldy,
                          const Epilogue& epilogue) {
   const TensorView& W = *L.weight;
-  const matmul::Weights w{W.data, W.dtype, L.in_out};
-  const float* bias = model_.vec(L.bias);
+  const matmul::Weights w{L.data(), W.dtype, L.in_out};
+  const float* bias = L.bias ? model_.vec(L.bias) + L.row_offset : nullptr;
   if (bf16_products(L)) {
     // Activations rounded to BF16 (nearest even), weights as stored.
     x_bf16_.resize(static_cast<size_t>(M * L.in));

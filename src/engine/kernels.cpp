@@ -91,25 +91,67 @@ void softcap(float* x, int64_t n, float cap) {
   for (int64_t c = 0; c < n; c += kActivationChunk) softcap_span(x + c, std::min(kActivationChunk, n - c), cap);
 }
 
-RopeTable::RopeTable(const Rope& rope, int64_t max_pos) : rotary_dim(2 * static_cast<int>(rope.inv_freq.size())) {
-  const int half = rotary_dim / 2;
-  const double a = rope.attention_factor;
+void softmax_rows(float* x, int64_t rows, int64_t n) {
+#pragma omp parallel for schedule(static) if (rows * n >= kActivationChunk)
+  for (int64_t r = 0; r < rows; ++r) {
+    float* s = x + r * n;
+    const float mx = *std::max_element(s, s + n);
+    const double sum = vec::fixed_sum(n, [s, mx](int64_t j, int k) SG_VEC_LAMBDA {
+      const vec::F16 e = vec::exp(vec::load_first(s + j, k) - mx);
+      vec::store_first(s + j, e, k);
+      return vec::widen(e);
+    });
+    const float inv = static_cast<float>(1.0 / sum);
+    for (int64_t j = 0; j < n; ++j) s[j] *= inv;
+  }
+}
+
+void sigmoid_span(float* x, int64_t n) {
+  vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::sigmoid(v); });
+}
+
+void route_top_k(const float* probs, int64_t rows, int E, int top_k, bool renormalize, float* weights) {
+#pragma omp parallel for schedule(static) if (rows * E >= kActivationChunk)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* p = probs + r * E;
+    float* w = weights + r * E;
+    std::vector<int> order(static_cast<size_t>(E));
+    for (int e = 0; e < E; ++e) order[e] = e;
+    std::stable_sort(order.begin(), order.end(), [p](int a, int b) { return p[a] > p[b]; });
+    std::fill(w, w + E, 0.0f);
+    double sum = 0;
+    for (int i = 0; i < top_k; ++i) sum += p[order[i]];
+    for (int i = 0; i < top_k; ++i) w[order[i]] = renormalize ? static_cast<float>(p[order[i]] / sum) : p[order[i]];
+  }
+}
+
+namespace {
+void fill_rope(const std::vector<double>& inv_freq, double a, int64_t max_pos, std::vector<float>& cos,
+               std::vector<float>& sin) {
+  const int half = static_cast<int>(inv_freq.size());
   cos.resize(static_cast<size_t>(max_pos * half));
   sin.resize(cos.size());
   for (int j = 0; j < half; ++j) {
     for (int64_t p = 0; p < max_pos; ++p) {
-      const double angle = static_cast<double>(p) * rope.inv_freq[j];
+      const double angle = static_cast<double>(p) * inv_freq[j];
       cos[p * half + j] = static_cast<float>(std::cos(angle) * a);  // a = 1 multiplies exactly
       sin[p * half + j] = static_cast<float>(std::sin(angle) * a);
     }
   }
 }
+}  // namespace
+
+RopeTable::RopeTable(const Rope& rope, int64_t max_pos)
+    : rotary_dim(2 * static_cast<int>(rope.inv_freq.size())), long_after(rope.long_after) {
+  fill_rope(rope.inv_freq, rope.attention_factor, max_pos, cos, sin);
+  if (!rope.long_inv_freq.empty()) fill_rope(rope.long_inv_freq, rope.attention_factor, max_pos, long_cos, long_sin);
+}
 
 void Rotary::apply(float* v, int64_t pos) const {
   if (style == RotaryStyle::None || !table || table->rotary_dim == 0) return;
   const int half = table->rotary_dim / 2;
-  const float* c = table->cos.data() + pos * half;
-  const float* s = table->sin.data() + pos * half;
+  const float* c = (long_factors ? table->long_cos : table->cos).data() + pos * half;
+  const float* s = (long_factors ? table->long_sin : table->sin).data() + pos * half;
   const bool split = style == RotaryStyle::Half;
   for (int j = 0; j < half; ++j) {
     const int a = split ? j : 2 * j;
@@ -298,8 +340,8 @@ void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int
       const int h = static_cast<int>(job % H);
       const int64_t T = batch.length(s);
       const JobRows rows = past > 0 ? JobRows{0, 0, past, past + T} : JobRows{batch.begin(s), batch.begin(s), 0, T};
-      attention_head(q, k, v, rows, h, h / group, hd, rotary, rule, z + int64_t{h} * hd, int64_t{H} * hd,
-                     patterns ? patterns + poff[s] + h * T * T : nullptr, scratch);
+      attention_head(q, k, v, rows, h, h / group, hd, rotary.for_length(rows.T), rule, z + int64_t{h} * hd,
+                     int64_t{H} * hd, patterns ? patterns + poff[s] + h * T * T : nullptr, scratch);
     }
   }
 }

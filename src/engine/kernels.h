@@ -47,12 +47,27 @@ void gated_activate(Activation act, float* gate, const float* up, int64_t n);
 void softcap_span(float* x, int64_t n, float cap);
 void softcap(float* x, int64_t n, float cap);
 
+// Softmax of each of `rows` rows of n values, in place: exp(x - max) (vecmath's
+// exp), their sum in double in vec::fixed_sum's order, each times 1 / sum
+// rounded to float32 (the attention's softmax).
+void softmax_rows(float* x, int64_t rows, int64_t n);
+// x = 1 / (1 + exp(-x)), on the calling thread.
+void sigmoid_span(float* x, int64_t n);
+// A sparse MLP's routing: for each of `rows` rows of E router probabilities,
+// weights[r][e] = probs[r][e] for the top_k largest (ties: the lower expert
+// index first, as a stable descending sort), divided by their sum (in double,
+// largest first) when renormalize, and 0 for every other expert.
+void route_top_k(const float* probs, int64_t rows, int E, int top_k, bool renormalize, float* weights);
+
 // cos/sin tables for positions 0..max_pos-1 and frequency j < rotary_dim/2:
 // angle = p * rope.inv_freq[j], cos and sin computed in double, times the
-// rope's attention factor, rounded once to float32.
+// rope's attention factor, rounded once to float32. A longrope table holds a
+// second pair from rope.long_inv_freq, for sequences longer than long_after.
 struct RopeTable {
   int rotary_dim = 0;
-  std::vector<float> cos, sin;  // [max_pos, rotary_dim / 2]
+  std::vector<float> cos, sin;            // [max_pos, rotary_dim / 2]
+  std::vector<float> long_cos, long_sin;  // longrope only
+  int64_t long_after = 0;
   RopeTable(const Rope& rope, int64_t max_pos);
 };
 
@@ -69,10 +84,19 @@ struct Heads {
 // Rotary position embedding of one head vector at position pos, in place: the
 // first rotary_dim dims rotated in pairs, (j, j + r/2) for rotate_half and
 // (2j, 2j + 1) for rotate_every_two. No style (or no table) leaves v as it is.
+// long_factors: the table's longrope pair (Rotary::for_length chooses).
 struct Rotary {
   RotaryStyle style = RotaryStyle::None;
   const RopeTable* table = nullptr;
+  bool long_factors = false;
   void apply(float* v, int64_t pos) const;
+  // The rotation of a sequence of `length` positions (all of them, cached ones
+  // included): longrope tables use their long factors beyond long_after.
+  Rotary for_length(int64_t length) const {
+    Rotary r = *this;
+    r.long_factors = table && !table->long_cos.empty() && length > table->long_after;
+    return r;
+  }
 };
 
 // How one layer scores keys: scores = q.k * scale, then (softcap > 0)

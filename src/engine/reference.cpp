@@ -73,8 +73,12 @@ Dense dense(const Linear& L) {
   if (!L.weight) fail("internal: reference: a projection has no weight");
   Dense m{L.in, L.out, Vec(static_cast<size_t>(L.in * L.out)), {}};
   for (int64_t o = 0; o < L.out; ++o)
-    for (int64_t i = 0; i < L.in; ++i) m.w[o * L.in + i] = element(*L.weight, L.in_out ? i * L.out + o : o * L.in + i);
-  if (L.bias) m.b = widen(*L.bias);
+    for (int64_t i = 0; i < L.in; ++i)
+      m.w[o * L.in + i] = element(*L.weight, L.in_out ? i * L.out + o : (L.row_offset + o) * L.in + i);
+  if (L.bias) {
+    const Vec b = widen(*L.bias);
+    m.b.assign(b.begin() + L.row_offset, b.begin() + L.row_offset + L.out);
+  }
   return m;
 }
 
@@ -144,11 +148,11 @@ Vec add(const Vec& a, const Vec& b) {
 // r dims rotate in pairs, (j, j + r/2) for rotate_half, (2j, 2j + 1) for
 // rotate_every_two, by the angle p * inv_freq[j], cos and sin times the rope's
 // attention factor.
-void rotate(const ArchSpec& a, const Rope& rope, double* v, int64_t p) {
+void rotate(const ArchSpec& a, const std::vector<double>& inv_freq, double attention_factor, double* v, int64_t p) {
   const int r = a.rotary == RotaryStyle::None ? 0 : a.rotary_dim;
   for (int j = 0; j < r / 2; ++j) {
-    const double angle = static_cast<double>(p) * rope.inv_freq[j];
-    const double c = std::cos(angle) * rope.attention_factor, s = std::sin(angle) * rope.attention_factor;
+    const double angle = static_cast<double>(p) * inv_freq[j];
+    const double c = std::cos(angle) * attention_factor, s = std::sin(angle) * attention_factor;
     const int i0 = a.rotary == RotaryStyle::Half ? j : 2 * j;
     const int i1 = a.rotary == RotaryStyle::Half ? j + r / 2 : 2 * j + 1;
     const double x0 = v[i0], x1 = v[i1];
@@ -180,7 +184,7 @@ class Forward {
       const LayerWeights& L = w_.layers[l];
       const LayerSpec& spec = a_.layers[l];
       put({Point::ResidPre, l}, {T_, d}, x);
-      const Vec ln1 = normalize(a_, L.ln1, x, T_);
+      const Vec ln1 = a_.pre_norms ? normalize(a_, L.ln1, x, T_) : x;  // no pre-norms: the raw stream
       put({Point::Ln1Out, l}, {T_, d}, ln1);
       Vec attn_out = attention(l, L, ln1);
       if (spec.post_attn_norm) {
@@ -191,14 +195,14 @@ class Forward {
 
       Vec mlp_in, mid;
       if (a_.parallel_residual) {
-        mlp_in = a_.shared_norm ? ln1 : normalize(a_, L.ln2, x, T_);
+        mlp_in = a_.shared_norm || !a_.pre_norms ? ln1 : normalize(a_, L.ln2, x, T_);
       } else {
         mid = add(x, attn_out);
         put({Point::ResidMid, l}, {T_, d}, mid);
-        mlp_in = normalize(a_, L.ln2, mid, T_);
+        mlp_in = a_.pre_norms ? normalize(a_, L.ln2, mid, T_) : mid;
       }
       put({Point::Ln2Out, l}, {T_, d}, mlp_in);
-      Vec mlp_out = mlp(L, mlp_in);
+      Vec mlp_out = spec.moe ? sparse_mlp(l, L, mlp_in) : mlp(L, mlp_in);
       if (spec.post_mlp_norm) {
         put({Point::MlpRaw, l}, {T_, d}, mlp_out);
         mlp_out = normalize(a_, L.mlp_post, mlp_out, T_);
@@ -251,15 +255,21 @@ class Forward {
         }
     }
     const LayerSpec& spec = a_.layers[l];
-    if (a_.qk_norm) {  // per head, over its hd values
+    if (a_.qk_norm && a_.qk_norm_across_heads) {  // over each token's whole projection
+      q = normalize(a_, L.q_norm, q, T_, int64_t{H} * hd);
+      k = normalize(a_, L.k_norm, k, T_, int64_t{KV} * hd);
+    } else if (a_.qk_norm) {  // per head, over its hd values
       q = normalize(a_, L.q_norm, q, T_ * H, hd);
       k = normalize(a_, L.k_norm, k, T_ * KV, hd);
     }
-    if (a_.rotary != RotaryStyle::None)
+    if (a_.rotary != RotaryStyle::None) {
+      const Rope& rope = a_.ropes[spec.rope];
+      const std::vector<double>& freqs = rope.freqs_for(T_);  // longrope: by the sequence's length
       for (int64_t t = 0; t < T_; ++t) {
-        for (int g = 0; g < H; ++g) rotate(a_, a_.ropes[spec.rope], q.data() + (t * H + g) * hd, t);
-        for (int g = 0; g < KV; ++g) rotate(a_, a_.ropes[spec.rope], k.data() + (t * KV + g) * hd, t);
+        for (int g = 0; g < H; ++g) rotate(a_, freqs, rope.attention_factor, q.data() + (t * H + g) * hd, t);
+        for (int g = 0; g < KV; ++g) rotate(a_, freqs, rope.attention_factor, k.data() + (t * KV + g) * hd, t);
       }
+    }
 
     const double scale = spec.attn_scale;
     // Query i sees keys first(i) <= j <= i: all earlier ones, or the last `window`.
@@ -291,6 +301,54 @@ class Forward {
     }
     put({Point::AttnPattern, l}, {H, T_, T_}, pattern);
     return apply(dense(L.o), z, T_);
+  }
+
+  // A sparse mixture of experts, token by token: softmax of the router logits,
+  // the top k experts (largest probability first; ties to the lower index),
+  // their weights (renormalised if norm_topk_prob), sum_e w_e expert_e(h) in
+  // ascending expert order, plus sigmoid(h . w_gate) times the shared expert.
+  Vec sparse_mlp(int l, const LayerWeights& L, const Vec& h) {
+    const int64_t d = a_.d_model;
+    const int E = a_.moe.n_experts;
+    const Vec logits = apply(dense(L.router), h, T_);
+    Vec probs(logits.size()), weights(logits.size(), 0.0);
+    for (int64_t t = 0; t < T_; ++t) {
+      const double* g = logits.data() + t * E;
+      double* p = probs.data() + t * E;
+      const double mx = *std::max_element(g, g + E);
+      double sum = 0;
+      for (int e = 0; e < E; ++e) sum += p[e] = std::exp(g[e] - mx);
+      for (int e = 0; e < E; ++e) p[e] /= sum;
+      std::vector<int> order(static_cast<size_t>(E));
+      for (int e = 0; e < E; ++e) order[e] = e;
+      std::stable_sort(order.begin(), order.end(), [p](int x, int y) { return p[x] > p[y]; });
+      double selected = 0;
+      for (int i = 0; i < a_.moe.top_k; ++i) selected += p[order[i]];
+      for (int i = 0; i < a_.moe.top_k; ++i)
+        weights[t * E + order[i]] = a_.moe.norm_topk_prob ? p[order[i]] / selected : p[order[i]];
+    }
+    put({Point::RouterProbs, l}, {T_, E}, probs);
+    put({Point::RouterWeights, l}, {T_, E}, weights);
+    Vec out(static_cast<size_t>(T_ * d), 0.0);
+    for (int e = 0; e < E; ++e) {
+      const Vec y = gated_mlp(L.experts[e], h);
+      for (int64_t t = 0; t < T_; ++t)
+        for (int64_t i = 0; i < d; ++i) out[t * d + i] += weights[t * E + e] * y[t * d + i];
+    }
+    if (a_.moe.d_shared > 0) {
+      const Vec gate = apply(dense(L.shared_gate), h, T_);
+      const Vec y = gated_mlp(L.shared, h);
+      for (int64_t t = 0; t < T_; ++t)
+        for (int64_t i = 0; i < d; ++i) out[t * d + i] += y[t * d + i] / (1.0 + std::exp(-gate[t]));
+    }
+    return out;
+  }
+
+  Vec gated_mlp(const GatedMlp& m, const Vec& h) {
+    Vec hidden = apply(dense(m.up), h, T_);
+    const Vec gate = apply(dense(m.gate), h, T_);
+    for (size_t i = 0; i < hidden.size(); ++i) hidden[i] *= activation(a_.activation, gate[i]);
+    return apply(dense(m.down), hidden, T_);
   }
 
   // down(act(up(h))), or down(act(gate(h)) * up(h)) for gated MLPs.

@@ -25,7 +25,7 @@ namespace {
 DenseMatrix dense(const Linear& L) {
   DenseMatrix m{L.out, L.in, std::vector<float>(static_cast<size_t>(L.out * L.in))};
   std::vector<float> raw(m.data.size());
-  to_f32(L.weight->dtype, L.weight->data, raw.data(), raw.size());
+  to_f32(L.weight->dtype, L.data(), raw.data(), raw.size());
   if (!L.in_out) {
     m.data = std::move(raw);
   } else {  // stored [in, out]
@@ -42,6 +42,8 @@ DenseMatrix projection_matrix(const Model& model, int layer, Proj proj) {
   const ModelWeights& w = model.weights();
   if (layer < 0 || layer >= a.n_layers) fail("layer {} is out of range", layer);
   const LayerWeights& L = w.layers[layer];
+  if (a.layers[layer].moe && (proj == Proj::Up || proj == Proj::Gate || proj == Proj::Down))
+    fail("internal: layer {} is a mixture of experts: its MLP matrices are per expert", layer);
   switch (proj) {
     case Proj::O: return dense(L.o);
     case Proj::Up: return dense(L.up);
@@ -52,19 +54,42 @@ DenseMatrix projection_matrix(const Model& model, int layer, Proj proj) {
     default: break;
   }
   if (w.qkv_layout == QkvLayout::Separate) return dense(proj == Proj::Q ? L.q : proj == Proj::K ? L.k : L.v);
-  // Fused: pick the rows of the [3d, d] matrix that make up Q, K or V.
+  // Fused: pick the rows of the [(H + 2 KV) hd, d] matrix that make up Q, K or V.
   const DenseMatrix fused = dense(L.qkv);
   const int j = proj == Proj::Q ? 0 : proj == Proj::K ? 1 : 2;
   const int64_t hd = a.d_head, d = a.d_model;
-  DenseMatrix m{int64_t{a.n_heads} * hd, d, {}};
+  const int heads = j == 0 ? a.n_heads : a.n_kv_heads;
+  const int64_t q_width = int64_t{a.n_heads} * hd, kv_width = int64_t{a.n_kv_heads} * hd;
+  DenseMatrix m{int64_t{heads} * hd, d, {}};
   m.data.resize(static_cast<size_t>(m.rows * d));
-  for (int h = 0; h < a.n_heads; ++h)
+  for (int h = 0; h < heads; ++h)
     for (int64_t i = 0; i < hd; ++i) {
-      // FusedPerHead: row h*3hd + j*hd + i; FusedBlocks: row j*d + h*hd + i.
-      const int64_t src = w.qkv_layout == QkvLayout::FusedPerHead ? (h * 3 + j) * hd + i : j * d + h * hd + i;
+      // FusedPerHead: row h*3hd + j*hd + i; FusedBlocks: [Q | K | V] blocks of H and KV heads.
+      const int64_t block = j == 0 ? 0 : j == 1 ? q_width : q_width + kv_width;
+      const int64_t src = w.qkv_layout == QkvLayout::FusedPerHead ? (h * 3 + j) * hd + i : block + h * hd + i;
       std::copy_n(fused.data.begin() + src * d, d, m.data.begin() + (h * hd + i) * d);
     }
   return m;
+}
+
+DenseMatrix expert_matrix(const Model& model, int layer, int expert, Proj proj) {
+  const ArchSpec& a = model.arch();
+  if (layer < 0 || layer >= a.n_layers || !a.layers[layer].moe) fail("internal: layer {} has no experts", layer);
+  const LayerWeights& L = model.weights().layers[layer];
+  if (expert < -1 || expert >= static_cast<int>(L.experts.size())) fail("internal: no expert {}", expert);
+  const GatedMlp& e = expert < 0 ? L.shared : L.experts[expert];
+  switch (proj) {
+    case Proj::Up: return dense(e.up);
+    case Proj::Gate: return dense(e.gate);
+    case Proj::Down: return dense(e.down);
+    default: fail("internal: an expert has no {}", to_string(proj));
+  }
+}
+
+DenseMatrix router_matrix(const Model& model, int layer) {
+  const ArchSpec& a = model.arch();
+  if (layer < 0 || layer >= a.n_layers || !a.layers[layer].moe) fail("internal: layer {} has no router", layer);
+  return dense(model.weights().layers[layer].router);
 }
 
 }  // namespace sg

@@ -17,7 +17,12 @@ struct DenseMatrix {
   std::vector<float> data;  // row-major [rows, cols]
 };
 
-// Throws if the model has no such projection (Gate on a non-gated MLP).
+// Throws if the model has no such projection (Gate on a non-gated MLP; Up,
+// Gate, Down on a mixture-of-experts layer, whose MLP matrices are per expert).
 DenseMatrix projection_matrix(const Model& model, int layer, Proj proj);
+// A sparse layer's expert e (e = -1: the shared expert): its Up, Gate or Down.
+DenseMatrix expert_matrix(const Model& model, int layer, int expert, Proj proj);
+// A sparse layer's router, [n_experts, d_model].
+DenseMatrix router_matrix(const Model& model, int layer);
 
 }  // namespace sg

@@ -32,8 +32,10 @@ std::vector<int> hf_hidden_state_points(const std::string& model_type, int n_lay
   // all_hidden_states gets the input of every decoder layer, then the final
   // norm's output replaces what would have been the last layer's output.
   // (Gemma: the embedding entry is after its sqrt(d) scaling, as hook_embed.)
-  static const char* const kClassicConvention[] = {"gpt_neox", "gptj",  "gpt2",  "llama", "qwen2",
-                                                   "mistral",  "qwen3", "gemma", "gemma2"};
+  // Phi3Model, Olmo2Model, Gemma3TextModel, Qwen2MoeModel and PhiModel too (section 6).
+  static const char* const kClassicConvention[] = {"gpt_neox", "gptj",  "gpt2",      "llama",  "qwen2",
+                                                   "mistral",  "qwen3", "gemma",     "gemma2", "gemma3_text",
+                                                   "phi3",     "olmo2", "qwen2_moe", "phi"};
   bool known = false;
   for (const char* t : kClassicConvention) known = known || model_type == t;
   if (!known) fail("model_type \"{}\": its HF output_hidden_states convention is not recorded", model_type);

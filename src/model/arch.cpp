@@ -8,6 +8,12 @@ bool ArchSpec::any_post_norm() const {
   return false;
 }
 
+bool ArchSpec::any_moe() const {
+  for (const LayerSpec& l : layers)
+    if (l.moe) return true;
+  return false;
+}
+
 const char* to_string(NormKind k) { return k == NormKind::LayerNorm ? "LayerNorm" : "RMSNorm"; }
 
 const char* to_string(Activation a) {

@@ -17,11 +17,16 @@ extern const Family kMistralFamily;
 extern const Family kQwen3Family;
 extern const Family kGemmaFamily;
 extern const Family kGemma2Family;
+extern const Family kGemma3TextFamily;
+extern const Family kPhi3Family;
+extern const Family kOlmo2Family;
+extern const Family kQwen2MoeFamily;
+extern const Family kPhiFamily;
 
 namespace {
-const std::array<const Family*, 9> kFamilies{&kGptNeoxFamily, &kGptjFamily,  &kGpt2Family,
-                                             &kLlamaFamily,   &kQwen2Family, &kMistralFamily,
-                                             &kQwen3Family,   &kGemmaFamily, &kGemma2Family};
+const std::array<const Family*, 14> kFamilies{
+    &kGptNeoxFamily, &kGptjFamily,   &kGpt2Family,       &kLlamaFamily, &kQwen2Family, &kMistralFamily,  &kQwen3Family,
+    &kGemmaFamily,   &kGemma2Family, &kGemma3TextFamily, &kPhi3Family,  &kOlmo2Family, &kQwen2MoeFamily, &kPhiFamily};
 }  // namespace
 
 const Family* find_family(std::string_view model_type) {
@@ -135,7 +140,8 @@ void finish_spec(const JsonConfig& config, ArchSpec& s) {
       fail("internal: {}: a layer names rotary table {} of {}", config.source(), l.rope, s.ropes.size());
   }
   for (const Rope& r : s.ropes)
-    if (s.rotary != RotaryStyle::None && r.inv_freq.size() != static_cast<size_t>(s.rotary_dim / 2))
+    if (s.rotary != RotaryStyle::None && (r.inv_freq.size() != static_cast<size_t>(s.rotary_dim / 2) ||
+                                          (!r.long_inv_freq.empty() && r.long_inv_freq.size() != r.inv_freq.size())))
       fail("internal: {}: a rotary table has {} frequencies for {} rotary dims", config.source(), r.inv_freq.size(),
            s.rotary_dim);
 }

@@ -58,8 +58,30 @@ int64_t read_window(const JsonConfig& config, const char* field, int64_t absent_
 // "<prefix>mlp.{gate,up,down}_proj" (biases as the spec says, q/k norms if it
 // has them), and the model's ends: embed_tokens, the final "norm" and lm_head
 // (the embedding when tied).
-void bind_llama_projections(const ArchSpec& spec, Binder& binder, const std::string& prefix, LayerWeights& layer);
+// q/k norms are [d_head] (or, across heads, [H d_head] and [KV d_head]); the
+// MLP's projections only if `mlp` (a sparse layer binds its experts instead).
+void bind_llama_projections(const ArchSpec& spec, Binder& binder, const std::string& prefix, LayerWeights& layer,
+                            bool mlp = true);
 void bind_llama_ends(const ArchSpec& spec, Binder& binder, ModelWeights& weights);
+// The fields Llama-style configs share (llama, qwen2, mistral, qwen3, phi3,
+// olmo2, qwen2_moe): num_hidden_layers, hidden_size, num_attention_heads,
+// num_key_value_heads (absent or null: the heads), head_dim (if given, else
+// d / heads or default_head_dim), intermediate_size, vocab_size,
+// max_position_embeddings, rms_norm_eps, hidden_act (silu), rope_theta (10000)
+// and rope_scaling (model/rope.h), tie_word_embeddings (false); RMSNorm,
+// rotate_half over the whole head, a gated MLP, uniform layers.
+struct LlamaDefaults {
+  int64_t max_positions = 2048;
+  int head_dim = 0;  // class default of an absent head_dim; 0: hidden_size / heads
+  double eps = 1e-6;
+  bool rope_scaling = true;  // false: plain rope here, the family reads its own scaling (phi3's longrope)
+};
+ArchSpec translate_llama_style(const JsonConfig& config, const char* model_type, const LlamaDefaults& dflt);
+// Qwen's use_sliding_window: true is refused (see the README).
+void refuse_qwen_window(const JsonConfig& config);
+// A window / soft-cap field that HF distinguishes absent (absent_default) from null (none, 0).
+double read_softcap(const JsonConfig& config, const char* field, double absent_default);
+
 // Checks the divisibility and positivity every spec needs; names the fields.
 // Fills what a family may leave out: one default LayerSpec per layer, and the
 // score scale d_head^-0.5 of layers that set none.

@@ -7,14 +7,8 @@
 #include "model/family.h"
 
 namespace sg {
-namespace {
 
-struct Defaults {
-  int64_t max_positions;
-  int head_dim = 0;  // class default of an absent head_dim; 0: hidden_size / heads
-};
-
-ArchSpec translate_common(const JsonConfig& c, const char* type, const Defaults& dflt) {
+ArchSpec translate_llama_style(const JsonConfig& c, const char* type, const LlamaDefaults& dflt) {
   ArchSpec s;
   s.model_type = type;
   s.n_layers = c.dimension({"num_hidden_layers"});
@@ -26,10 +20,11 @@ ArchSpec translate_common(const JsonConfig& c, const char* type, const Defaults&
   s.vocab_size = c.dimension({"vocab_size"});
   s.max_positions = c.integer_or({"max_position_embeddings"}, dflt.max_positions);
   s.norm = NormKind::RMSNorm;
-  s.norm_eps = read_eps(c, "rms_norm_eps", 1e-6);
+  s.norm_eps = read_eps(c, "rms_norm_eps", dflt.eps);
   s.rotary = RotaryStyle::Half;
   s.rotary_dim = s.d_head;
-  s.ropes = {read_rope(c, s.d_head, read_rope_theta(c, {}, 10000.0), s.max_positions)};
+  const double theta = read_rope_theta(c, {}, 10000.0);
+  s.ropes = {dflt.rope_scaling ? read_rope(c, s.d_head, theta, s.max_positions) : plain_rope(s.d_head, theta)};
   s.activation = parse_activation(c, "hidden_act", c.string_or({"hidden_act"}, "silu"));
   s.gated_mlp = true;
   s.tied_embeddings = c.boolean_or({"tie_word_embeddings"}, false);
@@ -37,17 +32,19 @@ ArchSpec translate_common(const JsonConfig& c, const char* type, const Defaults&
   return s;
 }
 
-// Qwen2 and Qwen3 window some layers when use_sliding_window is true (false in
-// every released checkpoint); which ones has changed between HF versions and no
-// golden data pins it down, so such configs are refused.
+// Qwen2, Qwen3 and Qwen2-MoE window some layers when use_sliding_window is true
+// (false in every released checkpoint); which ones has changed between HF
+// versions and no golden data pins it down, so such configs are refused.
 void refuse_qwen_window(const JsonConfig& c) {
   if (c.boolean_or({"use_sliding_window"}, false))
     c.field_error("use_sliding_window",
                   "is true: Qwen's sliding-window layers are not supported (released checkpoints set it false)");
 }
 
+namespace {
+
 ArchSpec translate_llama(const JsonConfig& c) {
-  ArchSpec s = translate_common(c, "llama", {2048});
+  ArchSpec s = translate_llama_style(c, "llama", {.max_positions = 2048});
   s.qkv_bias = s.o_bias = c.boolean_or({"attention_bias"}, false);
   s.mlp_bias = c.boolean_or({"mlp_bias"}, false);
   return s;
@@ -55,13 +52,13 @@ ArchSpec translate_llama(const JsonConfig& c) {
 
 ArchSpec translate_qwen2(const JsonConfig& c) {
   refuse_qwen_window(c);
-  ArchSpec s = translate_common(c, "qwen2", {32768});
+  ArchSpec s = translate_llama_style(c, "qwen2", {.max_positions = 32768});
   s.qkv_bias = true;
   return s;
 }
 
 ArchSpec translate_mistral(const JsonConfig& c) {
-  ArchSpec s = translate_common(c, "mistral", {4096 * 32});
+  ArchSpec s = translate_llama_style(c, "mistral", {.max_positions = 4096 * 32});
   // MistralConfig: an absent num_key_value_heads means 8, null means num_attention_heads.
   if (!c.contains("num_key_value_heads")) s.n_kv_heads = 8;
   // sliding_window: absent -> 4096, null -> none.
@@ -72,7 +69,7 @@ ArchSpec translate_mistral(const JsonConfig& c) {
 
 ArchSpec translate_qwen3(const JsonConfig& c) {
   refuse_qwen_window(c);
-  ArchSpec s = translate_common(c, "qwen3", {32768, 128});
+  ArchSpec s = translate_llama_style(c, "qwen3", {.max_positions = 32768, .head_dim = 128});
   s.qkv_bias = s.o_bias = c.boolean_or({"attention_bias"}, false);
   s.qk_norm = true;
   return s;
@@ -94,7 +91,7 @@ ModelWeights bind(const ArchSpec& s, Binder& b) {
 
 }  // namespace
 
-void bind_llama_projections(const ArchSpec& s, Binder& b, const std::string& p, LayerWeights& L) {
+void bind_llama_projections(const ArchSpec& s, Binder& b, const std::string& p, LayerWeights& L, bool mlp) {
   auto bias = [](bool on) { return on ? Binder::Bias::Required : Binder::Bias::None; };
   const int64_t q_width = static_cast<int64_t>(s.n_heads) * s.d_head;
   const int64_t kv_width = static_cast<int64_t>(s.n_kv_heads) * s.d_head;
@@ -102,10 +99,11 @@ void bind_llama_projections(const ArchSpec& s, Binder& b, const std::string& p, 
   L.k = b.linear(p + "self_attn.k_proj", s.d_model, kv_width, bias(s.qkv_bias));
   L.v = b.linear(p + "self_attn.v_proj", s.d_model, kv_width, bias(s.qkv_bias));
   if (s.qk_norm) {
-    L.q_norm = b.norm(p + "self_attn.q_norm", s.d_head, false);
-    L.k_norm = b.norm(p + "self_attn.k_norm", s.d_head, false);
+    L.q_norm = b.norm(p + "self_attn.q_norm", s.qk_norm_across_heads ? q_width : s.d_head, false);
+    L.k_norm = b.norm(p + "self_attn.k_norm", s.qk_norm_across_heads ? kv_width : s.d_head, false);
   }
   L.o = b.linear(p + "self_attn.o_proj", q_width, s.d_model, bias(s.o_bias));
+  if (!mlp) return;
   L.gate = b.linear(p + "mlp.gate_proj", s.d_model, s.d_mlp, bias(s.mlp_bias));
   L.up = b.linear(p + "mlp.up_proj", s.d_model, s.d_mlp, bias(s.mlp_bias));
   L.down = b.linear(p + "mlp.down_proj", s.d_mlp, s.d_model, bias(s.mlp_bias));

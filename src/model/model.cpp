@@ -47,7 +47,10 @@ std::set<const TensorView*> bound_tensors(const ModelWeights& w) {
       add(n->weight);
       add(n->bias);
     }
-    for (auto* l : {&L.qkv, &L.q, &L.k, &L.v, &L.o, &L.up, &L.gate, &L.down}) lin(*l);
+    for (auto* l : {&L.qkv, &L.q, &L.k, &L.v, &L.o, &L.up, &L.gate, &L.down, &L.router, &L.shared_gate}) lin(*l);
+    for (const GatedMlp& e : L.experts)
+      for (auto* l : {&e.gate, &e.up, &e.down}) lin(*l);
+    for (auto* l : {&L.shared.gate, &L.shared.up, &L.shared.down}) lin(*l);
   }
   add(w.final_norm.weight);
   add(w.final_norm.bias);

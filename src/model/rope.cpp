@@ -140,6 +140,53 @@ Rope read_rope(const JsonConfig& c, int rotary_dim, double theta, int64_t max_po
   return r;
 }
 
+Rope read_phi3_rope(const JsonConfig& c, int rotary_dim, double theta, int64_t max_positions) {
+  Rope r = plain_rope(rotary_dim, theta);
+  const auto scaling = find_scaling(c);
+  if (!scaling) return r;
+  // Phi3Config renames the legacy types "su" and "yarn" to longrope and accepts no other.
+  if (scaling->type != "longrope" && scaling->type != "su" && scaling->type != "yarn")
+    c.field_error(scaling->key, "has rope_type \"" + scaling->type +
+                                    "\", which a phi3 model does not support (supported: default, longrope)");
+  const JsonConfig s = c.sub(scaling->key);
+  const size_t half = r.inv_freq.size();
+  auto factors = [&](const char* field) {
+    if (!s.has(field) || !s.json()[field].is_array() || s.json()[field].size() != half)
+      s.field_error(field, fmt::format("must be a list of {} numbers (rotary dims / 2)", half));
+    std::vector<double> f;
+    for (const auto& v : s.json()[field]) {
+      if (!v.is_number() || !(v.get<double>() > 0) || !std::isfinite(v.get<double>()))
+        s.field_error(field, "must hold positive numbers");
+      f.push_back(v.get<double>());
+    }
+    return f;
+  };
+  const std::vector<double> short_factor = factors("short_factor"), long_factor = factors("long_factor");
+  // The original context O: config.json's top-level original_max_position_embeddings
+  // (Phi3Config's default 4096), as HF's _compute_longrope_parameters reads it.
+  double O = 4096;
+  if (c.has("original_max_position_embeddings"))
+    O = positive(c, "original_max_position_embeddings");
+  else if (s.has("original_max_position_embeddings"))
+    O = positive(s, "original_max_position_embeddings");
+  if (O != std::floor(O)) c.field_error("original_max_position_embeddings", "must be a whole number of positions");
+  const double factor = static_cast<double>(max_positions) / O;
+  if (s.has("attention_factor"))
+    r.attention_factor = positive(s, "attention_factor");
+  else
+    r.attention_factor = factor <= 1 ? 1.0 : std::sqrt(1 + std::log(factor) / std::log(O));
+  r.long_inv_freq = r.inv_freq;
+  for (size_t j = 0; j < half; ++j) {
+    r.inv_freq[j] /= short_factor[j];
+    r.long_inv_freq[j] /= long_factor[j];
+  }
+  r.long_after = static_cast<int64_t>(O);
+  r.description +=
+      fmt::format(", longrope (short factors up to {} positions, long factors beyond; attention factor {:.6g})", num(O),
+                  r.attention_factor);
+  return r;
+}
+
 void refuse_rope_scaling(const JsonConfig& c) {
   if (const auto scaling = find_scaling(c))
     c.field_error(scaling->key, "has rope_type \"" + scaling->type + "\", which streamgauge does not support for " +

@@ -22,6 +22,14 @@ Rope plain_rope(int rotary_dim, double theta);
 // config.json's max_position_embeddings (yarn's default original length).
 Rope read_rope(const JsonConfig& config, int rotary_dim, double theta, int64_t max_positions);
 
+// The rope of a phi3 config: plain, or rope_scaling type longrope ("su" and
+// "yarn" are its legacy names there; any other type is refused): inv_freq
+// divided by short_factor for sequences of up to O =
+// original_max_position_embeddings (top level, default 4096) positions, by
+// long_factor beyond (Rope::long_inv_freq); cos and sin times attention_factor,
+// else sqrt(1 + ln(M / O) / ln O) when M = max_positions > O (else 1), for both.
+Rope read_phi3_rope(const JsonConfig& config, int rotary_dim, double theta, int64_t max_positions);
+
 // Refuses a rope_scaling / rope_parameters of any type but "default" (for
 // families whose HF code has no scaling, or where streamgauge has no golden
 // data for it).

@@ -128,6 +128,28 @@ TEST_P(Golden, EveryCapturePointMatchesTheReference) {
     ASSERT_NE(c, nullptr);
     EXPECT_EQ(compare(gc.name + " pattern", *c, *g, g->dim(2)), "");
   }
+  // A sparse MLP's router: probabilities over all experts and the weights
+  // applied (0 for unselected experts), sequence 1, against debug.safetensors.
+  int routers = 0;
+  for (int l = 0; l < a.n_layers; ++l) {
+    if (!a.layers[l].moe) continue;
+    for (const char* what : {"router_probs", "router_weights"}) {
+      const TensorView* g = debug.find("seq1.layer" + std::to_string(l) + "." + what);
+      ASSERT_NE(g, nullptr) << what;
+      const auto* c = store.find("seq1.blocks." + std::to_string(l) + ".mlp.hook_" + what);
+      ASSERT_NE(c, nullptr) << what;
+      EXPECT_EQ(c->shape, g->shape) << what;
+      EXPECT_EQ(compare(gc.name + " " + what, *c, *g, a.moe.n_experts), "");
+      if (std::string(what) == "router_weights") {  // the same experts selected, exactly
+        const auto gv = widen(*g);
+        for (size_t i = 0; i < gv.size(); ++i) EXPECT_EQ(c->data[i] == 0, gv[i] == 0) << gc.name << " " << i;
+      }
+      ++routers;
+    }
+  }
+  if (gc.name == "qwen2_moe") {
+    EXPECT_EQ(routers, 2 * a.n_layers);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllModels, Golden, ::testing::ValuesIn(test::golden_cases()),

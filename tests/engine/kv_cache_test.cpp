@@ -7,6 +7,7 @@
 #include "engine/capture_store.h"
 #include "engine/engine.h"
 #include "support/test_support.h"
+#include "util/error.h"
 
 namespace sg {
 namespace {
@@ -64,10 +65,48 @@ TEST_P(KvCacheRun, ContinuationsEqualTheWholeRunBitForBit) {
 }
 
 // Learned positions (gpt2), fused per-head QKV (neox), GQA and rope scaling,
-// sliding windows and soft-caps (mistral, gemma2), q/k norms (qwen3).
+// sliding windows and soft-caps (mistral, gemma2), q/k norms (qwen3); fused
+// [Q|K|V] with GQA and partial rotary (phi3), post-norm blocks and q/k norms
+// across heads (olmo2), local/global ropes (gemma3_text), a sparse MLP
+// (qwen2_moe), one LayerNorm in parallel (phi).
 INSTANTIATE_TEST_SUITE_P(Models, KvCacheRun,
                          ::testing::Values("gpt2", "neox_parallel", "neox_sequential", "gptj", "llama", "qwen2",
-                                           "llama_rope_yarn", "mistral", "qwen3", "gemma", "gemma2"));
+                                           "llama_rope_yarn", "mistral", "qwen3", "gemma", "gemma2", "phi3", "olmo2",
+                                           "gemma3_text", "qwen2_moe", "phi"));
+
+// Longrope: a sequence longer than the original length (16) rotates every
+// position with the long factors, so a cache built at a shorter length cannot
+// be continued past it: run() refuses, generate() reruns the whole sequence,
+// and its tokens are those of rerunning the whole prefix each time.
+TEST(Generate, LongropeCrossingTheOriginalLengthEqualsRerunning) {
+  auto model = Model::load(test::shared_dir() / "golden/models/phi3_longrope");
+  Engine engine(*model);
+  std::vector<int32_t> seq = {5, 17, 3, 200, 9, 41, 77, 12, 8, 100};
+  {
+    KvCache cache;
+    CaptureStore store({"logits"});
+    Observer* obs[] = {&store};
+    std::vector<int32_t> first(seq.begin(), seq.begin() + 10), more(8, 3);
+    engine.run(Batch::of(std::span(&first, 1)), obs, {}, &cache);
+    EXPECT_THROW(engine.run(Batch::of(std::span(&more, 1)), obs, {}, &cache), Error);
+  }
+  const Generation g = engine.generate(seq, 14);  // positions 10..23: crosses 16
+  ASSERT_EQ(g.tokens.size(), 14u);
+  for (int32_t next : g.tokens) {
+    struct Last : Observer {
+      bool wants(const PointId& p) override { return p.point == Point::Logits; }
+      void on_activation(const PointId&, const Batch& b, const float* rows, int64_t width) override {
+        const float* r = rows + b.last_row(0) * width;
+        argmax = static_cast<int32_t>(std::max_element(r, r + width) - r);
+      }
+      int32_t argmax = -1;
+    } last;
+    Observer* obs[] = {&last};
+    engine.run(Batch::of(std::span(&seq, 1)), obs);
+    EXPECT_EQ(last.argmax, next) << "after " << seq.size() << " tokens";
+    seq.push_back(next);
+  }
+}
 
 TEST(Generate, StopsAtThePositionLimitSayingSo) {
   auto model = Model::load(test::shared_dir() / "golden/models/gpt2");  // n_positions 64

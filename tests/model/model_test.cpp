@@ -330,6 +330,231 @@ TEST_F(ArchConfig, Gemma2) {
   EXPECT_NE(error(c).find("\"attn_logit_softcapping\""), std::string::npos) << error(c);
 }
 
+// ---- The third wave: phi3, olmo2, gemma3_text, qwen2_moe, phi.
+
+TEST_F(ArchConfig, Phi3) {
+  auto c = config("phi3");
+  ArchSpec s = spec(c);
+  EXPECT_EQ(s.d_head, 16);
+  EXPECT_EQ(s.rotary_dim, 12);  // int(16 * 0.75)
+  for (const LayerSpec& l : s.layers) EXPECT_EQ(l.window, 9);
+  EXPECT_TRUE(s.ropes[0].long_inv_freq.empty());
+  EXPECT_EQ(s.norm_eps, 1e-5);
+  c.erase("sliding_window");  // Phi3Config: absent or null -> no window
+  for (const LayerSpec& l : spec(c).layers) EXPECT_EQ(l.window, 0);
+  c["sliding_window"] = 0;
+  EXPECT_NE(error(c).find("cfg.json: field \"sliding_window\" must be a positive number"), std::string::npos)
+      << error(c);
+  c = config("phi3");
+  c.erase("partial_rotary_factor");  // default 1.0: the whole head
+  EXPECT_EQ(spec(c).rotary_dim, 16);
+  c["partial_rotary_factor"] = 0.0;
+  EXPECT_NE(error(c).find("\"partial_rotary_factor\" must be a number in (0, 1]"), std::string::npos) << error(c);
+  c["partial_rotary_factor"] = 0.7;  // int(11.2) = 11 rotary dims: odd
+  EXPECT_NE(error(c).find("\"partial_rotary_factor\" gives an odd number of rotary dims (11)"), std::string::npos)
+      << error(c);
+}
+
+TEST_F(ArchConfig, Phi3Longrope) {
+  auto c = config("phi3_longrope");
+  const ArchSpec s = spec(c), plain = spec(config("phi3"));
+  const Rope& r = s.ropes[0];
+  ASSERT_EQ(r.inv_freq.size(), 6u);
+  ASSERT_EQ(r.long_inv_freq.size(), 6u);
+  const double shorts[] = {1, 1, 1.125, 1.5, 2.5, 4}, longs[] = {1, 1.25, 2, 4, 8, 16};
+  for (int j = 0; j < 6; ++j) {
+    EXPECT_DOUBLE_EQ(r.inv_freq[j], plain.ropes[0].inv_freq[j] / shorts[j]) << j;
+    EXPECT_DOUBLE_EQ(r.long_inv_freq[j], plain.ropes[0].inv_freq[j] / longs[j]) << j;
+  }
+  EXPECT_EQ(r.long_after, 16);                              // top-level original_max_position_embeddings
+  EXPECT_NEAR(r.attention_factor, std::sqrt(1.75), 1e-15);  // sqrt(1 + ln(128/16) / ln 16)
+  EXPECT_EQ(&r.freqs_for(16), &r.inv_freq);
+  EXPECT_EQ(&r.freqs_for(17), &r.long_inv_freq);
+  // attention_factor given; M <= O: 1; legacy type names.
+  c["rope_scaling"]["attention_factor"] = 1.5;
+  EXPECT_EQ(spec(c).ropes[0].attention_factor, 1.5);
+  c = config("phi3_longrope");
+  c["original_max_position_embeddings"] = 128;
+  EXPECT_EQ(spec(c).ropes[0].attention_factor, 1.0);
+  for (const char* legacy : {"su", "yarn"}) {
+    c = config("phi3_longrope");
+    c["rope_scaling"]["type"] = legacy;
+    EXPECT_EQ(spec(c).ropes[0].long_after, 16) << legacy;
+  }
+  // Refusals name the field.
+  c = config("phi3_longrope");
+  c["rope_scaling"]["type"] = "linear";
+  EXPECT_NE(error(c).find("\"rope_scaling\" has rope_type \"linear\", which a phi3 model does not support"),
+            std::string::npos)
+      << error(c);
+  c = config("phi3_longrope");
+  c["rope_scaling"]["short_factor"] = {1.0, 2.0};
+  EXPECT_NE(error(c).find("\"rope_scaling.short_factor\" must be a list of 6 numbers"), std::string::npos) << error(c);
+  c = config("phi3_longrope");
+  c["rope_scaling"].erase("long_factor");
+  EXPECT_NE(error(c).find("\"rope_scaling.long_factor\""), std::string::npos) << error(c);
+  c = config("phi3_longrope");
+  c["rope_scaling"]["long_factor"][2] = -1.0;
+  EXPECT_NE(error(c).find("\"rope_scaling.long_factor\" must hold positive numbers"), std::string::npos) << error(c);
+  c = config("phi3_longrope");
+  c["original_max_position_embeddings"] = 0;
+  EXPECT_NE(error(c).find("\"original_max_position_embeddings\""), std::string::npos) << error(c);
+  c = config("phi3_longrope");
+  c["rope_scaling"]["attention_factor"] = 0;
+  EXPECT_NE(error(c).find("\"rope_scaling.attention_factor\""), std::string::npos) << error(c);
+}
+
+TEST_F(ArchConfig, Olmo2) {
+  auto c = config("olmo2");
+  ArchSpec s = spec(c);
+  EXPECT_FALSE(s.pre_norms);
+  EXPECT_TRUE(s.qk_norm && s.qk_norm_across_heads);
+  for (const LayerSpec& l : s.layers) EXPECT_TRUE(l.post_attn_norm && l.post_mlp_norm);
+  EXPECT_FALSE(s.qkv_bias || s.o_bias);
+  c["attention_bias"] = true;
+  s = spec(c);
+  EXPECT_TRUE(s.qkv_bias && s.o_bias);
+  c.erase("rms_norm_eps");
+  EXPECT_EQ(spec(c).norm_eps, 1e-5);  // Olmo2Config's default
+  c["rope_scaling"] = {{"rope_type", "dynamic"}, {"factor", 2.0}};
+  EXPECT_NE(error(c).find("\"rope_scaling\" has rope_type \"dynamic\""), std::string::npos) << error(c);
+}
+
+TEST_F(ArchConfig, Gemma3Text) {
+  auto c = config("gemma3_text");
+  ArchSpec s = spec(c);
+  ASSERT_EQ(s.ropes.size(), 2u);
+  EXPECT_TRUE(s.qk_norm && !s.qk_norm_across_heads && s.norm_gain_plus_one);
+  for (int l = 0; l < 4; ++l) {
+    const bool sliding = l != 2;  // sliding_window_pattern 3: (l + 1) % 3 != 0
+    EXPECT_EQ(s.layers[l].window, sliding ? 5 : 0) << l;
+    EXPECT_EQ(s.layers[l].rope, sliding ? 1 : 0) << l;
+    EXPECT_DOUBLE_EQ(s.layers[l].attn_scale, 1 / std::sqrt(32.0));
+    EXPECT_EQ(s.layers[l].attn_softcap, 0.0);
+  }
+  EXPECT_EQ(s.final_softcap, 0.0);
+  // Global: rope_theta 1e6 with linear scaling 8; sliding: rope_local_base_freq 1e4 unscaled.
+  EXPECT_DOUBLE_EQ(s.ropes[0].inv_freq[1], std::pow(1e6, -2.0 / 24) / 8);
+  EXPECT_DOUBLE_EQ(s.ropes[1].inv_freq[1], std::pow(1e4, -2.0 / 24));
+  // layer_types wins over the pattern; _sliding_window_pattern; default 6.
+  c["layer_types"] = {"full_attention", "sliding_attention", "full_attention", "sliding_attention"};
+  s = spec(c);
+  EXPECT_EQ(s.layers[0].window, 0);
+  EXPECT_EQ(s.layers[0].rope, 0);
+  EXPECT_EQ(s.layers[1].rope, 1);
+  c = config("gemma3_text");
+  c.erase("sliding_window_pattern");
+  c["_sliding_window_pattern"] = 2;
+  EXPECT_EQ(spec(c).layers[1].window, 0);
+  c.erase("_sliding_window_pattern");
+  for (const LayerSpec& l : spec(c).layers) EXPECT_EQ(l.window, 5);  // pattern 6: layers 0-3 slide
+  c["sliding_window_pattern"] = 0;
+  EXPECT_NE(error(c).find("\"sliding_window_pattern\" must be a positive number"), std::string::npos) << error(c);
+  c = config("gemma3_text");
+  c["rope_local_base_freq"] = -1;
+  EXPECT_NE(error(c).find("\"rope_local_base_freq\" must be positive"), std::string::npos) << error(c);
+  c = config("gemma3_text");
+  c["attn_logit_softcapping"] = 20.0;
+  c["final_logit_softcapping"] = 30.0;
+  s = spec(c);
+  EXPECT_EQ(s.layers[0].attn_softcap, 20.0);
+  EXPECT_EQ(s.final_softcap, 30.0);
+  c.erase("attn_logit_softcapping");  // absent: none (Gemma3TextConfig's default is null)
+  EXPECT_EQ(spec(c).layers[0].attn_softcap, 0.0);
+  c = config("gemma3_text");
+  c["use_bidirectional_attention"] = true;
+  EXPECT_NE(error(c).find("\"use_bidirectional_attention\""), std::string::npos) << error(c);
+  c = config("gemma3_text");
+  c["rope_scaling"] = {{"rope_type", "dynamic"}, {"factor", 2.0}};
+  EXPECT_NE(error(c).find("\"rope_scaling\""), std::string::npos) << error(c);
+}
+
+TEST_F(ArchConfig, Qwen2Moe) {
+  auto c = config("qwen2_moe");
+  ArchSpec s = spec(c);
+  EXPECT_EQ(s.moe.n_experts, 4);
+  EXPECT_EQ(s.moe.top_k, 2);
+  EXPECT_FALSE(s.moe.norm_topk_prob);
+  EXPECT_EQ(s.moe.d_expert, 64);
+  EXPECT_EQ(s.moe.d_shared, 128);
+  EXPECT_TRUE(s.qkv_bias);
+  for (const LayerSpec& l : s.layers) EXPECT_TRUE(l.moe);
+  c["decoder_sparse_step"] = 2;  // sparse iff (l + 1) % 2 == 0
+  c["mlp_only_layers"] = {3};
+  c["norm_topk_prob"] = true;
+  s = spec(c);
+  EXPECT_TRUE(s.moe.norm_topk_prob);
+  const bool want[] = {false, true, false, false};
+  for (int l = 0; l < 4; ++l) EXPECT_EQ(s.layers[l].moe, want[l]) << l;
+  c = config("qwen2_moe");
+  c["num_experts"] = 0;  // no sparse layer
+  EXPECT_FALSE(spec(c).any_moe());
+  // Refusals name the field.
+  auto bad = [&](const char* field, const nlohmann::json& v, const std::string& what) {
+    auto b = config("qwen2_moe");
+    b[field] = v;
+    EXPECT_NE(error(b).find(std::string("cfg.json: field \"") + field + "\" " + what), std::string::npos) << error(b);
+  };
+  bad("num_experts_per_tok", 5, "must be at most num_experts");
+  bad("num_experts_per_tok", 0, "must be a positive number");
+  bad("num_experts", -1, "must be a non-negative number");
+  bad("moe_intermediate_size", 0, "must be a positive number");
+  bad("shared_expert_intermediate_size", -3, "must be a non-negative number");
+  bad("decoder_sparse_step", 0, "must be a positive number");
+  bad("mlp_only_layers", {4}, "must hold layer indices from 0 to num_hidden_layers - 1");
+  bad("mlp_only_layers", 1, "must be a list of layer indices");
+  bad("use_sliding_window", true, "is true");
+  bad("norm_topk_prob", "yes", "must be true or false");
+  bad("num_experts", 2.5, "must be an integer");
+}
+
+// Booleans and lists of the new families refuse other types, naming the field.
+TEST_F(ArchConfig, ThirdWaveFieldTypes) {
+  auto bad = [&](const char* model, const char* field, const nlohmann::json& v, const std::string& what) {
+    auto c = config(model);
+    c[field] = v;
+    EXPECT_NE(error(c).find(std::string("cfg.json: field \"") + field + "\" " + what), std::string::npos)
+        << model << " " << field << ": " << error(c);
+  };
+  bad("olmo2", "attention_bias", "yes", "must be true or false");
+  bad("phi", "qk_layernorm", 1, "must be true or false");
+  bad("phi", "partial_rotary_factor", "half", "must be a number");
+  bad("phi3", "partial_rotary_factor", "half", "must be a number");
+  bad("phi3_longrope", "original_max_position_embeddings", 16.5, "must be a whole number of positions");
+  bad("gemma3_text", "rope_local_base_freq", "1e4", "must be a number");
+  auto c = config("gemma3_text");
+  c.erase("sliding_window_pattern");
+  c["_sliding_window_pattern"] = -2;
+  EXPECT_NE(error(c).find("field \"_sliding_window_pattern\" must be a positive number of layers"), std::string::npos)
+      << error(c);
+  bad("gemma3_text", "layer_types", {"sliding_attention", "full_attention", "chunked_attention", "full_attention"},
+      "entry 2 is \"chunked_attention\"");
+  bad("gemma3_text", "query_pre_attn_scalar", -1, "must be positive");
+  bad("qwen2_moe", "shared_expert_intermediate_size", "big", "must be an integer");
+}
+
+TEST_F(ArchConfig, Phi) {
+  auto c = config("phi");
+  ArchSpec s = spec(c);
+  EXPECT_TRUE(s.parallel_residual && s.shared_norm);
+  EXPECT_EQ(s.norm, NormKind::LayerNorm);
+  EXPECT_EQ(s.rotary_dim, 8);  // int(16 * 0.5)
+  EXPECT_TRUE(s.qkv_bias && s.o_bias && s.mlp_bias && s.unembed_bias);
+  EXPECT_FALSE(s.qk_norm);
+  EXPECT_EQ(s.activation, Activation::GeluTanh);
+  c["qk_layernorm"] = true;
+  EXPECT_TRUE(spec(c).qk_norm);
+  c.erase("partial_rotary_factor");  // PhiConfig's default 0.5
+  EXPECT_EQ(spec(c).rotary_dim, 8);
+  c["partial_rotary_factor"] = 1.5;
+  EXPECT_NE(error(c).find("\"partial_rotary_factor\" must be a number in (0, 1]"), std::string::npos) << error(c);
+  c = config("phi");
+  c.erase("layer_norm_eps");
+  EXPECT_EQ(spec(c).norm_eps, 1e-5);
+  c["layer_norm_eps"] = -1;
+  EXPECT_NE(error(c).find("\"layer_norm_eps\""), std::string::npos) << error(c);
+}
+
 // HF multiplies Gemma's embedding by sqrt(hidden_size) as a tensor of the
 // checkpoint's dtype: in BF16, sqrt(3072) = 55.43 becomes 55.5.
 TEST(GemmaEmbedScale, IsRoundedToTheEmbeddingDtype) {

@@ -109,9 +109,29 @@ namespace sg::test {
 
 std::vector<GoldenCase> golden_cases() {
   std::vector<GoldenCase> out;
-  for (const char* n : {"neox_parallel", "neox_parallel_bf16", "neox_parallel_sharded", "neox_sequential", "gptj",
-                        "qwen2", "qwen2_f16", "llama", "gpt2", "gpt2_legacy_keys", "llama_rope_llama3",
-                        "llama_rope_linear", "llama_rope_yarn", "mistral", "qwen3", "gemma", "gemma2"})
+  for (const char* n : {"neox_parallel",
+                        "neox_parallel_bf16",
+                        "neox_parallel_sharded",
+                        "neox_sequential",
+                        "gptj",
+                        "qwen2",
+                        "qwen2_f16",
+                        "llama",
+                        "gpt2",
+                        "gpt2_legacy_keys",
+                        "llama_rope_llama3",
+                        "llama_rope_linear",
+                        "llama_rope_yarn",
+                        "mistral",
+                        "qwen3",
+                        "gemma",
+                        "gemma2",
+                        "phi3",
+                        "phi3_longrope",
+                        "olmo2",
+                        "gemma3_text",
+                        "qwen2_moe",
+                        "phi"})
     out.push_back({n, std::string("golden/models/") + n});
   out.push_back({"stories260k", "models/stories260k"});
   return out;
