@@ -402,6 +402,141 @@ void write_random_model(const std::filesystem::path& dir, const RandomModelSpec&
     }
     t.norm("model.norm", d, false);
     if (!s.tied) t.linear("lm_head", d, V, false, 1.0f);
+  } else if (type == "phi3" || type == "olmo2" || type == "gemma3_text" || type == "qwen2_moe") {
+    const bool phi3 = type == "phi3", olmo2 = type == "olmo2", gemma3 = type == "gemma3_text",
+               moe = type == "qwen2_moe";
+    const char* arch = phi3     ? "Phi3ForCausalLM"
+                       : olmo2  ? "Olmo2ForCausalLM"
+                       : gemma3 ? "Gemma3ForCausalLM"
+                                : "Qwen2MoeForCausalLM";
+    config = {{"architectures", {arch}},
+              {"model_type", type},
+              {"hidden_size", d},
+              {"num_hidden_layers", s.n_layers},
+              {"num_attention_heads", s.n_heads},
+              {"num_key_value_heads", s.n_kv_heads},
+              {"head_dim", hd},
+              {"intermediate_size", m},
+              {"vocab_size", V},
+              {"max_position_embeddings", s.max_positions},
+              {"rms_norm_eps", s.norm_eps},
+              {"rope_theta", s.rope_theta},
+              {"tie_word_embeddings", s.tied}};
+    config[gemma3 ? "hidden_activation" : "hidden_act"] = act(gemma3 ? "gelu_pytorch_tanh" : "silu");
+    if (olmo2 || gemma3) config["attention_bias"] = s.biases;
+    if (phi3) {
+      config["partial_rotary_factor"] = s.partial_rotary_factor;
+      config["sliding_window"] = s.sliding_window > 0 ? nlohmann::ordered_json(s.sliding_window) : nullptr;
+      config["original_max_position_embeddings"] = s.longrope_original > 0 ? s.longrope_original : s.max_positions;
+      if (s.longrope_original > 0) {
+        const int half = static_cast<int>(hd * s.partial_rotary_factor) / 2;
+        std::vector<double> short_f, long_f;
+        for (int j = 0; j < half; ++j) short_f.push_back(1 + j / 4.0), long_f.push_back(1.0 + j);
+        config["rope_scaling"] = {{"type", "longrope"}, {"short_factor", short_f}, {"long_factor", long_f}};
+      }
+    } else if (!s.rope_scaling.empty()) {
+      config["rope_scaling"] = {{"rope_type", s.rope_scaling}, {"factor", s.rope_factor}};
+    }
+    if (gemma3) {
+      auto or_null = [](double v) { return v > 0 ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr); };
+      config["sliding_window"] = s.sliding_window > 0 ? nlohmann::ordered_json(s.sliding_window) : nullptr;
+      config["sliding_window_pattern"] = s.sliding_window_pattern;
+      config["rope_local_base_freq"] = s.rope_local_base;
+      config["attn_logit_softcapping"] = or_null(s.attn_softcap);
+      config["final_logit_softcapping"] = or_null(s.final_softcap);
+      config["query_pre_attn_scalar"] = s.query_pre_attn_scalar > 0 ? s.query_pre_attn_scalar : hd;
+    }
+    if (moe) {
+      config["use_sliding_window"] = false;
+      config["num_experts"] = s.n_experts;
+      config["num_experts_per_tok"] = s.top_k;
+      config["moe_intermediate_size"] = s.d_expert;
+      config["shared_expert_intermediate_size"] = s.d_shared;
+      config["decoder_sparse_step"] = s.sparse_step;
+      config["norm_topk_prob"] = s.norm_topk_prob;
+      config["mlp_only_layers"] = nlohmann::ordered_json::array();
+    }
+    const bool qkv_bias = moe || ((olmo2 || gemma3) && s.biases), o_bias = (olmo2 || gemma3) && s.biases;
+    t.add("model.embed_tokens.weight", {V, d}, 1.0f);
+    for (int l = 0; l < s.n_layers; ++l) {
+      const std::string p = "model.layers." + std::to_string(l) + ".";
+      if (!olmo2) t.norm(p + "input_layernorm", d, false);
+      t.norm(p + (gemma3 ? "pre_feedforward_layernorm" : "post_attention_layernorm"), d, false);
+      if (olmo2 || gemma3) {
+        if (gemma3) t.norm(p + "post_attention_layernorm", d, false);
+        if (olmo2) t.norm(p + "post_feedforward_layernorm", d, false);
+      }
+      if (gemma3) t.norm(p + "post_feedforward_layernorm", d, false);
+      if (phi3) {
+        t.linear(p + "self_attn.qkv_proj", d, q_width + 2 * kv_width, false, kInGain);
+      } else {
+        t.linear(p + "self_attn.q_proj", d, q_width, qkv_bias, kInGain);
+        t.linear(p + "self_attn.k_proj", d, kv_width, qkv_bias, kInGain);
+        t.linear(p + "self_attn.v_proj", d, kv_width, qkv_bias, kInGain);
+      }
+      if (olmo2 || gemma3) {
+        t.norm(p + "self_attn.q_norm", olmo2 ? q_width : hd, false);
+        t.norm(p + "self_attn.k_norm", olmo2 ? kv_width : hd, false);
+      }
+      t.linear(p + "self_attn.o_proj", q_width, d, o_bias, kOutGain);
+      if (phi3) {
+        t.linear(p + "mlp.gate_up_proj", d, 2 * m, false, kInGain);
+        t.linear(p + "mlp.down_proj", m, d, false, kOutGain);
+      } else if (moe && (l + 1) % s.sparse_step == 0) {
+        t.linear(p + "mlp.gate", d, s.n_experts, false, 2.0f);
+        for (int e = 0; e < s.n_experts; ++e) {
+          const std::string x = p + "mlp.experts." + std::to_string(e) + ".";
+          t.linear(x + "gate_proj", d, s.d_expert, false, kInGain);
+          t.linear(x + "up_proj", d, s.d_expert, false, kInGain);
+          t.linear(x + "down_proj", s.d_expert, d, false, kOutGain);
+        }
+        t.linear(p + "mlp.shared_expert.gate_proj", d, s.d_shared, false, kInGain);
+        t.linear(p + "mlp.shared_expert.up_proj", d, s.d_shared, false, kInGain);
+        t.linear(p + "mlp.shared_expert.down_proj", s.d_shared, d, false, kOutGain);
+        t.linear(p + "mlp.shared_expert_gate", d, 1, false, 1.0f);
+      } else {
+        t.linear(p + "mlp.gate_proj", d, m, false, kInGain);
+        t.linear(p + "mlp.up_proj", d, m, false, kInGain);
+        t.linear(p + "mlp.down_proj", m, d, false, kOutGain);
+      }
+    }
+    t.norm("model.norm", d, false);
+    if (!s.tied) t.linear("lm_head", d, V, false, 1.0f);
+  } else if (type == "phi") {
+    config = {{"architectures", {"PhiForCausalLM"}},
+              {"model_type", type},
+              {"hidden_size", d},
+              {"num_hidden_layers", s.n_layers},
+              {"num_attention_heads", s.n_heads},
+              {"num_key_value_heads", s.n_kv_heads},
+              {"intermediate_size", m},
+              {"vocab_size", V},
+              {"max_position_embeddings", s.max_positions},
+              {"layer_norm_eps", s.norm_eps},
+              {"rope_theta", s.rope_theta},
+              {"partial_rotary_factor", s.partial_rotary_factor},
+              {"qk_layernorm", s.qk_layernorm},
+              {"hidden_act", act("gelu_new")},
+              {"tie_word_embeddings", s.tied}};
+    if (q_width != d) fail("phi needs d_model = n_heads * head_dim");
+    t.add("model.embed_tokens.weight", {V, d}, 1.0f);
+    for (int l = 0; l < s.n_layers; ++l) {
+      const std::string p = "model.layers." + std::to_string(l) + ".";
+      t.norm(p + "input_layernorm", d, true);
+      t.linear(p + "self_attn.q_proj", d, q_width, true, kInGain);
+      t.linear(p + "self_attn.k_proj", d, kv_width, true, kInGain);
+      t.linear(p + "self_attn.v_proj", d, kv_width, true, kInGain);
+      if (s.qk_layernorm) {
+        t.norm(p + "self_attn.q_layernorm", hd, true);
+        t.norm(p + "self_attn.k_layernorm", hd, true);
+      }
+      t.linear(p + "self_attn.dense", q_width, d, true, kOutGain);
+      t.linear(p + "mlp.fc1", d, m, true, kInGain);
+      t.linear(p + "mlp.fc2", m, d, true, kOutGain);
+    }
+    t.norm("model.final_layernorm", d, true);
+    if (!s.tied) t.linear("lm_head", d, V, false, 1.0f);
+    t.add("lm_head.bias", {V}, 0.1f);
   } else {
     fail("random models: unknown model_type \"{}\"", type);
   }

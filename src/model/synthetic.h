@@ -48,7 +48,8 @@ namespace sg {
 // head_dim are written as given (families without a head_dim key need
 // d_model = n_heads * head_dim).
 struct RandomModelSpec {
-  // gpt_neox, gptj, gpt2, llama, qwen2, mistral, qwen3, gemma or gemma2
+  // gpt_neox, gptj, gpt2, llama, qwen2, mistral, qwen3, gemma, gemma2, gemma3_text,
+  // phi3, olmo2, qwen2_moe or phi
   std::string model_type = "llama";
   int n_layers = 2;
   int d_model = 64;
@@ -79,6 +80,18 @@ struct RandomModelSpec {
   double norm_eps = 1e-5;
   DType dtype = DType::F32;  // F32, F16 or BF16
   uint64_t seed = 1;
+  // The third wave (phi3, olmo2, gemma3_text, qwen2_moe, phi):
+  double partial_rotary_factor = 1.0;  // phi3, phi
+  // phi3: rope_scaling longrope with original_max_position_embeddings (0: none)
+  // and factors 1 + j / 4 (short) and 1 + j (long) for pair j.
+  int64_t longrope_original = 0;
+  int sliding_window_pattern = 2;  // gemma3_text (its sliding_window above)
+  double rope_local_base = 10000;  // gemma3_text's sliding layers (rope_scaling as rope_scaling above: global ones)
+  bool qk_layernorm = false;       // phi
+  // qwen2_moe: experts, experts per token, their width, the shared expert's
+  // width, decoder_sparse_step and norm_topk_prob (dense layers: d_mlp).
+  int n_experts = 4, top_k = 2, d_expert = 32, d_shared = 48, sparse_step = 1;
+  bool norm_topk_prob = false;
 };
 
 // Writes config.json and model.safetensors into dir (created if needed).

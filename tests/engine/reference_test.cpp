@@ -119,6 +119,10 @@ TEST_P(ReferenceGolden, AgreesWithTheGoldenFloat64Activations) {
       check(golden, G + "mlp_out", B + "hook_mlp_out");
       check(golden, G + "resid_post", B + "hook_resid_post");
       if (debug.find(G + "attn_probs")) check(debug, G + "attn_probs", B + "attn.hook_pattern");
+      if (debug.find(G + "router_probs")) {
+        check(debug, G + "router_probs", B + "mlp.hook_router_probs");
+        check(debug, G + "router_weights", B + "mlp.hook_router_weights");
+      }
     }
     check(golden, S + "final_norm", "ln_final.hook_out");
     check(golden, S + "logits", "logits");
@@ -172,11 +176,12 @@ TEST(ReferenceForward, RefusesWhatTheEngineRefuses) {
 
 using test::Rng;
 
-const char* const kFamilies[] = {"gpt_neox", "gptj", "llama", "qwen2", "gpt2", "mistral", "qwen3", "gemma", "gemma2"};
+const char* const kFamilies[] = {"gpt_neox", "gptj",   "llama", "qwen2",       "gpt2",      "mistral", "qwen3",
+                                 "gemma",    "gemma2", "phi3",  "gemma3_text", "qwen2_moe", "olmo2",   "phi"};
 constexpr int kNumFamilies = std::size(kFamilies);
 constexpr int kRandomConfigs = 6 * kNumFamilies;
 
-// Config i: family i % 9; within a family, k = i / 9 = 0..5 cycles the weight
+// Config i: family i % 14; within a family, k = i / 14 = 0..5 cycles the weight
 // dtype (F32, BF16, F16), tied (odd k) and, with k / 2 even or odd, gpt_neox's
 // parallel or sequential blocks, gpt2's scale_attn_by_inverse_layer_idx and
 // whether gemma2 soft-caps; the llama-style families cycle the rope scalings
@@ -210,6 +215,15 @@ RandomModelSpec random_spec(int i) {
   } else if (s.model_type == "gpt2") {
     s.activation = r.pick<std::string>({"gelu_new", "relu"});
     s.scale_attn_by_inverse_layer_idx = (k / 2) % 2 == 1;
+  } else if (s.model_type == "phi") {
+    s.partial_rotary_factor = r.pick({0.5, 0.25, 1.0});
+    hd += (8 - hd % 8) % 8;  // int(hd * factor) even for every factor
+    std::vector<int> divisors;
+    for (int kv = 1; kv <= s.n_heads; ++kv)
+      if (s.n_heads % kv == 0) divisors.push_back(kv);
+    s.n_kv_heads = divisors[r.next() % divisors.size()];
+    s.qk_layernorm = (k / 2) % 2 == 1;
+    s.activation = r.pick<std::string>({"gelu_new", "gelu"});
   } else {  // the llama and gemma families: even head dims (rotary over the whole head)
     hd += hd % 2;
     std::vector<int> divisors;
@@ -217,25 +231,49 @@ RandomModelSpec random_spec(int i) {
       if (s.n_heads % kv == 0) divisors.push_back(kv);
     s.n_kv_heads = divisors[r.next() % divisors.size()];
     s.activation = r.pick<std::string>({"silu", "silu", "gelu_pytorch_tanh", "relu"});
-    const bool gemma = s.model_type == "gemma" || s.model_type == "gemma2";
+    const std::string& f = s.model_type;
+    const bool gemma = f == "gemma" || f == "gemma2" || f == "gemma3_text";
+    const bool third = f == "phi3" || f == "gemma3_text" || f == "qwen2_moe" || f == "olmo2";
     if (gemma) s.activation = r.pick<std::string>({"gelu_pytorch_tanh", "gelu_pytorch_tanh", "gelu"});
-    if (!gemma) s.rope_scaling = std::vector<std::string>{"", "linear", "llama3", "yarn"}[(k + i) % 4];
+    if (!gemma || f == "gemma3_text")  // the new families write {rope_type, factor} only: no llama3
+      s.rope_scaling = third ? std::vector<std::string>{"", "linear", "yarn"}[k % 3]
+                             : std::vector<std::string>{"", "linear", "llama3", "yarn"}[(k + i) % 4];
+    if (f == "phi3") s.rope_scaling.clear();  // phi3: longrope
     s.rope_factor = r.pick({2.0, 4.0, 8.0});
     // Windows shorter than, around and longer than the test's sequences (up to 40 tokens).
-    if (s.model_type == "mistral" || s.model_type == "gemma2")
+    if (f == "mistral" || f == "gemma2" || f == "gemma3_text" || f == "phi3")
       s.sliding_window = r.pick<int64_t>({0, 1, 3, 8, 17, 33, 100});
-    if (s.model_type == "gemma2" && (k / 2) % 2 == 0) {
+    if ((f == "gemma2" || f == "gemma3_text") && (k / 2) % 2 == 0) {
       s.attn_softcap = r.pick({2.0, 5.0, 50.0});
-      s.final_softcap = r.pick({3.0, 30.0});
+      s.final_softcap = r.pick({10.0, 30.0});  // (a cap of 3 on a tied Gemma saturates: no argmax to check)
     }
     s.query_pre_attn_scalar = r.pick({0.0, 24.0, 256.0});
+    if (f == "phi3") {
+      s.partial_rotary_factor = r.pick({1.0, 0.75, 0.5});
+      hd += (4 - hd % 4) % 4;                                       // int(hd * factor) even for 0.5
+      while (static_cast<int>(hd * 0.75) % 2) hd += 4;              // ... and for 0.75
+      s.longrope_original = std::vector<int64_t>{0, 8, 20}[k % 3];  // sequences of up to 40 cross it
+      s.sliding_window = std::vector<int64_t>{3, 0, 9, 40, 1, 17}[k];
+    }
+    if (f == "gemma3_text") {
+      s.sliding_window_pattern = r.pick({2, 3, 6});
+      s.rope_local_base = r.pick({10000.0, 1000.0});
+    }
+    if (f == "qwen2_moe") {
+      s.n_experts = r.between(1, 8);
+      s.top_k = r.between(1, s.n_experts);
+      s.norm_topk_prob = (k / 2) % 2 == 1;
+      s.sparse_step = r.between(1, 2);
+      s.d_expert = r.between(8, 100);
+      s.d_shared = r.between(8, 100);
+    }
   }
   s.head_dim = hd;
   s.n_heads = std::min(s.n_heads, std::max(1, 240 / hd));
   if (s.n_heads % s.n_kv_heads) s.n_kv_heads = 1;
   // Families that read head_dim have a free width (odd and not a multiple of 16 included).
-  const bool reads_head_dim =
-      s.model_type != "gpt_neox" && s.model_type != "gptj" && s.model_type != "gpt2" && s.model_type != "qwen2";
+  const bool reads_head_dim = s.model_type != "gpt_neox" && s.model_type != "gptj" && s.model_type != "gpt2" &&
+                              s.model_type != "qwen2" && s.model_type != "phi";
   s.d_model = reads_head_dim ? r.between(9, 200) : s.n_heads * hd;
   if (s.model_type == "gpt_neox" || s.model_type == "gptj" || s.model_type == "gpt2") s.n_kv_heads = s.n_heads;
   return s;
@@ -248,10 +286,18 @@ std::string describe(const RandomModelSpec& s) {
   if (s.model_type == "gptj") extra = fmt::format(" rotary_dim {}", s.rotary_dim);
   if (s.model_type == "gpt2" && s.scale_attn_by_inverse_layer_idx) extra = " scale_attn_by_inverse_layer_idx";
   if (s.model_type != "gptj" && s.model_type != "gpt2" && s.model_type != "qwen2" && s.model_type != "mistral" &&
-      s.biases)
+      s.model_type != "phi3" && s.model_type != "qwen2_moe" && s.model_type != "phi" && s.biases)
     extra += " biases";
   if (!s.rope_scaling.empty()) extra += fmt::format(" rope {} x{}", s.rope_scaling, s.rope_factor);
   if (s.sliding_window) extra += fmt::format(" window {}", s.sliding_window);
+  if (s.model_type == "phi3" || s.model_type == "phi") extra += fmt::format(" partial {}", s.partial_rotary_factor);
+  if (s.model_type == "phi3" && s.longrope_original) extra += fmt::format(" longrope O {}", s.longrope_original);
+  if (s.model_type == "phi" && s.qk_layernorm) extra += " qk_layernorm";
+  if (s.model_type == "gemma3_text")
+    extra += fmt::format(" pattern {} local base {}", s.sliding_window_pattern, s.rope_local_base);
+  if (s.model_type == "qwen2_moe")
+    extra += fmt::format(" experts {} top {}{} step {} d_expert {} d_shared {}", s.n_experts, s.top_k,
+                         s.norm_topk_prob ? " norm" : "", s.sparse_step, s.d_expert, s.d_shared);
   if (s.attn_softcap) extra += fmt::format(" softcaps {}/{}", s.attn_softcap, s.final_softcap);
   return fmt::format("{} L{} d{} H{}/{} hd{} mlp{} V{} {}{} act {}{}", s.model_type, s.n_layers, s.d_model, s.n_heads,
                      s.n_kv_heads, s.head_dim, s.d_mlp, s.vocab_size, dtype_name(s.dtype), s.tied ? " tied" : "",
@@ -359,6 +405,19 @@ TEST(RandomArchitecture, ConfigsCoverTheFeatures) {
     n["window shorter than a sequence"] += s.sliding_window > 0 && s.sliding_window < 17;
     n["gemma2 soft-capped"] += f == "gemma2" && s.attn_softcap > 0;
     n["gemma2 not soft-capped"] += f == "gemma2" && s.attn_softcap == 0;
+    n["phi3 longrope crossed"] += f == "phi3" && s.longrope_original > 0;
+    n["phi3 partial rotary"] += f == "phi3" && s.partial_rotary_factor < 1;
+    n["phi3 window shorter than a sequence"] += f == "phi3" && s.sliding_window > 0 && s.sliding_window < 17;
+    n["gemma3_text rope scaling on global layers"] += f == "gemma3_text" && !s.rope_scaling.empty();
+    n["gemma3_text soft-capped"] += f == "gemma3_text" && s.attn_softcap > 0;
+    n["qwen2_moe norm_topk_prob"] += f == "qwen2_moe" && s.norm_topk_prob;
+    n["qwen2_moe dense layers"] += f == "qwen2_moe" && s.sparse_step > 1 && s.n_layers > 1;
+    n["qwen2_moe top_k > 1"] += f == "qwen2_moe" && s.top_k > 1;
+    n["olmo2 attention biases"] += f == "olmo2" && s.biases;
+    n["olmo2 rope scaling"] += f == "olmo2" && !s.rope_scaling.empty();
+    n["qwen2_moe without rope scaling"] += f == "qwen2_moe" && s.rope_scaling.empty();
+    n["phi qk_layernorm"] += f == "phi" && s.qk_layernorm;
+    n["phi partial rotary"] += f == "phi" && s.partial_rotary_factor < 1;
     n["width not a multiple of 16"] += s.d_model % 16 != 0;
     n["tied"] += s.tied;
     n["untied"] += !s.tied;
