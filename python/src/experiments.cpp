@@ -106,7 +106,7 @@ py::object weights_py(py::handle model_arg) {
   {
     py::gil_scoped_release release;
     const auto norms = weights::layer_norms(m, [](int) { check_signals(); });
-    doc = weights::to_json(norms, m.name(), m.arch().gated_mlp,
+    doc = weights::to_json(norms, m.name(), m.arch().gated_mlp, m.arch().any_moe(),
                            report::provenance({{"model_path", std::filesystem::absolute(m.dir()).string()}}));
   }
   return to_python(doc);

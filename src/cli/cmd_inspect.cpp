@@ -26,6 +26,7 @@ void print_layers(const ArchSpec& a) {
       s += fmt::format(", norms after {}", l.post_attn_norm && l.post_mlp_norm ? "attention and MLP"
                                            : l.post_attn_norm                  ? "attention"
                                                                                : "MLP");
+    if (l.moe) s += ", sparse MoE MLP";
     return s;
   };
   std::map<std::string, std::vector<int>> groups;  // description -> its layers
@@ -100,7 +101,14 @@ void add_inspect(CLI::App& app) {
       for (const Rope& r : a.ropes)
         fmt::print("  rotary on {} of {} head dims, {}\n", a.rotary_dim, a.d_head, r.description);
     if (a.norm_gain_plus_one) fmt::print("  norm gains 1 + w (Gemma)\n");
-    if (a.qk_norm) fmt::print("  q and k RMS-normalised per head before rotary\n");
+    if (!a.pre_norms) fmt::print("  no norms before the sublayers: attention and MLP read the raw residual stream\n");
+    if (a.qk_norm)
+      fmt::print("  q and k {}-normalised {} before rotary\n", to_string(a.norm),
+                 a.qk_norm_across_heads ? "over the whole projection" : "per head");
+    if (a.any_moe())
+      fmt::print("  sparse MoE MLP: {} experts of width {}, top {} per token{}{}\n", a.moe.n_experts, a.moe.d_expert,
+                 a.moe.top_k, a.moe.norm_topk_prob ? " (weights renormalised)" : "",
+                 a.moe.d_shared > 0 ? fmt::format(", shared expert of width {} (sigmoid gate)", a.moe.d_shared) : "");
     if (a.embed_scale != 1.0) fmt::print("  embedding x {:.6g}\n", a.embed_scale);
     if (a.final_softcap > 0) fmt::print("  logits soft-capped at {:g}\n", a.final_softcap);
     print_layers(a);

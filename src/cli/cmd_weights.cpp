@@ -22,33 +22,45 @@ void add_weights(CLI::App& app) {
   cmd->footer(
       "Frobenius norms of every projection (query/key/value rows of fused matrices separated), and the largest\n"
       "singular values of W_V and of the OV circuit W_O W_V (power iteration). Writes weights.csv and\n"
-      "weights.json to --out (default ./streamgauge-out/<model>/weights).\n\nExample:\n  streamgauge weights "
+      "weights.json to --out (default ./streamgauge-out/<model>/weights); for a sparse mixture of experts also\n"
+      "experts.csv, every expert's (and the shared expert's) MLP norms.\n\nExample:\n  streamgauge weights "
       "EleutherAI/pythia-1.4b");
   cmd->add_option("MODEL", opts->model, kModelHelp)->required();
   cmd->add_option("--out", opts->out, "Output directory");
   cmd->callback([opts] {
-    const std::vector<std::string> files = {"weights.csv", "weights.json"};
+    const std::vector<std::string> files = {"weights.csv", "weights.json", "experts.csv"};
     if (!opts->out.empty()) check_output_dir("--out", opts->out, files);  // before the model is loaded
     auto model = load_model(opts->model);
     const auto out = opts->out.empty() ? default_out_dir(*model, "weights") : std::filesystem::path(opts->out);
     if (opts->out.empty()) check_output_dir("the default output directory", out, files);
     Progress progress("weight norms", model->arch().n_layers);
     const auto norms = weights::layer_norms(*model, [&](int) { progress.tick(); });
+    const bool moe = model->arch().any_moe(), gated = model->arch().gated_mlp;
     std::vector<std::string> header = {"layer"};
-    for (const auto& c : weights::columns()) header.push_back(c);
+    for (const auto& c : weights::columns(moe)) header.push_back(c);
     report::Table t(header);
     for (size_t l = 0; l < norms.size(); ++l) {
       std::vector<report::Cell> row = {report::cell(static_cast<int64_t>(l))};
-      for (double v : weights::values(norms[l], model->arch().gated_mlp)) row.push_back(report::cell(v));
+      for (double v : weights::values(norms[l], gated, moe)) row.push_back(report::cell(v));
       t.add_row(row);
     }
+    report::Table experts({"layer", "expert", "W_in", "W_gate", "W_out"});
+    for (const auto& r : weights::expert_rows(norms))
+      experts.add_row({report::cell(r.layer), report::cell(r.expert), report::cell(r.norms.mlp_in),
+                       report::cell(r.norms.mlp_gate), report::cell(r.norms.mlp_out)});
     const auto j =
-        weights::to_json(norms, model->name(), model->arch().gated_mlp,
+        weights::to_json(norms, model->name(), gated, moe,
                          report::provenance({{"model_path", std::filesystem::absolute(model->dir()).string()}}));
     create_output_dir(out);
     report::write_csv(out / "weights.csv", t);
     report::write_json(out / "weights.json", j);
-    fmt::print("{}\nWrote {}/weights.csv and weights.json\n", report::format_text_table(t), display_dir(out));
+    if (moe) {
+      report::write_csv(out / "experts.csv", experts);
+      fmt::print("{}\n{}\nWrote {}/weights.csv, experts.csv and weights.json\n", report::format_text_table(t),
+                 report::format_text_table(experts), display_dir(out));
+    } else {
+      fmt::print("{}\nWrote {}/weights.csv and weights.json\n", report::format_text_table(t), display_dir(out));
+    }
   });
 }
 

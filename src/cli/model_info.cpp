@@ -30,10 +30,21 @@ nlohmann::ordered_json describe_model(const Model& m) {
   j["positions"] = a.learned_positions ? "learned" : to_string(a.rotary);
   j["rotary_dim"] = a.rotary_dim;
   j["ropes"] = nlohmann::ordered_json::array();
-  for (const Rope& r : a.ropes)
-    j["ropes"].push_back({{"description", r.description}, {"attention_factor", r.attention_factor}});
+  for (const Rope& r : a.ropes) {
+    nlohmann::ordered_json rj = {{"description", r.description}, {"attention_factor", r.attention_factor}};
+    if (!r.long_inv_freq.empty()) rj["long_factors_beyond"] = r.long_after;
+    j["ropes"].push_back(rj);
+  }
   j["norm_gain"] = a.norm_gain_plus_one ? "1 + w" : "w";
+  j["pre_norms"] = a.pre_norms;
   j["qk_norm"] = a.qk_norm;
+  if (a.qk_norm) j["qk_norm_over"] = a.qk_norm_across_heads ? "projection" : "head";
+  if (a.any_moe())
+    j["moe"] = {{"n_experts", a.moe.n_experts},
+                {"experts_per_token", a.moe.top_k},
+                {"norm_topk_prob", a.moe.norm_topk_prob},
+                {"d_expert", a.moe.d_expert},
+                {"d_shared_expert", a.moe.d_shared}};
   j["embed_scale"] = a.embed_scale;
   j["final_softcap"] = a.final_softcap > 0 ? nlohmann::ordered_json(a.final_softcap) : nlohmann::ordered_json(nullptr);
   j["max_positions"] = a.max_positions;
@@ -47,7 +58,8 @@ nlohmann::ordered_json describe_model(const Model& m) {
          {"attn_softcap",
           l.attn_softcap > 0 ? nlohmann::ordered_json(l.attn_softcap) : nlohmann::ordered_json(nullptr)},
          {"post_attn_norm", l.post_attn_norm},
-         {"post_mlp_norm", l.post_mlp_norm}});
+         {"post_mlp_norm", l.post_mlp_norm},
+         {"moe", l.moe}});
   return j;
 }
 

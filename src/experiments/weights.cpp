@@ -110,35 +110,73 @@ std::vector<LayerNorms> layer_norms(const Model& model, const std::function<void
     n.o = frobenius(o);
     n.v_spectral = spectral_norm(v);
     n.ov_spectral = ov_spectral_norm(o, v, a.n_heads, a.n_kv_heads, a.d_head);
-    n.mlp_in = frobenius(projection_matrix(model, l, Proj::Up));
-    if (a.gated_mlp) n.mlp_gate = frobenius(projection_matrix(model, l, Proj::Gate));
-    n.mlp_out = frobenius(projection_matrix(model, l, Proj::Down));
+    if (a.layers[l].moe) {
+      n.moe = true;
+      n.mlp_in = n.mlp_gate = n.mlp_out = std::nan("");
+      n.router = frobenius(router_matrix(model, l));
+      auto expert = [&](int e) {
+        return ExpertNorms{frobenius(expert_matrix(model, l, e, Proj::Up)),
+                           frobenius(expert_matrix(model, l, e, Proj::Gate)),
+                           frobenius(expert_matrix(model, l, e, Proj::Down))};
+      };
+      for (int e = 0; e < a.moe.n_experts; ++e) n.experts.push_back(expert(e));
+      n.has_shared = a.moe.d_shared > 0;
+      if (n.has_shared) n.shared = expert(-1);
+    } else {
+      n.mlp_in = frobenius(projection_matrix(model, l, Proj::Up));
+      if (a.gated_mlp) n.mlp_gate = frobenius(projection_matrix(model, l, Proj::Gate));
+      n.mlp_out = frobenius(projection_matrix(model, l, Proj::Down));
+    }
     if (progress) progress(l);
   }
   return out;
 }
 
-const std::vector<std::string>& columns() {
-  static const std::vector<std::string> c = {"W_Q",    "W_K",   "W_V",          "W_O",        "W_in",
-                                             "W_gate", "W_out", "W_V_spectral", "OV_spectral"};
+std::vector<std::string> columns(bool moe) {
+  std::vector<std::string> c = {"W_Q", "W_K", "W_V", "W_O", "W_in", "W_gate", "W_out", "W_V_spectral", "OV_spectral"};
+  if (moe) c.push_back("W_router");
   return c;
 }
 
-std::vector<double> values(const LayerNorms& n, bool gated_mlp) {
+std::vector<double> values(const LayerNorms& n, bool gated_mlp, bool moe) {
   const double gate = gated_mlp ? n.mlp_gate : std::nan("");
-  return {n.q, n.k, n.v, n.o, n.mlp_in, gate, n.mlp_out, n.v_spectral, n.ov_spectral};
+  std::vector<double> v = {n.q, n.k, n.v, n.o, n.mlp_in, gate, n.mlp_out, n.v_spectral, n.ov_spectral};
+  if (moe) v.push_back(n.moe ? n.router : std::nan(""));
+  return v;
+}
+
+std::vector<ExpertRow> expert_rows(const std::vector<LayerNorms>& norms) {
+  std::vector<ExpertRow> rows;
+  for (size_t l = 0; l < norms.size(); ++l) {
+    const auto layer = static_cast<int64_t>(l);
+    for (size_t e = 0; e < norms[l].experts.size(); ++e)
+      rows.push_back({layer, "expert " + std::to_string(e), norms[l].experts[e]});
+    if (norms[l].has_shared) rows.push_back({layer, "shared expert", norms[l].shared});
+  }
+  return rows;
 }
 
 nlohmann::ordered_json to_json(const std::vector<LayerNorms>& norms, const std::string& model, bool gated_mlp,
-                               const nlohmann::ordered_json& provenance) {
+                               bool moe, const nlohmann::ordered_json& provenance) {
   nlohmann::ordered_json j;
   j["model"] = model;
   j["norm"] = "Frobenius; *_spectral = largest singular value";
-  const auto& cols = columns();
+  const auto cols = columns(moe);
   for (size_t c = 0; c < cols.size(); ++c) {
     auto& col = j["layers"][cols[c]];
     col = nlohmann::ordered_json::array();
-    for (const auto& n : norms) col.push_back(values(n, gated_mlp)[c]);  // NaN is written as null
+    for (const auto& n : norms) col.push_back(values(n, gated_mlp, moe)[c]);  // NaN is written as null
+  }
+  if (moe) {
+    j["experts_note"] = "sparse MLP layers: W_in, W_gate, W_out are per expert (experts); W_router the router's";
+    auto& ej = j["experts"];
+    ej = nlohmann::ordered_json::array();
+    for (const auto& r : expert_rows(norms))
+      ej.push_back({{"layer", r.layer},
+                    {"expert", r.expert},
+                    {"W_in", r.norms.mlp_in},
+                    {"W_gate", r.norms.mlp_gate},
+                    {"W_out", r.norms.mlp_out}});
   }
   j["provenance"] = provenance;
   return j;
