@@ -29,7 +29,8 @@ void add_gains(CLI::App& app) {
       "over prompts. All prompts run together through the padding-free batch; nothing but per-token norms is\n"
       "kept. Without MODEL a small random-weight demo model runs (its numbers mean nothing).\n\n"
       "Outputs (in --out): gains.json (the seeds' keys + more), layers.csv, gains.png/svg, funnel.png/svg,\n"
-      "report.html. In Python: pandas.read_csv('layers.csv'), json.load(open('gains.json')).\n\n"
+      "report.html (a mixture of experts: also experts.csv, each expert's share of the tokens per layer).\n"
+      "In Python: pandas.read_csv('layers.csv'), json.load(open('gains.json')).\n\n"
       "Examples:\n"
       "  streamgauge gains                                   # the offline demo\n"
       "  streamgauge gains EleutherAI/pythia-1.4b             # from the HuggingFace cache\n"
@@ -56,7 +57,7 @@ void add_gains(CLI::App& app) {
       ->capture_default_str();
   cmd->callback([opts] {
     // Every path first: a bad one is refused before the model is loaded.
-    std::vector<std::string> files = {"gains.json", "layers.csv", "report.html"};
+    std::vector<std::string> files = {"gains.json", "layers.csv", "experts.csv", "report.html"};
     if (!opts->no_figures) files.insert(files.end(), {"gains.png", "gains.svg", "funnel.png", "funnel.svg"});
     opts->prompts.check();
     std::optional<compare::GainsSummary> reference;
@@ -86,6 +87,9 @@ void add_gains(CLI::App& app) {
     fmt::print("{}\n", report::format_text_table(seed_layer_table(s)));
     if (run.result.module)
       fmt::print("{}\n{}\n", gains::post_norm_note(), report::format_text_table(module_gains_table(run.result)));
+    if (run.result.experts)
+      fmt::print("{}\n{}\n", gains::expert_usage_note(),
+                 report::format_text_table(gains::expert_usage_table(*run.result.experts)));
     if (run.result.skip_first)
       fmt::print("Without each prompt's first token (--skip-first):\n{}\n",
                  report::format_text_table(seed_layer_table(*run.result.skip_first)));
@@ -101,8 +105,9 @@ void add_gains(CLI::App& app) {
       fmt::print("Minimum attention entropy (L*_entropy): layer {}\n", *run.result.L_star_entropy);
     if (reference)
       fmt::print("\nCROSS-MODEL COMPARISON\n{}", report::format_text_table(gains::comparison_table(*reference, run)));
-    fmt::print("\nWrote {}/: gains.json, layers.csv{}, report.html ({:.2f} s for the forward passes)\n",
-               display_dir(out), opts->no_figures ? "" : ", gains.png/svg, funnel.png/svg", run.seconds);
+    fmt::print("\nWrote {}/: gains.json, layers.csv{}{}, report.html ({:.2f} s for the forward passes)\n",
+               display_dir(out), run.result.experts ? ", experts.csv" : "",
+               opts->no_figures ? "" : ", gains.png/svg, funnel.png/svg", run.seconds);
   });
 }
 

@@ -195,6 +195,22 @@ Result analyze(const SublayerStats& st, const Options& o) {
         summarize(pp.attn_module_gain, pp.mlp_module_gain, pp.attn_in, pp.attn_out, pp.mlp_in, pp.mlp_out);
     r.module = ModuleGains{m.attn_gain, m.mlp_gain};
   }
+  if (st.any_moe()) {
+    ExpertUsage u;
+    const int64_t tokens = st.offsets.back();
+    for (size_t l = 0; l < L; ++l) {
+      if (l >= st.routed.size() || st.routed[l].empty()) continue;
+      u.layers.push_back(static_cast<int>(l));
+      std::vector<double> f;
+      for (int64_t c : st.routed[l]) f.push_back(static_cast<double>(c) / static_cast<double>(tokens));
+      u.fraction.push_back(f);
+      double h = 0;  // in token order: the same sum whatever the chunking
+      for (int64_t t = 0; t < tokens; ++t) h += st.layers[l][t].router_entropy;
+      u.router_entropy.push_back(h / static_cast<double>(tokens));
+      u.max_entropy = std::log(static_cast<double>(st.routed[l].size()));
+    }
+    r.experts = u;
+  }
   r.layers.resize(L);
 
   // Bootstrap over prompts (fixed seed): resample prompts with replacement and

@@ -93,9 +93,19 @@ struct ModuleGains {
   std::vector<double> attn_gain, mlp_gain;  // prompt means, per layer (as SeedSummary's)
 };
 
+// Sparse mixture-of-experts models: where the router sends the tokens, per
+// sparse layer, pooled over every token of every prompt.
+struct ExpertUsage {
+  std::vector<int> layers;                    // the sparse layers
+  std::vector<std::vector<double>> fraction;  // [sparse layer][expert]: tokens routed to it / tokens (sum: top k)
+  std::vector<double> router_entropy;         // [sparse layer] nats: mean over tokens of -sum_e p_e ln p_e
+  double max_entropy = 0;                     // ln(experts): a uniform router
+};
+
 struct Result {
   SeedSummary seed;                       // every token, the seeds' numbers
   std::optional<ModuleGains> module;      // post-normed models only
+  std::optional<ExpertUsage> experts;     // sparse mixture-of-experts models only
   std::optional<SeedSummary> skip_first;  // first token of each prompt excluded
   std::vector<LayerExtras> layers;
   std::optional<int> L_star_entropy;  // argmin of the mean attention entropy

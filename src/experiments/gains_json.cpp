@@ -219,6 +219,11 @@ ordered_json to_json(const Result& r, const RunInfo& info) {
   j["attention_entropy"] = {{"per_layer", entropy}, {"L_star_entropy", r.L_star_entropy.value_or(-1)}};
   if (r.skip_first) j["skip_first"] = seed_blocks(*r.skip_first);
   if (r.module) j["module_output_gains"] = {{"attention", r.module->attn_gain}, {"mlp", r.module->mlp_gain}};
+  if (r.experts)
+    j["expert_usage"] = {{"layers", r.experts->layers},
+                         {"fraction_of_tokens", r.experts->fraction},
+                         {"router_entropy", r.experts->router_entropy},
+                         {"max_entropy", r.experts->max_entropy}};
   if (info.weights) {
     ordered_json w;
     for (auto& n : *info.weights) {
@@ -257,6 +262,12 @@ ordered_json to_json(const Result& r, const RunInfo& info) {
         "post-normed models (Gemma 2): the same gains with out = the sublayer's own output before its norm "
         "(blocks.{l}.attn.hook_out / blocks.{l}.mlp.hook_out), what forward hooks on the attention and MLP modules "
         "read; the headline gains above use the residual update (after the norm)";
+  if (r.experts)
+    j["definitions"]["expert_usage"] =
+        "sparse mixture-of-experts layers (layers): fraction_of_tokens[i][e] = tokens the router sends to expert e "
+        "(blocks.{l}.mlp.hook_router_weights not 0) / all tokens of all prompts (each row sums to the experts per "
+        "token); router_entropy[i] = mean over all tokens of -sum_e p_e ln p_e (nats), p = "
+        "blocks.{l}.mlp.hook_router_probs (softmax over all experts); max_entropy = ln(experts), a uniform router";
   j["provenance"] = info.provenance;
   return j;
 }

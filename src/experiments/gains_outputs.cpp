@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -162,6 +163,7 @@ report::Table layers_table(const Run& run) {
                                    "attn_entropy"};
   if (r.skip_first) cols.insert(cols.end(), {"attn_gain_skip_first", "mlp_gain_skip_first"});
   if (r.module) cols.insert(cols.end(), {"attn_module_gain", "mlp_module_gain"});
+  if (r.experts) cols.insert(cols.end(), {"router_entropy", "expert_fraction_max", "expert_fraction_min"});
   if (run.weights)
     cols.insert(cols.end(), {"W_Q_fro", "W_K_fro", "W_V_fro", "W_O_fro", "W_in_fro", "W_gate_fro", "W_out_fro",
                              "W_V_spectral", "OV_spectral"});
@@ -199,6 +201,19 @@ report::Table layers_table(const Run& run) {
                                      cell(e.attn_entropy)};
     if (r.skip_first) row.insert(row.end(), {cell(r.skip_first->attn_gain[l]), cell(r.skip_first->mlp_gain[l])});
     if (r.module) row.insert(row.end(), {cell(r.module->attn_gain[l]), cell(r.module->mlp_gain[l])});
+    if (r.experts) {  // NaN (empty) on dense layers
+      const auto& u = *r.experts;
+      const auto it = std::find(u.layers.begin(), u.layers.end(), l);
+      const double nan = std::nan("");
+      if (it == u.layers.end()) {
+        row.insert(row.end(), {cell(nan), cell(nan), cell(nan)});
+      } else {
+        const auto i = static_cast<size_t>(it - u.layers.begin());
+        const auto& f = u.fraction[i];
+        row.insert(row.end(), {cell(u.router_entropy[i]), cell(*std::max_element(f.begin(), f.end())),
+                               cell(*std::min_element(f.begin(), f.end()))});
+      }
+    }
     if (run.weights) {
       const auto& n = (*run.weights)[l];
       const double gate = run.model->arch().gated_mlp ? n.mlp_gate : std::nan("");
@@ -226,6 +241,36 @@ report::Table module_gains_table(const gains::Result& r) {
                cell(fmt::format("{:.4f}", r.module->attn_gain[l])), cell(fmt::format("{:.4f}", r.seed.mlp_gain[l])),
                cell(fmt::format("{:.4f}", r.module->mlp_gain[l]))});
   return t;
+}
+
+report::Table expert_usage_table(const gains::ExpertUsage& u) {
+  report::Table t(
+      {"Layer", "Router entropy (nats)", "of ln(experts)", "Most used expert", "Least used expert", "Unused experts"});
+  for (size_t i = 0; i < u.layers.size(); ++i) {
+    const auto& f = u.fraction[i];
+    const auto hi = std::max_element(f.begin(), f.end()) - f.begin(),
+               lo = std::min_element(f.begin(), f.end()) - f.begin();
+    const auto unused = std::count(f.begin(), f.end(), 0.0);
+    t.add_row({cell(u.layers[i]), cell(fmt::format("{:.4f}", u.router_entropy[i])),
+               cell(fmt::format("{:.1f}%", 100 * u.router_entropy[i] / u.max_entropy)),
+               cell(fmt::format("{} ({:.1f}% of tokens)", hi, 100 * f[hi])),
+               cell(fmt::format("{} ({:.1f}% of tokens)", lo, 100 * f[lo])), cell(static_cast<int64_t>(unused))});
+  }
+  return t;
+}
+
+report::Table experts_table(const gains::ExpertUsage& u) {
+  report::Table t({"layer", "expert", "fraction_of_tokens"});
+  for (size_t i = 0; i < u.layers.size(); ++i)
+    for (size_t e = 0; e < u.fraction[i].size(); ++e)
+      t.add_row({cell(u.layers[i]), cell(static_cast<int64_t>(e)), cell(u.fraction[i][e])});
+  return t;
+}
+
+std::string expert_usage_note() {
+  return "Sparse mixture of experts: where the router sends the tokens (all prompts pooled). A token goes to "
+         "several experts, so a layer's fractions sum to the experts per token; the router entropy is that of the "
+         "softmax over all experts, ln(experts) for a uniform router. Every expert's fraction is in experts.csv.";
 }
 
 std::string post_norm_note() {
@@ -342,6 +387,11 @@ void write_gains_report(const Run& run, const std::filesystem::path& dir, const 
     h.paragraph(post_norm_note());
     h.table(module_gains_table(run.result));
   }
+  if (run.result.experts) {
+    h.heading("Expert usage");
+    h.paragraph(expert_usage_note());
+    h.table(expert_usage_table(*run.result.experts));
+  }
   if (figures) h.figure(dir / "gains.svg", "Seed 000's four panels");
   h.heading("Seed 001: funnel test");
   h.table(funnel_table(s));
@@ -373,6 +423,7 @@ void write_outputs(const Run& run, const std::filesystem::path& dir,
   create_output_dir(dir);
   report::write_json(dir / "gains.json", doc);
   report::write_csv(dir / "layers.csv", layers_table(run));
+  if (run.result.experts) report::write_csv(dir / "experts.csv", experts_table(*run.result.experts));
   if (figures) write_gains_figures(run, dir, ref_last);
   write_gains_report(run, dir, doc, comparison, figures);
 }

@@ -59,6 +59,12 @@ report::Table funnel_table(const gains::SeedSummary& s);
 // Post-normed models (Result::module): both gains per layer, and what they mean.
 report::Table module_gains_table(const gains::Result& r);
 std::string post_norm_note();
+// Sparse mixture-of-experts models (Result::experts): per sparse layer, the
+// router entropy and the most, least and never used experts; every expert's
+// fraction of tokens (experts.csv); and what they mean.
+report::Table expert_usage_table(const gains::ExpertUsage& usage);
+report::Table experts_table(const gains::ExpertUsage& usage);
+std::string expert_usage_note();
 // --reference: a preset name (pythia-1.4b, pythia-6.9b) or a gains.json file,
 // read and checked before the run; throws sg::Error naming it if it is neither.
 compare::GainsSummary load_reference(const std::string& reference);
@@ -70,7 +76,8 @@ void write_gains_figures(const Run& run, const std::filesystem::path& dir,
                          std::optional<double> reference_last_mlp_gain);
 void write_gains_report(const Run& run, const std::filesystem::path& dir, const nlohmann::ordered_json& doc,
                         const std::optional<report::Table>& comparison, bool figures);
-// All of them into dir (created if missing): gains.json, layers.csv, the
+// All of them into dir (created if missing): gains.json, layers.csv (and, for
+// a mixture of experts, experts.csv), the
 // figures (unless figures is false) and report.html, with seed 001's
 // comparison against `reference` when given.
 void write_outputs(const Run& run, const std::filesystem::path& dir,

@@ -19,6 +19,12 @@ double row_cos(const float* a, const float* b, int64_t n, double na, double nb) 
 }
 }  // namespace
 
+bool SublayerStats::any_moe() const {
+  for (const auto& r : routed)
+    if (!r.empty()) return true;
+  return false;
+}
+
 bool SublayerStats::any_raw() const {
   for (size_t l = 0; l < attn_raw.size(); ++l)
     if (attn_raw[l] || mlp_raw[l]) return true;
@@ -30,6 +36,7 @@ SublayerStatsReducer::SublayerStatsReducer(int n_layers, bool entropy) : entropy
   stats_.layers.resize(n_layers);
   stats_.attn_raw.assign(n_layers, false);
   stats_.mlp_raw.assign(n_layers, false);
+  stats_.routed.resize(n_layers);
 }
 
 bool SublayerStatsReducer::wants(const PointId& p) {
@@ -42,6 +49,8 @@ bool SublayerStatsReducer::wants(const PointId& p) {
     case Point::AttnRaw:
     case Point::MlpRaw: return true;
     case Point::AttnPattern: return entropy_;
+    case Point::RouterProbs:
+    case Point::RouterWeights: return true;
     default: return false;
   }
 }
@@ -52,6 +61,10 @@ void SublayerStatsReducer::on_activation(const PointId& p, const Batch& batch, c
   const int64_t N = batch.n_tokens();
   auto& layer = stats_.layers.at(p.layer);
   if (static_cast<int64_t>(layer.size()) < base_ + N) layer.resize(base_ + N);
+  if (p.point == Point::RouterProbs || p.point == Point::RouterWeights) {
+    on_router(p, N, rows, d);
+    return;
+  }
   const bool keep_pre = p.point == Point::ResidPre;
   if (keep_pre) resid_pre_.resize(static_cast<size_t>(N * d));
   if (p.point == Point::AttnRaw) stats_.attn_raw.at(p.layer) = true;
@@ -109,6 +122,29 @@ void SublayerStatsReducer::on_patterns(int layer, const Batch& batch, const floa
     }
     at(layer, r).attn_entropy = h_sum / heads;
   }
+}
+
+// A sparse MLP's router (rows of `experts` values): each token's entropy of
+// the softmax over all experts, -sum_e p_e ln p_e in nats (p_e = 0 adds 0), as
+// the attention entropy; and a count per expert of the tokens whose weight for
+// it is not 0 (the experts the token goes to).
+void SublayerStatsReducer::on_router(const PointId& p, int64_t N, const float* rows, int64_t experts) {
+  if (p.point == Point::RouterProbs) {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < N; ++r) {
+      const float* row = rows + r * experts;
+      at(p.layer, r).router_entropy = -vec::fixed_sum(experts, [row](int64_t k0, int k) SG_VEC_LAMBDA {
+        const vec::F16 pf = vec::load_first(row + k0, k);
+        const vec::D16 q = vec::widen(pf);
+        return vec::select(vec::widen(vec::positive_mask(pf)), q * vec::log(q), vec::D16{});
+      });
+    }
+    return;
+  }
+  auto& counts = stats_.routed.at(p.layer);
+  counts.resize(static_cast<size_t>(experts), 0);
+  for (int64_t r = 0; r < N; ++r)
+    for (int64_t e = 0; e < experts; ++e) counts[e] += rows[r * experts + e] != 0.0f;
 }
 
 void SublayerStatsReducer::finish_batch(const Batch& batch) {

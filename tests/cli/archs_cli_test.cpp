@@ -55,6 +55,17 @@ TEST_P(ArchsCli, EveryExperimentRuns) {
   EXPECT_EQ(g.contains("module_output_gains"), post_normed);
   EXPECT_EQ(csv.find("attn_module_gain") != std::string::npos, post_normed);
   EXPECT_EQ(r.output.find("Attn (module output)") != std::string::npos, post_normed) << r.output;
+  // A mixture of experts: expert usage in gains.json, layers.csv, experts.csv, the terminal and the report.
+  const bool moe = name == "qwen2_moe";
+  EXPECT_EQ(g.contains("expert_usage"), moe);
+  EXPECT_EQ(csv.find("router_entropy") != std::string::npos, moe);
+  EXPECT_EQ(fs::exists(dir / "gains/experts.csv"), moe);
+  EXPECT_EQ(r.output.find("Router entropy") != std::string::npos, moe) << r.output;
+  if (moe) {
+    EXPECT_EQ(g["expert_usage"]["layers"].size(), 4u);
+    EXPECT_EQ(read_file(dir / "gains/experts.csv").rfind("layer,expert,fraction_of_tokens\n", 0), 0u);
+    EXPECT_NE(read_file(dir / "gains/report.html").find("Expert usage"), std::string::npos);
+  }
   if (post_normed) {
     EXPECT_EQ(g["module_output_gains"]["attention"].size(), 4u);
     EXPECT_TRUE(g["definitions"].contains("module_output_gains"));

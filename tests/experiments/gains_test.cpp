@@ -236,3 +236,90 @@ TEST(GainsJson, RoundTripGivesTheInMemorySummary) {
 
 }  // namespace
 }  // namespace sg
+
+namespace sg {
+namespace {
+
+// A sparse mixture of experts: gains reports where the router sends the tokens,
+// against the golden router tensors of sequence 1 (debug.safetensors, float64
+// rounded once to float32), the same whatever the chunking; dense models have none.
+TEST(GainsExpertUsage, MatchesTheGoldenRouterTensors) {
+  const auto shared = test::shared_dir();
+  auto model = Model::load(shared / "golden/models/qwen2_moe");
+  const ArchSpec& a = model->arch();
+  SafetensorsFile debug(shared / "golden/expected/qwen2_moe/debug.safetensors");
+  Engine engine(*model);
+  const std::vector<std::vector<int32_t>> seq1 = {test::golden_readme_sequences()[1]};
+  SublayerStatsReducer reducer(a.n_layers, false);
+  Observer* obs[] = {&reducer};
+  engine.run(Batch::of(seq1), obs);
+  reducer.finish_batch(Batch::of(seq1));
+  const gains::Result r = gains::analyze(reducer.stats(), {.bootstrap = 10});
+  ASSERT_TRUE(r.experts.has_value());
+  const gains::ExpertUsage& u = *r.experts;
+  ASSERT_EQ(u.layers, (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_DOUBLE_EQ(u.max_entropy, std::log(4.0));
+  const int64_t T = static_cast<int64_t>(seq1[0].size()), E = a.moe.n_experts;
+  for (size_t i = 0; i < u.layers.size(); ++i) {
+    auto golden = [&](const char* what) {
+      const TensorView* t = debug.find("seq1.layer" + std::to_string(u.layers[i]) + "." + what);
+      EXPECT_NE(t, nullptr) << what;
+      std::vector<float> v(t->numel());
+      to_f32(t->dtype, t->data, v.data(), v.size());
+      return v;
+    };
+    const auto w = golden("router_weights"), p = golden("router_probs");
+    double sum = 0, entropy = 0;
+    for (int64_t e = 0; e < E; ++e) {
+      int64_t routed = 0;
+      for (int64_t t = 0; t < T; ++t) routed += w[t * E + e] != 0;
+      EXPECT_EQ(u.fraction[i][e], static_cast<double>(routed) / T) << "layer " << i << " expert " << e;
+      sum += u.fraction[i][e];
+    }
+    EXPECT_DOUBLE_EQ(sum, a.moe.top_k);  // every token goes to top_k experts
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t e = 0; e < E; ++e)
+        if (p[t * E + e] > 0) entropy -= p[t * E + e] * std::log(double(p[t * E + e]));
+    entropy /= T;
+    EXPECT_NEAR(u.router_entropy[i], entropy, 1e-5 * entropy) << "layer " << i;
+  }
+
+  // The same numbers when the three golden sequences run one by one or together.
+  const auto seqs = test::golden_readme_sequences();
+  SublayerStatsReducer together(a.n_layers, false), apart(a.n_layers, false);
+  Observer* t_obs[] = {&together};
+  engine.run(Batch::of(seqs), t_obs);
+  together.finish_batch(Batch::of(seqs));
+  for (const auto& s : seqs) {
+    const std::vector<std::vector<int32_t>> one = {s};
+    Observer* a_obs[] = {&apart};
+    engine.run(Batch::of(one), a_obs);
+    apart.finish_batch(Batch::of(one));
+  }
+  const gains::Result x = gains::analyze(together.stats(), {.bootstrap = 10}),
+                      y = gains::analyze(apart.stats(), {.bootstrap = 10});
+  ASSERT_TRUE(x.experts && y.experts);
+  EXPECT_EQ(x.experts->fraction, y.experts->fraction);
+  EXPECT_EQ(x.experts->router_entropy, y.experts->router_entropy);
+
+  // gains.json carries them with their definition; a dense model has none.
+  gains::RunInfo info;
+  info.model = model->name();
+  info.n_layers = a.n_layers;
+  const auto doc = gains::to_json(x, info);
+  ASSERT_TRUE(doc.contains("expert_usage"));
+  EXPECT_EQ(doc["expert_usage"]["fraction_of_tokens"].size(), 4u);
+  EXPECT_TRUE(doc["definitions"].contains("expert_usage"));
+  auto dense = Model::load(shared / "golden/models/qwen2");
+  Engine dense_engine(*dense);
+  SublayerStatsReducer d(dense->arch().n_layers, false);
+  Observer* d_obs[] = {&d};
+  dense_engine.run(Batch::of(seqs), d_obs);
+  d.finish_batch(Batch::of(seqs));
+  const gains::Result dr = gains::analyze(d.stats(), {.bootstrap = 10});
+  EXPECT_FALSE(dr.experts.has_value());
+  EXPECT_FALSE(gains::to_json(dr, info).contains("expert_usage"));
+}
+
+}  // namespace
+}  // namespace sg
