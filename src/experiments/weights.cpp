@@ -156,8 +156,8 @@ std::vector<ExpertRow> expert_rows(const std::vector<LayerNorms>& norms) {
   return rows;
 }
 
-nlohmann::ordered_json to_json(const std::vector<LayerNorms>& norms, const std::string& model, bool gated_mlp,
-                               bool moe, const nlohmann::ordered_json& provenance) {
+nlohmann::ordered_json to_json(const std::vector<LayerNorms>& norms, const std::string& model, bool gated_mlp, bool moe,
+                               const nlohmann::ordered_json& provenance) {
   nlohmann::ordered_json j;
   j["model"] = model;
   j["norm"] = "Frobenius; *_spectral = largest singular value";

@@ -55,7 +55,7 @@ std::vector<ExpertRow> expert_rows(const std::vector<LayerNorms>& norms);
 // "norm", "layers": {column: [per layer]}, then for a sparse model
 // "experts_note" and "experts": [{layer, expert, W_in, W_gate, W_out}], then
 // "provenance"} (the caller's provenance block).
-nlohmann::ordered_json to_json(const std::vector<LayerNorms>& norms, const std::string& model, bool gated_mlp,
-                               bool moe, const nlohmann::ordered_json& provenance);
+nlohmann::ordered_json to_json(const std::vector<LayerNorms>& norms, const std::string& model, bool gated_mlp, bool moe,
+                               const nlohmann::ordered_json& provenance);
 
 }  // namespace sg::weights

@@ -154,8 +154,8 @@ void SublayerStatsReducer::finish_batch(const Batch& batch) {
     if (static_cast<int64_t>(L.size()) != base_) fail("internal: layer statistics incomplete");
 }
 
-// The sequences' lengths, each layer's per-token statistics and which layers
-// had raw sublayer outputs.
+// The sequences' lengths, each layer's per-token statistics, which layers had
+// raw sublayer outputs and how many tokens each expert took.
 std::vector<std::byte> SublayerStatsReducer::save() const {
   ByteWriter w;
   std::vector<int64_t> lengths;
@@ -165,6 +165,7 @@ std::vector<std::byte> SublayerStatsReducer::save() const {
     w.put_span(std::span<const SublayerTokenStats>(stats_.layers[l]));
     w.put<uint8_t>(stats_.attn_raw[l]);
     w.put<uint8_t>(stats_.mlp_raw[l]);
+    w.put_span(std::span<const int64_t>(stats_.routed[l]));
   }
   return w.take();
 }
@@ -181,6 +182,11 @@ void SublayerStatsReducer::restore(std::span<const std::vector<std::byte>> parts
       r.append_to(s.layers[l]);
       if (r.get<uint8_t>()) s.attn_raw[l] = true;
       if (r.get<uint8_t>()) s.mlp_raw[l] = true;
+      // Tokens per expert: counts, summed.
+      std::vector<int64_t> routed;
+      r.append_to(routed);
+      if (s.routed[l].size() < routed.size()) s.routed[l].resize(routed.size(), 0);
+      for (size_t e = 0; e < routed.size(); ++e) s.routed[l][e] += routed[e];
     }
     if (!r.done()) fail("internal: a reducer's saved state has trailing bytes");
   }

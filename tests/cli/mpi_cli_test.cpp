@@ -66,7 +66,7 @@ class MpiCli : public ::testing::Test {
 TEST_F(MpiCli, GainsOnTwoAndThreeRanksEqualsOneProcess) {
   const fs::path dir = test::scratch_dir("mpi_gains");
   const fs::path ids = write_ids(dir);
-  for (const char* model : {"neox_parallel", "gemma2"}) {
+  for (const char* model : {"neox_parallel", "gemma2", "qwen2_moe"}) {
     std::vector<fs::path> outs;
     for (int ranks : {0, 2, 3}) {
       const fs::path out = dir / fmt::format("{}_{}", model, ranks);

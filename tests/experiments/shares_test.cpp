@@ -76,42 +76,47 @@ void check_restore(Engine& engine, const std::vector<std::vector<int32_t>>& seqs
 }
 
 TEST(ReducerRestore, EveryReducerRebuildsTheSingleProcessState) {
-  auto model = Model::load(test::shared_dir() / "golden/models/gemma2");  // raw sublayer outputs too
-  Engine engine(*model);
-  const auto seqs = sequences(9);
-  const int L = model->arch().n_layers;
-  const int64_t d = model->arch().d_model;
-  for (int ranks : {1, 2, 3, 12}) {
-    check_restore<SublayerStatsReducer>(
-        engine, seqs, ranks, [&] { return SublayerStatsReducer(L, true); },
-        [&](const SublayerStatsReducer& a, const SublayerStatsReducer& b) {
-          const auto &x = a.stats(), &y = b.stats();
-          ASSERT_EQ(x.offsets, y.offsets);
-          EXPECT_EQ(x.attn_raw, y.attn_raw);
-          EXPECT_EQ(x.mlp_raw, y.mlp_raw);
-          for (int l = 0; l < L; ++l) {
-            ASSERT_EQ(x.layers[l].size(), y.layers[l].size());
-            EXPECT_EQ(
-                std::memcmp(x.layers[l].data(), y.layers[l].data(), x.layers[l].size() * sizeof(SublayerTokenStats)), 0)
-                << "layer " << l << ", " << ranks << " ranks";
-          }
-        });
-    check_restore<residual::StreamNormReducer>(
-        engine, seqs, ranks, [&] { return residual::StreamNormReducer(L, seqs.size()); },
-        [&](const residual::StreamNormReducer& a, const residual::StreamNormReducer& b) {
-          for (size_t s = 0; s < seqs.size(); ++s) {
-            EXPECT_EQ(a.norms()[s].last, b.norms()[s].last);
-            EXPECT_EQ(a.norms()[s].mean, b.norms()[s].mean);
-          }
-        });
-    check_restore<LastTokenReducer>(
-        engine, seqs, ranks, [&] { return LastTokenReducer(L, d, seqs.size()); },
-        [&](const LastTokenReducer& a, const LastTokenReducer& b) {
-          ASSERT_EQ(a.filled(), b.filled());
-          for (int l = 0; l < L; ++l)
-            for (auto p : {LastTokenPoint::ResidPre, LastTokenPoint::AttnOut, LastTokenPoint::MlpOut})
-              EXPECT_EQ(std::memcmp(a.rows().row(l, p, 0), b.rows().row(l, p, 0), seqs.size() * d * sizeof(float)), 0);
-        });
+  for (const char* name : {"gemma2", "qwen2_moe"}) {  // raw sublayer outputs; routed tokens
+    auto model = Model::load(test::shared_dir() / "golden/models" / name);
+    Engine engine(*model);
+    const auto seqs = sequences(9);
+    const int L = model->arch().n_layers;
+    const int64_t d = model->arch().d_model;
+    for (int ranks : {1, 2, 3, 12}) {
+      check_restore<SublayerStatsReducer>(
+          engine, seqs, ranks, [&] { return SublayerStatsReducer(L, true); },
+          [&](const SublayerStatsReducer& a, const SublayerStatsReducer& b) {
+            const auto &x = a.stats(), &y = b.stats();
+            ASSERT_EQ(x.offsets, y.offsets);
+            EXPECT_EQ(x.attn_raw, y.attn_raw);
+            EXPECT_EQ(x.mlp_raw, y.mlp_raw);
+            EXPECT_EQ(x.routed, y.routed);
+            for (int l = 0; l < L; ++l) {
+              ASSERT_EQ(x.layers[l].size(), y.layers[l].size());
+              EXPECT_EQ(
+                  std::memcmp(x.layers[l].data(), y.layers[l].data(), x.layers[l].size() * sizeof(SublayerTokenStats)),
+                  0)
+                  << "layer " << l << ", " << ranks << " ranks";
+            }
+          });
+      check_restore<residual::StreamNormReducer>(
+          engine, seqs, ranks, [&] { return residual::StreamNormReducer(L, seqs.size()); },
+          [&](const residual::StreamNormReducer& a, const residual::StreamNormReducer& b) {
+            for (size_t s = 0; s < seqs.size(); ++s) {
+              EXPECT_EQ(a.norms()[s].last, b.norms()[s].last);
+              EXPECT_EQ(a.norms()[s].mean, b.norms()[s].mean);
+            }
+          });
+      check_restore<LastTokenReducer>(
+          engine, seqs, ranks, [&] { return LastTokenReducer(L, d, seqs.size()); },
+          [&](const LastTokenReducer& a, const LastTokenReducer& b) {
+            ASSERT_EQ(a.filled(), b.filled());
+            for (int l = 0; l < L; ++l)
+              for (auto p : {LastTokenPoint::ResidPre, LastTokenPoint::AttnOut, LastTokenPoint::MlpOut})
+                EXPECT_EQ(std::memcmp(a.rows().row(l, p, 0), b.rows().row(l, p, 0), seqs.size() * d * sizeof(float)),
+                          0);
+          });
+    }
   }
 }
 
