@@ -134,7 +134,7 @@ py::object residual_py(py::handle models, py::handle prompts, py::handle ids, co
     PromptSet set = prompt_set(*model, prompts, ids, tokenizer, "canonical");
     {
       py::gil_scoped_release release;
-      runs.push_back(residual::run_model(model->model(), std::move(set), label));
+      runs.push_back(residual::run_model(model->model(), std::move(set), label, check_signals));
     }
     runs.back().arg = arg;
   }
@@ -164,7 +164,7 @@ py::object align_py(py::handle model_arg, py::handle pairs, const std::string& p
     check_input_file("--pairs", input.pairs);
   }
   auto model = as_model(model_arg);
-  const align::RunOptions options{.n_perms = perms, .drop_top_dims = drop_top_dims};
+  const align::RunOptions options{.n_perms = perms, .drop_top_dims = drop_top_dims, .between_layers = check_signals};
   align::check(model->model(), options);
   align::Inputs in = align::load_inputs(input, model->model());
   nlohmann::json doc;

@@ -241,7 +241,7 @@ Run run(const Model& model, Inputs in, const RunOptions& o) {
 
   const auto t_capture = std::chrono::steady_clock::now();
   Engine engine(model);
-  const PromptRun capture{.progress_label = "align"};
+  const PromptRun capture{.progress_label = "align", .between_layers = o.between_layers};
   r.tokens_per_forward = capture.max_tokens;
   r.rows = capture_last_tokens(engine, r.inputs.sequences, capture);
   r.capture_seconds = seconds_since(t_capture);

@@ -6,6 +6,7 @@
 // attn_mlp_deltas.npz. Every number comes from experiments/alignment_stats.h.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -45,6 +46,7 @@ Inputs load_inputs(const PairsInput& input, const Model& model);
 struct RunOptions {
   size_t n_perms = 500;
   size_t drop_top_dims = 0;
+  std::function<void()> between_layers = {};  // engine/engine.h's RunOptions::between_layers
 };
 
 // One run: the last-token rows of both sides at every layer, and the statistics.

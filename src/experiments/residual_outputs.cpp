@@ -129,7 +129,8 @@ nlohmann::json model_json(const ModelRun& a) {
 
 }  // namespace
 
-ModelRun run_model(const Model& model, PromptSet prompts, const std::string& label) {
+ModelRun run_model(const Model& model, PromptSet prompts, const std::string& label,
+                   const std::function<void()>& between_layers) {
   ModelRun a;
   a.dir = model.dir().string();
   a.weight_dtype = std::string(dtype_name(model.weight_dtype()));
@@ -140,7 +141,8 @@ ModelRun run_model(const Model& model, PromptSet prompts, const std::string& lab
   StreamNormReducer reducer(arch.n_layers, a.prompts.prompts.size());
   Reducer* reducers[] = {&reducer};
   Engine engine(model);
-  run_prompts(engine, a.prompts.sequences(), reducers, {.progress_label = "residual " + label});
+  run_prompts(engine, a.prompts.sequences(), reducers,
+              {.progress_label = "residual " + label, .between_layers = between_layers});
   a.r = analyze(label, arch, reducer.norms());
   return a;
 }

@@ -6,6 +6,7 @@
 // report.html. Every number comes from experiments/residual.h.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -29,7 +30,10 @@ struct ModelRun {
 
 // Runs the prompts through one model (measure/run_prompts.h's chunks) and
 // analyses the norms; `label` names the model in the results (unique per study).
-ModelRun run_model(const Model& model, PromptSet prompts, const std::string& label);
+// between_layers: engine/engine.h's RunOptions::between_layers (the Python
+// binding's Ctrl-C).
+ModelRun run_model(const Model& model, PromptSet prompts, const std::string& label,
+                   const std::function<void()>& between_layers = {});
 
 // Several models side by side, with H25 evaluated on the seed's metric and on
 // the true last-block gain.
