@@ -18,6 +18,8 @@
 #include "cli/common.h"
 #include "dist/comm.h"
 #include "experiments/compare_outputs.h"
+#include "experiments/gains_json.h"
+#include "experiments/training_outputs.h"
 #include "report/json_io.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
@@ -32,8 +34,9 @@ const std::vector<std::pair<std::string, std::string>> kExperiments = {
     {"gains", "gains.json"}, {"residual", "residual.json"}, {"align", "align.json"}};
 
 struct Task {
-  std::string model;  // as the experiment's MODEL argument (ORG/NAME@REV or a directory)
-  std::string name;   // its output folder
+  std::string model = {};                // as the experiment's MODEL argument (ORG/NAME@REV or a directory)
+  std::string name = {};                 // its output folder
+  std::string base = {}, revision = {};  // ORG/NAME and REV of a hub model at a revision
 };
 
 struct Outcome {
@@ -54,13 +57,18 @@ std::vector<Task> make_tasks(const std::vector<std::string>& models, const std::
   std::vector<Task> tasks;
   for (const auto& m : models) {
     if (revisions.empty()) {
-      tasks.push_back({m, folder_name(m)});
+      tasks.push_back({.model = m, .name = folder_name(m)});
       continue;
     }
     if (m.find('@') != std::string::npos) fail("{}: give the revision either in the name or with --revisions", m);
     if (fs::exists(m)) fail("{}: --revisions applies to ORG/NAME models of the HuggingFace cache, not folders", m);
-    for (const auto& r : revisions) tasks.push_back({m + "@" + r, folder_name(m + "@" + r)});
+    for (const auto& r : revisions) tasks.push_back({.model = m + "@" + r, .name = folder_name(m + "@" + r)});
   }
+  for (auto& t : tasks)
+    if (const auto at = t.model.rfind('@'); at != std::string::npos && !fs::exists(t.model)) {
+      t.base = t.model.substr(0, at);
+      t.revision = t.model.substr(at + 1);
+    }
   // Two tasks never share a folder.
   std::set<std::string> taken;
   for (auto& t : tasks) {
@@ -162,19 +170,35 @@ void run(const std::string& experiment, const std::vector<std::string>& extras,
   nlohmann::json doc = {
       {"experiment", experiment}, {"tasks", outcomes}, {"provenance", report::provenance({{"command", "sweep"}})}};
   if (experiment == "gains") {
+    const bool figures = std::find(options.begin(), options.end(), "--no-figures") == options.end();
     std::vector<std::string> results;
     for (const auto& t : tasks)
       if (fs::exists(out / t.name / "gains.json")) results.push_back((out / t.name / "gains.json").string());
     if (!results.empty()) {
       const compare::Study st = compare::study(compare::load_inputs(results), {});
-      compare::write_outputs(st, out / "compare",
-                             std::find(options.begin(), options.end(), "--no-figures") == options.end());
+      compare::write_outputs(st, out / "compare", figures);
       doc["compare"] = "compare/compare.json";
+    }
+    // Checkpoints of one model: its gains over training.
+    std::vector<compare::TrainingRun> training;
+    for (const auto& t : tasks) {
+      if (t.revision.empty() || !fs::exists(out / t.name / "gains.json")) continue;
+      auto run = std::find_if(training.begin(), training.end(), [&](auto& r) { return r.model == t.base; });
+      if (run == training.end()) run = training.insert(training.end(), {t.base, {}});
+      const auto file = out / t.name / "gains.json";
+      run->checkpoints.push_back({t.revision, gains::summary_from_json(report::read_json(file), file.string())});
+    }
+    if (!training.empty()) {
+      compare::write_training(training, out, figures);
+      doc["training"] = "training.csv";
     }
   }
   report::write_json(out / "sweep.json", doc);
   fmt::print("\nsweep: {} of {} tasks done or already complete; wrote {}/sweep.json{}\n", tasks.size() - failed.size(),
-             tasks.size(), display_dir(out), doc.contains("compare") ? " and compare/" : "");
+             tasks.size(), display_dir(out),
+             doc.contains("training")  ? ", compare/ and training.csv"
+             : doc.contains("compare") ? " and compare/"
+                                       : "");
   if (!failed.empty()) fail("sweep: {} of {} tasks failed: {}", failed.size(), tasks.size(), fmt::join(failed, "; "));
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -175,6 +176,23 @@ Plan plan(const Figure& fig) {
     std::vector<std::string> items;
     bool has_titles = false;  // anything for the legend
     size_t block = 0;
+    if (const auto& h = panel.heat) {
+      if (h->z.size() != h->x.size() * h->y.size() || h->x.empty())
+        fail("heat map '{}': {} values for a {} x {} grid", panel.title, h->z.size(), h->x.size(), h->y.size());
+      std::string rows_text;  // one block of x y z lines per y, blank-line separated: gnuplot's grid
+      for (size_t iy = 0; iy < h->y.size(); ++iy) {
+        for (size_t ix = 0; ix < h->x.size(); ++ix) {
+          const double z = h->z[iy * h->x.size() + ix];
+          const bool ok = std::isfinite(z) && (!h->log_z || z > 0);
+          rows_text +=
+              ok ? fmt::format("{} {} {}\n", h->x[ix], h->y[iy], z) : fmt::format("{} {} NaN\n", h->x[ix], h->y[iy]);
+        }
+        rows_text += "\n";
+      }
+      out.data += fmt::format("{} << EOD\n{}EOD\n", block_name(p, block), rows_text);
+      items.push_back(fmt::format("{} using 1:2:3 with image notitle", block_name(p, block)));
+      ++block;
+    }
     for (size_t s = 0; s < panel.lines.size(); ++s, ++block) {
       const auto& ls = panel.lines[s];
       check_sizes("line series", ls.label, ls.x.size(), ls.y.size());
@@ -241,14 +259,35 @@ Plan plan(const Figure& fig) {
       continue;
     }
     if (panel.log_y) g += "set logscale y\n";
+    if (const auto& h = panel.heat) {
+      g += "set datafile missing 'NaN'\nset palette defined (0 '#440154', 0.25 '#3b528b', 0.5 '#21918c', "
+           "0.75 '#5ec962', 1 '#fde725')\n";
+      g += fmt::format("set cblabel {}\n", quoted(h->z_label));
+      if (h->log_z) g += "set logscale cb\n";
+      // Cells centred on their y values (layers): the range ends half a cell out.
+      const auto [lo, hi] = std::minmax_element(h->y.begin(), h->y.end());
+      const double half = h->y.size() > 1 ? (*hi - *lo) / (2.0 * static_cast<double>(h->y.size() - 1)) : 0.5;
+      if (!panel.y_min && !panel.y_max)
+        g += fmt::format("set yrange [{}:{}]\nset ytics {}, {}\n", *lo - half, *hi + half, *lo,
+                         integer_step(*hi - *lo + 1));
+      g += "set grid front\n";
+    }
     auto bound = [](const std::optional<double>& v) { return v ? fmt::format("{}", *v) : std::string("*"); };
     // Bars grow from zero, so a linear bar panel starts its y axis there.
     std::optional<double> y_min = panel.y_min;
     if (!y_min && !panel.log_y && !panel.bars.empty()) y_min = 0.0;
     std::string x_axis = integer_x_axis(panel);
+    if (!panel.x_tick_labels.empty()) {  // named ticks at 0, 1, ...
+      std::vector<std::string> tics;
+      for (size_t i = 0; i < panel.x_tick_labels.size(); ++i)
+        tics.push_back(fmt::format("{} {}", quoted(panel.x_tick_labels[i]), i));
+      x_axis = fmt::format("set xrange [{}:{}]\nset xtics ({}) rotate by -30\n", -0.5,
+                           static_cast<double>(panel.x_tick_labels.size()) - 0.5, fmt::join(tics, ", "));
+    }
     g += x_axis.empty() ? fmt::format("set xrange [{}:{}]\n", bound(panel.x_min), bound(panel.x_max)) : x_axis;
     std::string y_axis = panel.log_y ? log_y_axis(panel) : std::string();
-    g += y_axis.empty() ? fmt::format("set yrange [{}:{}]\n", bound(y_min), bound(panel.y_max)) : y_axis;
+    if (!panel.heat || panel.y_min || panel.y_max)  // a heat map's own range stands otherwise
+      g += y_axis.empty() ? fmt::format("set yrange [{}:{}]\n", bound(y_min), bound(panel.y_max)) : y_axis;
     g += "plot ";
     for (size_t i = 0; i < items.size(); ++i) g += (i ? ", \\\n     " : "") + items[i];
     g += "\n";

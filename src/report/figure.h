@@ -42,6 +42,14 @@ struct RefLine {
   std::string label;  // empty = not in the legend
 };
 
+// Values over a grid, drawn as coloured cells: z[iy * x.size() + ix] at
+// (x[ix], y[iy]); x and y evenly spaced. NaN cells stay blank.
+struct HeatMap {
+  std::vector<double> x, y, z;
+  std::string z_label;  // the colour scale's label
+  bool log_z = false;
+};
+
 struct Panel {
   std::string title, x_label, y_label;
   bool log_y = false;
@@ -49,6 +57,9 @@ struct Panel {
   std::vector<LineSeries> lines;
   std::vector<BarSeries> bars;
   std::vector<RefLine> hlines;
+  std::optional<HeatMap> heat;  // drawn under the lines
+  // Tick labels at x = 0, 1, ... (e.g. checkpoint names); empty = numbers.
+  std::vector<std::string> x_tick_labels;
 };
 
 struct Figure {

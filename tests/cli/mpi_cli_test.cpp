@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -190,6 +191,36 @@ void check_sweep(int ranks, const std::string& tag) {
 TEST(SweepCli, FinishesTheTasksThatWorkReportsTheOtherAndResumes) { check_sweep(0, "solo"); }
 
 TEST_F(MpiCli, SweepOverTwoRanks) { check_sweep(2, "mpi"); }
+
+// Two revisions of one hub model (a fake HuggingFace cache: refs/step1, refs/step2
+// name snapshots of two golden Llama models): the training table and heat map.
+TEST(SweepCli, RevisionsOfOneModelGiveTheGainsOverTraining) {
+  const fs::path dir = test::scratch_dir("sweep_training");
+  const fs::path repo = dir / "hub/models--Test--tiny";
+  const std::pair<const char*, const char*> revs[] = {{"step1", "llama"}, {"step2", "llama_rope_linear"}};
+  for (size_t i = 0; i < 2; ++i) {
+    const std::string commit(40, "ab"[i]);
+    fs::create_directories(repo / "snapshots" / commit);
+    fs::copy(golden_model(revs[i].second), repo / "snapshots" / commit, fs::copy_options::recursive);
+    fs::create_directories(repo / "refs");
+    write_file_atomic(repo / "refs" / revs[i].first, commit);
+  }
+  const fs::path ids = write_ids(dir);
+  const auto r = test::run_command(fmt::format(
+      "HF_HUB_CACHE={} HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 {} sweep gains Test/tiny --revisions step1,step2 --out {} "
+      "--ids-file {} --no-weights",
+      q(dir / "hub"), q(test::cli_path()), q(dir / "out"), q(ids)));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "out/tiny@step1/gains.json"));
+  EXPECT_TRUE(fs::exists(dir / "out/tiny@step2/gains.json"));
+  const std::string csv = read_file(dir / "out/training.csv");
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), "model,revision,checkpoint,layer,attention_gain,mlp_gain,combined_gain");
+  const int layers = nlohmann::json::parse(read_file(golden_model("llama") / "config.json"))["num_hidden_layers"];
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 2 * layers);
+  EXPECT_NE(csv.find("Test/tiny,step2,1,0,"), std::string::npos) << csv;
+  EXPECT_GT(fs::file_size(dir / "out/training.svg"), 1000u);
+  EXPECT_NE(read_file(dir / "out/training.svg").find("step2"), std::string::npos);
+}
 
 TEST_F(MpiCli, AnErrorOnEveryRankIsOneLineAndExitTwo) {
   const fs::path dir = test::scratch_dir("mpi_error");
