@@ -33,6 +33,8 @@ test::CommandResult run(int ranks, const std::string& args) {
   return test::run_command(
       env +
       "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
+      // containers often forbid the cross-memory attach of Open MPI's shared-memory transport
+      "OMPI_MCA_btl_vader_single_copy_mechanism=none "
       "mpirun -q -np " +
       std::to_string(ranks) + " " + q(test::cli_path()) + " " + args);
 }
