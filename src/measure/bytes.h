@@ -49,6 +49,7 @@ class ByteReader {
     static_assert(std::is_trivially_copyable_v<T>);
     const auto n = get<uint64_t>();
     if (n > (in_.size() - pos_) / sizeof(T)) fail("internal: a reducer's saved state is truncated");
+    if (n == 0) return;  // (memcpy may not be given the null data() of an empty vector)
     const size_t old = out.size();
     out.resize(old + n);
     std::memcpy(out.data() + old, take(n * sizeof(T)), n * sizeof(T));
