@@ -91,19 +91,24 @@ void softcap(float* x, int64_t n, float cap) {
   for (int64_t c = 0; c < n; c += kActivationChunk) softcap_span(x + c, std::min(kActivationChunk, n - c), cap);
 }
 
+namespace {
+// softmax of n values in place: exp(s_j - max) and their sum in double in one
+// pass (the sum in the fixed order of vec::fixed_sum), then each times 1/sum.
+void softmax_span(float* s, int64_t n) {
+  const float mx = *std::max_element(s, s + n);
+  const double sum = vec::fixed_sum(n, [s, mx](int64_t j, int k) SG_VEC_LAMBDA {
+    const vec::F16 e = vec::exp(vec::load_first(s + j, k) - mx);
+    vec::store_first(s + j, e, k);
+    return vec::widen(e);
+  });
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t j = 0; j < n; ++j) s[j] *= inv;
+}
+}  // namespace
+
 void softmax_rows(float* x, int64_t rows, int64_t n) {
 #pragma omp parallel for schedule(static) if (rows * n >= kActivationChunk)
-  for (int64_t r = 0; r < rows; ++r) {
-    float* s = x + r * n;
-    const float mx = *std::max_element(s, s + n);
-    const double sum = vec::fixed_sum(n, [s, mx](int64_t j, int k) SG_VEC_LAMBDA {
-      const vec::F16 e = vec::exp(vec::load_first(s + j, k) - mx);
-      vec::store_first(s + j, e, k);
-      return vec::widen(e);
-    });
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int64_t j = 0; j < n; ++j) s[j] *= inv;
-  }
+  for (int64_t r = 0; r < rows; ++r) softmax_span(x + r * n, n);
 }
 
 void sigmoid_span(float* x, int64_t n) {
@@ -275,16 +280,7 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, const JobRow
       float* row = w.scores.data() + r * w.stride;
       float* s = row + first;
       if (rule.softcap > 0) softcap_span(s, n, static_cast<float>(rule.softcap));
-      // exp(s_j - max) in place and their sum in double, in one pass; the sum in
-      // the fixed order of vec::fixed_sum.
-      const float mx = *std::max_element(s, s + n);
-      const double sum = vec::fixed_sum(n, [s, mx](int64_t j, int k) SG_VEC_LAMBDA {
-        const vec::F16 e = vec::exp(vec::load_first(s + j, k) - mx);
-        vec::store_first(s + j, e, k);
-        return vec::widen(e);
-      });
-      const float inv = static_cast<float>(1.0 / sum);
-      for (int64_t j = 0; j < n; ++j) s[j] *= inv;
+      softmax_span(s, n);
       std::fill(row, s, 0.0f);
       std::fill(s + n, row + w.stride, 0.0f);
       if (pat) std::copy(row, row + T, pat + (i - past) * T);
