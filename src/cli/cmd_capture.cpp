@@ -13,22 +13,6 @@
 
 namespace sg::cli {
 
-namespace {
-std::vector<std::string> split_commas(const std::vector<std::string>& items) {
-  std::vector<std::string> out;
-  for (auto& item : items) {
-    size_t pos = 0;
-    while (pos <= item.size()) {
-      size_t end = item.find(',', pos);
-      if (end == std::string::npos) end = item.size();
-      if (end > pos) out.push_back(item.substr(pos, end - pos));
-      pos = end + 1;
-    }
-  }
-  return out;
-}
-}  // namespace
-
 void add_capture(CLI::App& app) {
   struct Opts {
     std::string model, out;
@@ -54,7 +38,9 @@ void add_capture(CLI::App& app) {
     if (seqs.empty()) fail("capture needs token ids: --ids 1,2,3 or --ids-file FILE.jsonl");
     check_output_file("--out", opts->out);  // before the model is loaded
     auto model = load_model(opts->model);
-    const auto patterns = split_commas(opts->hooks);
+    std::vector<std::string> patterns;
+    for (const auto& h : opts->hooks)
+      for (auto& p : split_list(h)) patterns.push_back(std::move(p));
     const auto points = capture_points(model->arch());
     for (auto& p : patterns) {
       bool any = false;

@@ -13,25 +13,6 @@
 
 namespace sg::cli {
 
-namespace {
-
-std::vector<std::string> split_patterns(const std::string& list) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= list.size()) {
-    const size_t comma = list.find(',', start);
-    std::string p = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    p.erase(0, p.find_first_not_of(" \t"));
-    p.erase(p.find_last_not_of(" \t") + 1);
-    if (!p.empty()) out.push_back(p);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
-}  // namespace
-
 void add_pull(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "pull",
@@ -62,7 +43,7 @@ void add_pull(CLI::App& app) {
     else
       check_output_dir("the HuggingFace cache", hub::hub_cache_dir());
     hub::PullOptions options;
-    options.include = split_patterns(args->include);
+    options.include = split_list(args->include);
     options.cache_dir = args->cache_dir;
     options.jobs = args->jobs;
     const hub::PullResult r = hub::pull(args->model, options);

@@ -246,13 +246,7 @@ void add_sweep(CLI::App& app) {
         if (!out.empty()) fail("sweep: --out given twice");
         out = value("--out");
       } else if (a == "--revisions" || a.starts_with("--revisions=")) {
-        const std::string v = value("--revisions");
-        for (size_t p = 0; p <= v.size();) {
-          size_t e = v.find(',', p);
-          if (e == std::string::npos) e = v.size();
-          if (e > p) revisions.push_back(v.substr(p, e - p));
-          p = e + 1;
-        }
+        for (auto& r : split_list(value("--revisions"))) revisions.push_back(std::move(r));
       } else {
         extras.push_back(a);
       }

@@ -42,6 +42,20 @@ std::filesystem::path default_out_dir(const Model& model, const std::string& exp
   return std::filesystem::path("streamgauge-out") / model.name() / experiment;
 }
 
+std::vector<std::string> split_list(const std::string& list) {
+  std::vector<std::string> out;
+  for (size_t start = 0; start <= list.size();) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    std::string item = list.substr(start, comma - start);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(std::move(item));
+    start = comma + 1;
+  }
+  return out;
+}
+
 void add_prompt_options(CLI::App* cmd, PromptsInput& in, const std::string& default_preset) {
   in.default_preset = default_preset;
   cmd->add_option("--prompts", in.prompts,

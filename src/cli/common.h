@@ -28,6 +28,10 @@ using report::plural;  // "1 prompt", "3 prompts"
 // Default output directory: ./streamgauge-out/<model name>/<experiment>.
 std::filesystem::path default_out_dir(const Model& model, const std::string& experiment);
 
+// "a, b,,c" -> {"a", "b", "c"}: a comma-separated option value, blanks around
+// items trimmed, empty items dropped.
+std::vector<std::string> split_list(const std::string& list);
+
 // --prompts PRESET|FILE, --ids-file and --tokenizer (experiments/prompts.h);
 // default_preset is used when neither --prompts nor --ids-file is given.
 void add_prompt_options(CLI::App* cmd, PromptsInput& in, const std::string& default_preset);
