@@ -94,7 +94,8 @@ struct ModuleGains {
 };
 
 // Sparse mixture-of-experts models: where the router sends the tokens, per
-// sparse layer, pooled over every token of every prompt.
+// sparse layer, pooled over every token of every prompt. Not a seed metric (the
+// seeds study dense models): issue 19's, defined here and computed in gains.cpp.
 struct ExpertUsage {
   std::vector<int> layers;                    // the sparse layers
   std::vector<std::vector<double>> fraction;  // [sparse layer][expert]: tokens routed to it / tokens (sum: top k)
