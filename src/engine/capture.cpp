@@ -25,6 +25,7 @@ constexpr Spelling kSpellings[] = {
     {Point::ResidMid, "hook_resid_mid", true},
     {Point::ResidPost, "hook_resid_post", true},
     {Point::AttnPattern, "attn.hook_pattern", true},
+    {Point::AttnEntropy, "attn.hook_pattern_entropy", true},
     {Point::LnFinalOut, "ln_final.hook_out", false},
     {Point::Logits, "logits", false},
     {Point::RouterProbs, "mlp.hook_router_probs", true},
@@ -62,6 +63,7 @@ std::vector<PointId> capture_points(const ArchSpec& a) {
     out.push_back({Point::ResidPre, l});
     out.push_back({Point::Ln1Out, l});
     out.push_back({Point::AttnPattern, l});
+    out.push_back({Point::AttnEntropy, l});
     const LayerSpec spec = static_cast<size_t>(l) < a.layers.size() ? a.layers[l] : LayerSpec{};
     if (spec.post_attn_norm) out.push_back({Point::AttnRaw, l});
     out.push_back({Point::AttnOut, l});
@@ -83,6 +85,7 @@ std::vector<PointId> capture_points(const ArchSpec& a) {
 int64_t point_width(const ArchSpec& a, Point p) {
   if (p == Point::Logits) return a.vocab_size;
   if (p == Point::RouterProbs || p == Point::RouterWeights) return a.moe.n_experts;
+  if (p == Point::AttnEntropy) return a.n_heads;
   if (p == Point::AttnPattern) fail("internal: attention patterns have no row width");
   return a.d_model;
 }
@@ -105,6 +108,11 @@ bool glob_match(std::string_view pat, std::string_view text) {
   }
   while (p < pat.size() && pat[p] == '*') ++p;
   return p == pat.size();
+}
+
+void Observer::on_entropies(const PointId& point, const Batch& batch, const double* rows, int64_t heads) {
+  const std::vector<float> narrow(rows, rows + batch.n_tokens() * heads);
+  on_activation(point, batch, narrow.data(), heads);
 }
 
 bool GlobObserver::wants(const PointId& point) {

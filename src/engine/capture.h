@@ -34,6 +34,8 @@ enum class Point {
   ResidMid,       // blocks.{l}.hook_resid_mid: resid_pre + attn_out (sequential blocks only)
   ResidPost,      // blocks.{l}.hook_resid_post: output of block l
   AttnPattern,    // blocks.{l}.attn.hook_pattern: softmax probabilities [heads, query, key]
+  AttnEntropy,    // blocks.{l}.attn.hook_pattern_entropy: [T, heads] entropy (nats) of each query's attention
+                  //   row, -sum_k p_k ln p_k, computed in the attention kernel (no [T, T] buffer)
   LnFinalOut,     // ln_final.hook_out: final norm of the last block's output
   Logits,         // logits
   RouterProbs,    // blocks.{l}.mlp.hook_router_probs: [T, experts] softmax of the router over all experts
@@ -55,7 +57,8 @@ struct PointId {
 // Every capture point a model has, in forward order.
 std::vector<PointId> capture_points(const ArchSpec& arch);
 
-// Width of the rows of an activation point (d_model, vocab for logits, experts for the router points).
+// Width of the rows of an activation point (d_model, vocab for logits, experts for the router points,
+// heads for the attention entropies).
 int64_t point_width(const ArchSpec& arch, Point p);
 
 // Glob matching as in shells: '*' any run, '?' one character.
@@ -76,6 +79,10 @@ class Observer {
   virtual void on_pattern(int layer, const Batch& batch, size_t seq, const float* probs, int heads, int64_t T) {
     (void)layer, (void)batch, (void)seq, (void)probs, (void)heads, (void)T;
   }
+  // blocks.{l}.attn.hook_pattern_entropy: [n_tokens, heads] rows in double, as
+  // computed (each head's kernels::entropy_span of the query's row over keys
+  // 0..q). By default passed on rounded to float32, to on_activation.
+  virtual void on_entropies(const PointId& point, const Batch& batch, const double* rows, int64_t heads);
   // All sequences of the batch at once: sequence s's [heads, T, T] block starts
   // at probs + offsets[s] (kernels::pattern_offsets). By default, on_pattern for
   // each; an observer may override it to work across sequences in one pass.

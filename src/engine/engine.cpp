@@ -46,6 +46,10 @@ class Dispatch {
                      const std::vector<int64_t>& offsets) const {
     for (Observer* o : slot({Point::AttnPattern, layer})) o->on_patterns(layer, b, probs, heads, offsets);
   }
+  void fire_entropies(int layer, const Batch& b, const double* rows, int heads) const {
+    const PointId id{Point::AttnEntropy, layer};
+    for (Observer* o : slot(id)) o->on_entropies(id, b, rows, heads);
+  }
 
  private:
   std::vector<Observer*>& slot(const PointId& p) {
@@ -263,6 +267,9 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
     const bool want_pattern = dispatch.wants(Point::AttnPattern, l);
     if (want_pattern && cache) fail("attention patterns cannot be captured in a cached run");
     if (want_pattern) patterns = work_.get(Slot::Patterns, pattern_offsets.back());
+    const bool want_entropy = dispatch.wants(Point::AttnEntropy, l);
+    if (want_entropy) entropies_.resize(static_cast<size_t>(N * H));
+    double* entropies = want_entropy ? entropies_.data() : nullptr;
     const kernels::Rotary rotary{a.rotary, ropes_.empty() ? nullptr : &ropes_[spec.rope]};
     const kernels::ScoreRule rule{spec.attn_scale, spec.window, spec.attn_softcap};
     if (cache) {  // the new keys and values join the cached ones; attention reads them all from there
@@ -274,11 +281,12 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
         return kernels::Heads{to.data(), kv_width, hd};
       };
       const kernels::Heads ck = append(k, cache->k[l]), cv = append(v, cache->v[l]);
-      kernels::attention(batch, q, ck, cv, H, KV, hd, rotary, rule, z, nullptr, past);
+      kernels::attention(batch, q, ck, cv, H, KV, hd, rotary, rule, z, nullptr, past, entropies);
     } else {
-      kernels::attention(batch, q, k, v, H, KV, hd, rotary, rule, z, want_pattern ? patterns : nullptr);
+      kernels::attention(batch, q, k, v, H, KV, hd, rotary, rule, z, want_pattern ? patterns : nullptr, 0, entropies);
     }
     if (want_pattern) dispatch.fire_patterns(l, batch, patterns, H, pattern_offsets);
+    if (want_entropy) dispatch.fire_entropies(l, batch, entropies, H);
     if (spec.post_attn_norm) {  // Gemma 2: what is added is the normed output
       linear_.apply(L.o, z, N, raw);
       dispatch.fire(Point::AttnRaw, l, batch, raw, d);

@@ -118,6 +118,7 @@ class Engine {
   // them. An entry depends only on its position and frequency, not on the length.
   std::vector<kernels::RopeTable> ropes_;
   int64_t rope_positions_ = 0;
+  std::vector<double> entropies_;  // blocks.{l}.attn.hook_pattern_entropy: [tokens, heads]
 };
 
 }  // namespace sg

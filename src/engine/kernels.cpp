@@ -167,6 +167,14 @@ void Rotary::apply(float* v, int64_t pos) const {
   }
 }
 
+double entropy_span(const float* p, int64_t n) {
+  return -vec::fixed_sum(n, [p](int64_t k0, int k) SG_VEC_LAMBDA {
+    const vec::F16 pf = vec::load_first(p + k0, k);
+    const vec::D16 d = vec::widen(pf);
+    return vec::select(vec::widen(vec::positive_mask(pf)), d * vec::log(d), vec::D16{});
+  });
+}
+
 std::vector<int64_t> pattern_offsets(const Batch& batch, int H) {
   std::vector<int64_t> off{0};
   for (size_t s = 0; s < batch.n_sequences(); ++s)
@@ -209,8 +217,8 @@ struct JobRows {
 // or on whether earlier positions come from a cache. Query i sees keys
 // first_key(i) <= j <= i.
 void attention_head(const Heads& q, const Heads& k, const Heads& v, const JobRows& rows, int h, int kvh, int hd,
-                    const Rotary& rotary, const ScoreRule& rule, float* z, int64_t z_stride, float* pat,
-                    AttentionScratch& w) {
+                    const Rotary& rotary, const ScoreRule& rule, float* z, int64_t z_stride, float* pat, double* ent,
+                    int64_t ent_stride, AttentionScratch& w) {
   const int64_t T = rows.T, past = rows.past;  // queries are positions past..T-1
   const float scale = static_cast<float>(rule.scale);
   const int64_t W = rule.window > 0 ? rule.window : T;  // a window of T or more sees every key
@@ -284,6 +292,7 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, const JobRow
       std::fill(row, s, 0.0f);
       std::fill(s + n, row + w.stride, 0.0f);
       if (pat) std::copy(row, row + T, pat + (i - past) * T);
+      if (ent) ent[(rows.q_base + i - past) * ent_stride] = entropy_span(row, i + 1);
     }
     // Outputs, sixteen dims at a time: z_r = sum_{first(i) <= j <= i} p[r][j] v_j,
     // j ascending. Row r sees key j iff j - W < i0 + r and i0 + r >= j: keys in
@@ -321,7 +330,7 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, const JobRow
 }  // namespace
 
 void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, const Rotary& rotary,
-               const ScoreRule& rule, float* z, float* patterns, int64_t past) {
+               const ScoreRule& rule, float* z, float* patterns, int64_t past, double* entropies) {
   const int group = H / KV;
   const int64_t n_seq = static_cast<int64_t>(batch.n_sequences());
   if (past > 0 && (n_seq != 1 || patterns)) fail("internal: attention over cached positions takes one sequence");
@@ -337,7 +346,8 @@ void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int
       const int64_t T = batch.length(s);
       const JobRows rows = past > 0 ? JobRows{0, 0, past, past + T} : JobRows{batch.begin(s), batch.begin(s), 0, T};
       attention_head(q, k, v, rows, h, h / group, hd, rotary.for_length(rows.T), rule, z + int64_t{h} * hd,
-                     int64_t{H} * hd, patterns ? patterns + poff[s] + h * T * T : nullptr, scratch);
+                     int64_t{H} * hd, patterns ? patterns + poff[s] + h * T * T : nullptr,
+                     entropies ? entropies + h : nullptr, H, scratch);
     }
   }
 }

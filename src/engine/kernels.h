@@ -118,8 +118,14 @@ struct ScoreRule {
 // past > 0: the batch's one sequence continues `past` earlier positions (a KV
 // cache): k and v hold rows for positions 0..past+T-1, q and z only the T new
 // ones; the outputs are the same bits as a run over the whole sequence.
+// If entropies is non-null it receives [rows, H]: entropy_span of each query's
+// probability row over keys 0..i (the same bits as entropy_span over the
+// pattern's row), computed from the row the kernel already holds: no [T, T] buffer.
 void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, const Rotary& rotary,
-               const ScoreRule& rule, float* z, float* patterns, int64_t past = 0);
+               const ScoreRule& rule, float* z, float* patterns, int64_t past = 0, double* entropies = nullptr);
+// The entropy (nats) of n probabilities, -sum_k p_k ln p_k (p_k = 0 adds 0), in
+// double: vecmath's log, the sum a vec::fixed_sum. On the calling thread.
+double entropy_span(const float* p, int64_t n);
 // Where each sequence's [H, T, T] block starts in the patterns buffer; the last
 // of the n_sequences + 1 entries is the buffer's size.
 std::vector<int64_t> pattern_offsets(const Batch& batch, int H);

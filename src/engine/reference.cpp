@@ -300,6 +300,14 @@ class Forward {
       }
     }
     put({Point::AttnPattern, l}, {H, T_, T_}, pattern);
+    Vec entropy(static_cast<size_t>(T_ * H), 0.0);  // [query, head]: -sum_j p_j ln p_j
+    for (int g = 0; g < H; ++g)
+      for (int64_t i = 0; i < T_; ++i)
+        for (int64_t j = first(i); j <= i; ++j) {
+          const double p = pattern[(g * T_ + i) * T_ + j];
+          if (p > 0) entropy[i * H + g] -= p * std::log(p);
+        }
+    put({Point::AttnEntropy, l}, {T_, H}, entropy);
     return apply(dense(L.o), z, T_);
   }
 

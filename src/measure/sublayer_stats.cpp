@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "engine/kernels.h"
 #include "engine/vecmath.h"
 #include "measure/bytes.h"
 #include "util/error.h"
@@ -48,7 +49,7 @@ bool SublayerStatsReducer::wants(const PointId& p) {
     case Point::MlpOut:
     case Point::AttnRaw:
     case Point::MlpRaw: return true;
-    case Point::AttnPattern: return entropy_;
+    case Point::AttnEntropy: return entropy_;
     case Point::RouterProbs:
     case Point::RouterWeights: return true;
     default: return false;
@@ -96,31 +97,20 @@ void SublayerStatsReducer::on_activation(const PointId& p, const Batch& batch, c
 }
 
 // Per token: the mean over heads of its attention distribution's entropy,
-// -sum_k p_k log p_k in nats (terms with p_k = 0 contribute 0), for every token
-// of the batch in one pass. Seed 000 cites an "L*_entropy" layer of minimum
-// attention entropy from earlier work without a formula; this is the Shannon
-// entropy of each query's softmax row, which gains.cpp averages per prompt.
-// log is vecmath's (double lanes), the sum over k a vec::fixed_sum.
-void SublayerStatsReducer::on_patterns(int layer, const Batch& batch, const float* probs, int heads,
-                                       const std::vector<int64_t>& offsets) {
-  auto& L = stats_.layers.at(layer);
+// -sum_k p_k log p_k in nats (terms with p_k = 0 contribute 0). Seed 000 cites
+// an "L*_entropy" layer of minimum attention entropy from earlier work without
+// a formula; this is the Shannon entropy of each query's softmax row, which
+// gains.cpp averages per prompt. The attention kernel computes each head's
+// (kernels::entropy_span over the row it holds: no [T, T] pattern buffer);
+// here they are summed in head order, in double.
+void SublayerStatsReducer::on_entropies(const PointId& p, const Batch& batch, const double* rows, int64_t heads) {
+  auto& L = stats_.layers.at(p.layer);
   const int64_t N = batch.n_tokens();
   if (static_cast<int64_t>(L.size()) < base_ + N) L.resize(base_ + N);
-#pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < N; ++r) {
-    const auto s = static_cast<size_t>(std::upper_bound(batch.offsets.begin(), batch.offsets.end(), r) -
-                                       batch.offsets.begin() - 1);
-    const int64_t T = batch.length(s), q = r - batch.begin(s);
     double h_sum = 0;
-    for (int h = 0; h < heads; ++h) {
-      const float* row = probs + offsets[s] + (h * T + q) * T;
-      h_sum -= vec::fixed_sum(q + 1, [row](int64_t k0, int k) SG_VEC_LAMBDA {
-        const vec::F16 pf = vec::load_first(row + k0, k);
-        const vec::D16 p = vec::widen(pf);
-        return vec::select(vec::widen(vec::positive_mask(pf)), p * vec::log(p), vec::D16{});
-      });
-    }
-    at(layer, r).attn_entropy = h_sum / heads;
+    for (int64_t h = 0; h < heads; ++h) h_sum += rows[r * heads + h];
+    at(p.layer, r).attn_entropy = h_sum / static_cast<double>(heads);
   }
 }
 
@@ -131,14 +121,7 @@ void SublayerStatsReducer::on_patterns(int layer, const Batch& batch, const floa
 void SublayerStatsReducer::on_router(const PointId& p, int64_t N, const float* rows, int64_t experts) {
   if (p.point == Point::RouterProbs) {
 #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < N; ++r) {
-      const float* row = rows + r * experts;
-      at(p.layer, r).router_entropy = -vec::fixed_sum(experts, [row](int64_t k0, int k) SG_VEC_LAMBDA {
-        const vec::F16 pf = vec::load_first(row + k0, k);
-        const vec::D16 q = vec::widen(pf);
-        return vec::select(vec::widen(vec::positive_mask(pf)), q * vec::log(q), vec::D16{});
-      });
-    }
+    for (int64_t r = 0; r < N; ++r) at(p.layer, r).router_entropy = kernels::entropy_span(rows + r * experts, experts);
     return;
   }
   auto& counts = stats_.routed.at(p.layer);

@@ -53,8 +53,7 @@ class SublayerStatsReducer : public Reducer {
   SublayerStatsReducer(int n_layers, bool entropy);
   bool wants(const PointId& point) override;
   void on_activation(const PointId& point, const Batch& batch, const float* rows, int64_t width) override;
-  void on_patterns(int layer, const Batch& batch, const float* probs, int heads,
-                   const std::vector<int64_t>& offsets) override;
+  void on_entropies(const PointId& point, const Batch& batch, const double* rows, int64_t heads) override;
 
   // Call after each forward (registers the batch's sequences).
   void finish_batch(const Batch& batch) override;

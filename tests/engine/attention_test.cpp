@@ -68,7 +68,8 @@ TEST(Attention, MatchesADoublePrecisionReference) {
       for (const double softcap : {0.0, 1.5}) {
         const kernels::ScoreRule rule{1.0 / std::sqrt(c.hd), window, softcap};
         std::vector<float> z(N * c.H * c.hd), pat(kernels::pattern_offsets(b, c.H).back());
-        kernels::attention(b, q, k, v, c.H, c.KV, c.hd, {}, rule, z.data(), pat.data());
+        std::vector<double> ent(N * c.H);
+        kernels::attention(b, q, k, v, c.H, c.KV, c.hd, {}, rule, z.data(), pat.data(), 0, ent.data());
         std::vector<double> want_z, want_pat;
         reference(b, q, k, v, c.H, c.KV, c.hd, rule, want_z, want_pat);
         const std::string what =
@@ -77,6 +78,15 @@ TEST(Attention, MatchesADoublePrecisionReference) {
           ASSERT_NEAR(z[i], want_z[i], 1e-5 * (1 + std::fabs(want_z[i]))) << what << " element " << i;
         ASSERT_EQ(pat.size(), want_pat.size());
         for (size_t i = 0; i < pat.size(); ++i) ASSERT_NEAR(pat[i], want_pat[i], 1e-6) << what << " prob " << i;
+        // Each query's entropy per head: entropy_span over its pattern row, bit for bit.
+        const std::vector<int64_t> off = kernels::pattern_offsets(b, c.H);
+        for (size_t s = 0; s < b.n_sequences(); ++s)
+          for (int h = 0; h < c.H; ++h)
+            for (int64_t i = 0; i < b.length(s); ++i) {
+              const float* row = pat.data() + off[s] + (h * b.length(s) + i) * b.length(s);
+              ASSERT_EQ(ent[(b.begin(s) + i) * c.H + h], kernels::entropy_span(row, i + 1))
+                  << what << " sequence " << s << " head " << h << " query " << i;
+            }
       }
   }
 }

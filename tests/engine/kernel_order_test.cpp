@@ -103,6 +103,11 @@ TEST(KernelOrder, AttentionMatchesItsScalarEmulation) {
     const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
     std::vector<float> z(T * hd), pat(T * T), want_z(T * hd), want_pat(T * T, 0.0f);
     kernels::attention(batch, q, k, v, 1, 1, hd, {}, {scale}, z.data(), pat.data());
+    // The entropies, computed alongside (and without the patterns): the same z.
+    std::vector<float> z2(T * hd);
+    std::vector<double> ent(T);
+    kernels::attention(batch, q, k, v, 1, 1, hd, {}, {scale}, z2.data(), nullptr, 0, ent.data());
+    EXPECT_TRUE(same_bits(z2, z)) << "hd = " << hd;
 
     const float fscale = static_cast<float>(scale);
     for (int64_t i = 0; i < T; ++i) {
@@ -128,6 +133,16 @@ TEST(KernelOrder, AttentionMatchesItsScalarEmulation) {
     }
     EXPECT_TRUE(same_bits(pat, want_pat)) << "hd = " << hd;
     EXPECT_TRUE(same_bits(z, want_z)) << "hd = " << hd;
+    // Entropy: -sum_j p_j ln p_j (vecmath's log in double, p = 0 adds 0) in fixed_sum's order.
+    for (int64_t i = 0; i < T; ++i) {
+      std::vector<double> terms;
+      for (int64_t j = 0; j <= i; ++j) {
+        vec::D16 x = {};
+        x[0] = want_pat[i * T + j];
+        terms.push_back(x[0] > 0 ? x[0] * vec::log(x)[0] : 0.0);
+      }
+      EXPECT_EQ(ent[i], -lane_sum(terms)) << "hd = " << hd << ", query " << i;
+    }
   }
 }
 
@@ -233,7 +248,15 @@ TEST(ReducerOrder, NormsCosinesAndEntropyMatchTheirScalarEmulation) {
         for (int64_t j = 0; j <= i; ++j) row[j] = static_cast<float>(row[j] / sum);
       }
   }
-  reducer.on_patterns(0, batch, probs.data(), H, offsets);
+  // Each query row's entropy per head ([tokens, heads]), as the attention kernel gives them.
+  std::vector<double> entropies(static_cast<size_t>(N * H));
+  for (int64_t r = 0; r < N; ++r) {
+    const size_t s = r < batch.offsets[1] ? 0 : 1;
+    const int64_t T = batch.length(s), i = r - batch.begin(s);
+    for (int h = 0; h < H; ++h)
+      entropies[r * H + h] = kernels::entropy_span(probs.data() + offsets[s] + (h * T + i) * T, i + 1);
+  }
+  reducer.on_entropies({Point::AttnEntropy, 0}, batch, entropies.data(), H);
 
   auto norm = [&](const float* x) {
     std::vector<double> t;

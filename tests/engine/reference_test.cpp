@@ -341,7 +341,15 @@ TEST_P(RandomArchitecture, EngineAgreesWithTheFloat64Reference) {
       ASSERT_NE(c, nullptr) << what << ": the engine did not capture " << S << name;
       ASSERT_EQ(c->shape, g.shape) << what << " " << S << name;
       const int64_t width = g.shape.back();
-      EXPECT_EQ(test::check_close(S + name, c->data.data(), g.data.data(), g.data.size(), width), "") << what;
+      if (name.ends_with("attn.hook_pattern_entropy")) {
+        // Entropies near 0 (one key taking nearly everything) have no relative
+        // accuracy from float32 probabilities: a rounded p = 1 adds 0 where the
+        // reference adds ~(1 - p). Per element: 1e-4 nats, plus 1e-4 relative.
+        for (size_t j = 0; j < g.data.size(); ++j)
+          ASSERT_NEAR(c->data[j], g.data[j], 1e-4 * (1 + std::fabs(g.data[j]))) << what << " " << S << name << " " << j;
+      } else {
+        EXPECT_EQ(test::check_close(S + name, c->data.data(), g.data.data(), g.data.size(), width), "") << what;
+      }
       double max_g = 0, max_diff = 0;
       for (size_t j = 0; j < g.data.size(); ++j) {
         max_g = std::max(max_g, std::fabs(g.data[j]));
