@@ -184,15 +184,19 @@ std::vector<int64_t> pattern_offsets(const Batch& batch, int H) {
 
 namespace {
 
-// Sixteen float lanes (GCC/Clang vector extension: one AVX-512 register, or
-// several narrower ones; the compiler lowers it for the target).
-using Lanes = float __attribute__((vector_size(64)));
+// Keys come in blocks of sixteen (one 64-byte line of scores). The arithmetic
+// runs on eight float lanes (GCC/Clang vector extension: one AVX2 register): a
+// block's eight queries' accumulators then stay in the sixteen AVX2 registers
+// (as sixteen-lane vectors they were spilled to the stack at every step). Each
+// element sees the same IEEE operations whatever the width: the same bits.
 constexpr int kLanes = 16;
+using Half = float __attribute__((vector_size(32)));
+constexpr int kHalf = 8;
 constexpr int kQueryBlock = 8;  // queries whose products share each key/value load
 
 // Unaligned loads and stores; by reference, so no vector crosses a call ABI.
-inline void load(Lanes& v, const float* p) { std::memcpy(&v, p, sizeof v); }
-inline void store(float* p, const Lanes& v) { std::memcpy(p, &v, sizeof v); }
+inline void load(Half& v, const float* p) { std::memcpy(&v, p, sizeof v); }
+inline void store(float* p, const Half& v) { std::memcpy(p, &v, sizeof v); }
 
 // Per-thread scratch of attention: one head's queries, keys and values copied out
 // of the projection rows, the keys transposed, one block's scores.
@@ -267,20 +271,21 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, const JobRow
     const float* qr[kQueryBlock];
     for (int r = 0; r < kQueryBlock; ++r) qr[r] = qs + (i0 + std::min(r, nb - 1)) * hd;  // spare rows repeat
 
-    // Scores, sixteen keys at a time: s[r][j] = sum_e q_r[e] k_j[e]; blocks of
-    // keys no query of the block sees are skipped.
-    for (int64_t j0 = lo / kLanes * kLanes; j0 < n_keys; j0 += kLanes) {
-      Lanes acc[kQueryBlock] = {};
-      for (int e = 0; e < hd; ++e) {
-        Lanes kt;
-        load(kt, w.keys_t.data() + e * w.stride + j0);
-        for (int r = 0; r < kQueryBlock; ++r) acc[r] += qr[r][e] * kt;
+    // Scores, sixteen keys at a time (eight per pass): s[r][j] = sum_e q_r[e] k_j[e];
+    // blocks of keys no query of the block sees are skipped.
+    for (int64_t j0 = lo / kLanes * kLanes; j0 < n_keys; j0 += kLanes)
+      for (int64_t jh = j0; jh < j0 + kLanes; jh += kHalf) {
+        Half acc[kQueryBlock] = {};
+        for (int e = 0; e < hd; ++e) {
+          Half kt;
+          load(kt, w.keys_t.data() + e * w.stride + jh);
+          for (int r = 0; r < kQueryBlock; ++r) acc[r] += qr[r][e] * kt;
+        }
+        for (int r = 0; r < nb; ++r) {
+          const Half scaled = acc[r] * scale;
+          store(w.scores.data() + r * w.stride + jh, scaled);
+        }
       }
-      for (int r = 0; r < nb; ++r) {
-        const Lanes scaled = acc[r] * scale;
-        store(w.scores.data() + r * w.stride + j0, scaled);
-      }
-    }
     // Softmax of each row over its keys first..i (soft-capped first if the
     // layer caps); probabilities outside are zero.
     for (int r = 0; r < nb; ++r) {
@@ -294,7 +299,7 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, const JobRow
       if (pat) std::copy(row, row + T, pat + (i - past) * T);
       if (ent) ent[(rows.q_base + i - past) * ent_stride] = entropy_span(row, i + 1);
     }
-    // Outputs, sixteen dims at a time: z_r = sum_{first(i) <= j <= i} p[r][j] v_j,
+    // Outputs, eight dims at a time: z_r = sum_{first(i) <= j <= i} p[r][j] v_j,
     // j ascending. Row r sees key j iff j - W < i0 + r and i0 + r >= j: keys in
     // [i0 + nb - W, i0) are seen by every row of the block (the common case, with
     // no per-row bounds); the others by rows [max(0, j - i0), min(nb, j - i0 + W)).
@@ -304,10 +309,10 @@ void attention_head(const Heads& q, const Heads& k, const Heads& v, const JobRow
       return std::pair<int, int>(static_cast<int>(std::max<int64_t>(0, j - i0)),
                                  static_cast<int>(std::min<int64_t>(nb, j - i0 + W)));
     };
-    for (int e0 = 0; e0 < full; e0 += kLanes) {
-      Lanes acc[kQueryBlock] = {};
+    for (int e0 = 0; e0 < full; e0 += kHalf) {
+      Half acc[kQueryBlock] = {};
       for (int64_t j = lo; j < n_keys; ++j) {
-        Lanes vj;
+        Half vj;
         load(vj, (vs + j * hd) + e0);
         if (j >= shared_begin && j < i0) {
           for (int r = 0; r < kQueryBlock; ++r) acc[r] += p(std::min(r, nb - 1), j) * vj;
