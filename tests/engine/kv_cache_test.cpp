@@ -30,7 +30,8 @@ TEST_P(KvCacheRun, ContinuationsEqualTheWholeRunBitForBit) {
   Engine engine(*model);
   std::vector<int32_t> seq = test::golden_readme_sequences()[2];  // 33 tokens: past the windows and query blocks
   const int64_t T = static_cast<int64_t>(seq.size());
-  // Everything but attention patterns (those are not observable in a cached run).
+  // Everything but attention patterns (those are not observable in a cached run;
+  // their entropies are).
   const std::vector<std::string> hooks = {"hook_embed",
                                           "hook_pos_embed",
                                           "blocks.*.hook_resid_*",
@@ -39,6 +40,7 @@ TEST_P(KvCacheRun, ContinuationsEqualTheWholeRunBitForBit) {
                                           "blocks.*.ln?.hook_out",
                                           "blocks.*.attn.hook_out",
                                           "blocks.*.mlp.hook_out",
+                                          "blocks.*.attn.hook_pattern_entropy",
                                           "ln_final.hook_out",
                                           "logits"};
   CaptureStore whole(hooks);
