@@ -86,6 +86,7 @@ void add_align(CLI::App& app) {
       "token-id lines. 'a' plays the seed's zh side, 'b' its en side. Print a preset with `streamgauge pairs`.\n\n"
       "Example:\n  streamgauge align Qwen/Qwen2.5-3B --save-deltas");
   cmd->add_option("MODEL", o->model, kModelHelp)->required();
+  add_pipeline_options(cmd);
   auto* pairs = cmd->add_option("--pairs", o->pairs.pairs, "JSONL file of pairs (text or token ids)");
   auto* preset = cmd->add_option("--preset", o->pairs.preset,
                                  fmt::format("Built-in pairs ({})", fmt::join(align::preset_names(), ", ")))

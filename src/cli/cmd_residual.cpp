@@ -185,6 +185,7 @@ void add_residual(CLI::App& app) {
       "Example:\n  streamgauge residual EleutherAI/pythia-410m EleutherAI/pythia-1.4b --out results/residual");
   cmd->add_option("MODEL", o->models, "Model directories or ORG/NAME[@REVISION] in the HuggingFace cache")->required();
   add_prompt_options(cmd, o->prompts, "canonical");
+  add_pipeline_options(cmd);
   cmd->add_option("--out", o->out,
                   "Output directory (default: ./streamgauge-out/<model>/residual; for several models "
                   "./streamgauge-out/residual/<model1>+<model2>...)");

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 
+#include "dist/comm.h"
 #include "experiments/prompt_presets.h"
 #include "hub/resolve.h"
 #include "io/ids_file.h"
@@ -15,7 +16,22 @@
 
 namespace sg::cli {
 
-std::unique_ptr<Model> load_model(const std::string& arg) { return Model::load(hub::resolve_model(arg)); }
+std::unique_ptr<Model> load_model(const std::string& arg) {
+  const dist::Pipeline pipe = dist::pipeline();
+  return Model::load(hub::resolve_model(arg), pipe.stage, pipe.stages);
+}
+
+void add_pipeline_options(CLI::App* cmd) {
+  auto* whole = cmd->add_flag_function(
+      "--pipeline", [](int64_t) { dist::set_pipeline_stages(dist::world().size()); },
+      "Under mpirun/srun: split the model's layers over the ranks, each holding only its own layers' weights "
+      "(for models larger than one machine's memory); the results are the same bits");
+  cmd->add_option_function<int>(
+         "--pipeline-stages", [](int stages) { dist::set_pipeline_stages(stages); },
+         "Under mpirun/srun: S stages of layers per replica, the ranks forming ranks/S replicas that share the "
+         "prompts")
+      ->excludes(whole);
+}
 
 std::filesystem::path demo_model_dir() {
   std::filesystem::path cache;
