@@ -48,6 +48,7 @@ void run(const Opts& o) {
   fmt::print("Model: {}, {} layers, d={}{}\n", model->name(), arch.n_layers, arch.d_model,
              arch.parallel_residual ? " (parallel residual)" : "");
   const align::Run run = align::run(*model, std::move(in), options);
+  report_pipeline_stage(*model);
   if (!dist::world().root()) return;  // several MPI ranks: rank 0 reports
   const align::AlignResult& r = run.result;
   fmt::print("Ran {} pairs ({} tokens, last-token rows kept) in {:.1f} s\n", run.inputs.set.pairs.size(),

@@ -67,6 +67,7 @@ void add_capture(CLI::App& app) {
       } else if (!share.empty()) {
         engine.run(Batch::of(share), obs, {"capture"});
       }
+      report_pipeline_stage(*model);
       const auto parts = world.gather_bytes(store.save());
       if (!world.root()) return;
       CaptureStore all(patterns);

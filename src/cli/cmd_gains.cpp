@@ -75,6 +75,7 @@ void add_gains(CLI::App& app) {
                                        .fast = opts->fast,
                                        .weights = !opts->no_weights,
                                        .chunk_tokens = opts->chunk_tokens});
+    report_pipeline_stage(*model);
     const PromptSet& prompts = run.prompts;
     if (!dist::world().root()) return;  // several MPI ranks: rank 0 reports
 

@@ -122,6 +122,7 @@ residual::ModelRun analyze_one(const std::string& arg, const PromptsInput& input
   std::string label = model->name();
   if (const int seen = taken[label]++; seen > 0) label += fmt::format(" ({})", seen + 1);
   residual::ModelRun a = residual::run_model(*model, input.resolve(*model), label);
+  report_pipeline_stage(*model);
   a.arg = arg;
   return a;
 }

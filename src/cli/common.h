@@ -40,6 +40,10 @@ void add_prompt_options(CLI::App* cmd, PromptsInput& in, const std::string& defa
 // --pipeline and --pipeline-stages S: split the model's layers over the MPI
 // ranks (dist::Pipeline); set while the command line is parsed.
 void add_pipeline_options(CLI::App* cmd);
+// In the layer pipeline, one line on standard error from each rank once its
+// work on `model` is done: its stage's layers, the weight file bytes it holds
+// in memory and its peak resident memory. Nothing outside the pipeline.
+void report_pipeline_stage(const Model& model);
 
 // --ids (repeatable) and --ids-file options, added to a subcommand.
 struct IdsInput {

@@ -12,6 +12,7 @@
 #include "engine/engine.h"
 #include "engine/matmul.h"
 #include "experiments/compare.h"
+#include "measure/bytes.h"
 #include "measure/run_prompts.h"
 #include "measure/sublayer_stats.h"
 #include "report/csv.h"
@@ -60,6 +61,56 @@ constexpr const char* kRandomWarning =
     "streamgauge gains path/to/model (or ORG/NAME from the HuggingFace cache, e.g. EleutherAI/pythia-1.4b; "
     "streamgauge pull ORG/NAME downloads one).";
 
+// A layer's weight norms as bytes and back (the layer pipeline gathers them).
+void put_norms(ByteWriter& w, const weights::LayerNorms& n) {
+  for (double v : {n.q, n.k, n.v, n.o, n.mlp_in, n.mlp_gate, n.mlp_out, n.v_spectral, n.ov_spectral, n.router})
+    w.put(v);
+  w.put<uint8_t>(n.moe);
+  w.put<uint8_t>(n.has_shared);
+  w.put(n.shared);
+  w.put_span(std::span<const weights::ExpertNorms>(n.experts));
+}
+weights::LayerNorms get_norms(ByteReader& r) {
+  weights::LayerNorms n;
+  for (double* v :
+       {&n.q, &n.k, &n.v, &n.o, &n.mlp_in, &n.mlp_gate, &n.mlp_out, &n.v_spectral, &n.ov_spectral, &n.router})
+    *v = r.get<double>();
+  n.moe = r.get<uint8_t>() != 0;
+  n.has_shared = r.get<uint8_t>() != 0;
+  n.shared = r.get<weights::ExpertNorms>();
+  r.append_to(n.experts);
+  return n;
+}
+
+// Every layer's weight norms on rank 0 (only it reports). In the layer
+// pipeline each layer's are computed by the stage holding it (replica 0's)
+// and gathered, so no rank reads weights beyond its own.
+std::vector<weights::LayerNorms> weight_norms(const Model& model, const std::function<void()>& between_layers) {
+  const dist::Pipeline pipe = dist::pipeline();
+  const Model::Stage& stage = model.stage();
+  std::vector<weights::LayerNorms> mine;
+  if (pipe.on() ? pipe.replica == 0 : dist::world().root()) {
+    Progress progress("weight norms", static_cast<size_t>(stage.end_layer - stage.first_layer));
+    mine = weights::layer_norms(model, [&](int) {
+      progress.tick();
+      if (between_layers) between_layers();
+    });
+  }
+  if (!pipe.on()) return mine;
+  ByteWriter w;
+  for (int l = stage.first_layer; l < stage.end_layer && !mine.empty(); ++l) put_norms(w, mine[l]);
+  const auto parts = dist::world().gather_bytes(w.take());
+  if (!dist::world().root()) return {};
+  std::vector<weights::LayerNorms> all(static_cast<size_t>(model.arch().n_layers));
+  for (int s = 0; s < pipe.stages; ++s) {
+    ByteReader r(parts[static_cast<size_t>(pipe.rank_of(0, s))]);
+    const Model::Stage theirs = Model::stage_of(model.arch().n_layers, s, pipe.stages);
+    for (int l = theirs.first_layer; l < theirs.end_layer; ++l) all[l] = get_norms(r);
+    if (!r.done()) fail("internal: weight norms gathered with trailing bytes");
+  }
+  return all;
+}
+
 }  // namespace
 
 Run run(const Model& model, PromptSet prompts, const RunOptions& o) {
@@ -86,14 +137,7 @@ Run run(const Model& model, PromptSet prompts, const RunOptions& o) {
   run.precision = (fast ? "BF16 matrix products (--fast): BF16 weights and activations, float32 accumulation; "
                         : "float32 (16-bit weights widened exactly), norms accumulated in float64; ") +
                   matmul::describe(fast);
-  // Several MPI ranks: only rank 0 reports, so only it measures the weights.
-  if (o.weights && dist::world().root()) {
-    Progress progress("weight norms", model.arch().n_layers);
-    run.weights = weights::layer_norms(model, [&](int) {
-      progress.tick();
-      if (o.between_layers) o.between_layers();
-    });
-  }
+  if (o.weights) run.weights = weight_norms(model, o.between_layers);
   return run;
 }
 

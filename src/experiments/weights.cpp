@@ -101,6 +101,7 @@ std::vector<LayerNorms> layer_norms(const Model& model, const std::function<void
   const ArchSpec& a = model.arch();
   std::vector<LayerNorms> out(a.n_layers);
   for (int l = 0; l < a.n_layers; ++l) {
+    if (!model.stage().holds_layer(l)) continue;  // a layer another pipeline stage holds
     LayerNorms& n = out[l];
     n.q = frobenius(projection_matrix(model, l, Proj::Q));
     n.k = frobenius(projection_matrix(model, l, Proj::K));

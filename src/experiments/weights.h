@@ -35,7 +35,8 @@ double spectral_norm(const DenseMatrix& m);
 // Largest singular value of W_O * expand(W_V): query head h reads kv head h / (H / KV).
 double ov_spectral_norm(const DenseMatrix& w_o, const DenseMatrix& w_v, int n_heads, int n_kv_heads, int d_head);
 
-// progress(layer) is called after each layer.
+// progress(layer) is called after each layer. A stage of the layer pipeline
+// (Model::Stage) computes its own layers' only; the others stay zero.
 std::vector<LayerNorms> layer_norms(const Model& model, const std::function<void(int)>& progress = {});
 
 // The columns of weights.csv and weights.json, in order, and one layer's value

@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
-#include <string>
 
 #include "dist/comm.h"
 #include "util/error.h"
@@ -82,26 +80,6 @@ void gather_reducers(std::span<Reducer* const> reducers, const Model& model) {
   }
 }
 
-// The process's peak resident memory (Linux's VmHWM; 0 where unavailable).
-size_t peak_resident_bytes() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmHWM:", 0) == 0) return static_cast<size_t>(std::stoull(line.substr(6))) * 1024;
-  return 0;
-}
-
-// One line per rank of the layer pipeline: what its stage held in memory.
-void report_stage(const Model& model) {
-  const Model::Stage& s = model.stage();
-  fmt::print(stderr,
-             "pipeline stage {}/{} (MPI rank {}): layers {}-{}, {:.1f} MB of the {:.1f} MB weight files resident, "
-             "peak resident memory {:.1f} MB\n",
-             s.index + 1, s.count, dist::world().rank(), s.first_layer, s.end_layer - 1,
-             static_cast<double>(model.resident_weight_bytes()) / 1e6, static_cast<double>(model.bytes_on_disk()) / 1e6,
-             static_cast<double>(peak_resident_bytes()) / 1e6);
-}
-
 }  // namespace
 
 void run_prompts(Engine& engine, std::span<const std::vector<int32_t>> sequences, std::span<Reducer* const> reducers,
@@ -161,7 +139,6 @@ void run_stage(Engine& engine, std::span<const std::vector<int32_t>> sequences, 
     if (after_chunk) after_chunk(batches[i]);
   }
   for (auto& s : sent) s.wait();
-  report_stage(engine.model());
 }
 
 void run_prompts_here(Engine& engine, std::span<const std::vector<int32_t>> sequences,

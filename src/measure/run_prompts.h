@@ -51,7 +51,6 @@ void run_prompts(Engine& engine, std::span<const std::vector<int32_t>> sequences
 // comes from the previous stage's rank and the one leaving its last layer goes
 // on to the next, while this rank goes on with its next chunk (two chunks'
 // outputs in flight). `after_chunk` (if set) sees each chunk once it has run.
-// Ends with one line on standard error: the stage's layers and memory.
 void run_stage(Engine& engine, std::span<const std::vector<int32_t>> sequences, std::span<Observer* const> observers,
                const PromptRun& options, const std::function<void(const Batch&)>& after_chunk = {});
 
