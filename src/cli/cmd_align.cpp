@@ -87,7 +87,6 @@ void add_align(CLI::App& app) {
       "token-id lines. 'a' plays the seed's zh side, 'b' its en side. Print a preset with `streamgauge pairs`.\n\n"
       "Example:\n  streamgauge align Qwen/Qwen2.5-3B --save-deltas");
   cmd->add_option("MODEL", o->model, kModelHelp)->required();
-  add_pipeline_options(cmd);
   auto* pairs = cmd->add_option("--pairs", o->pairs.pairs, "JSONL file of pairs (text or token ids)");
   auto* preset = cmd->add_option("--preset", o->pairs.preset,
                                  fmt::format("Built-in pairs ({})", fmt::join(align::preset_names(), ", ")))
@@ -110,6 +109,7 @@ void add_align(CLI::App& app) {
   cmd->add_flag("--save-deltas", o->save_deltas,
                 "Also write attn_mlp_deltas.npz (the seed's arrays: {zh,en}_{attn,mlp}_delta_L{l}, float32 [N, d])");
   cmd->add_flag("--no-figures", o->no_figures, "Skip the gnuplot figure");
+  add_pipeline_options(cmd);
   cmd->callback([o] { run(*o); });
 }
 
