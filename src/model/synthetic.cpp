@@ -38,9 +38,8 @@ void write_random_tensors(const std::filesystem::path& path, DType dtype, uint64
   for (auto& t : specs) {
     uint64_t n = 1;
     for (auto v : t.shape) n *= v;
-    header[t.name] = {{"dtype", std::string(dtype_name(dtype))},
-                      {"shape", t.shape},
-                      {"data_offsets", {offset, offset + n * esize}}};
+    header[t.name] = {
+        {"dtype", std::string(dtype_name(dtype))}, {"shape", t.shape}, {"data_offsets", {offset, offset + n * esize}}};
     offset += n * esize;
   }
   std::string text = header.dump();
