@@ -88,11 +88,15 @@ Run run(const Model& model, PromptSet prompts, const RunOptions& o) {
                   matmul::describe(fast);
   // Several MPI ranks: only rank 0 reports, so only it measures the weights.
   if (o.weights && dist::world().root()) {
+    const auto w0 = std::chrono::steady_clock::now();
     Progress progress("weight norms", model.arch().n_layers);
-    run.weights = weights::layer_norms(model, [&](int) {
+    auto norms = weights::cached_layer_norms(model, [&](int) {
       progress.tick();
       if (o.between_layers) o.between_layers();
     });
+    run.weights = std::move(norms.layers);
+    run.weights_source = std::move(norms.source);
+    run.weights_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
   }
   return run;
 }
@@ -126,6 +130,10 @@ gains::RunInfo run_info(const Run& run) {
       {"prompts", prompts},
       {"seconds", run.seconds},
   });
+  if (run.weights) {
+    info.provenance["weight_norms"] = run.weights_source;
+    info.provenance["weight_norms_seconds"] = run.weights_seconds;
+  }
   return info;
 }
 

@@ -30,6 +30,7 @@ class Model {
 
   DType weight_dtype() const { return weight_dtype_; }  // of the layer matrices
   size_t bytes_on_disk() const { return store_->bytes_on_disk(); }
+  const TensorStore& store() const { return *store_; }
   // Parameters bound to the model (a tied matrix counted once), and the same
   // without the token embedding, learned positions and unembedding matrix.
   int64_t n_params() const { return n_params_; }
