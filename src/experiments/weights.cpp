@@ -2,11 +2,13 @@
 
 #include <immintrin.h>
 
+#include <omp.h>
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
-#include <type_traits>
+#include <exception>
 #include <vector>
 
 // 64-byte vectors by value never cross a call here (always_inline); GCC notes
@@ -18,64 +20,49 @@ namespace sg::weights {
 namespace {
 
 // ---- row kernels: float32 rows (16-bit weights widened exactly), double sums ----
-// Sums over a row keep sixteen lane sums (element c goes to lane c % 16, in
-// element order) and add them in one fixed tree at the end: GCC vector types
-// lowered to whatever registers the target has (two halves on AVX2, one
-// register on AVX-512), without FMA (-ffp-contract=off), so the bits are the
-// same on every x86-64 CPU and for every thread count.
-using D8 = double __attribute__((vector_size(64)));
-using F8 = float __attribute__((vector_size(32)));
-typedef double D8u __attribute__((vector_size(64), aligned(8), may_alias));
-typedef float F8u __attribute__((vector_size(32), aligned(4), may_alias));
+// Sums over a row keep 32 lane sums (element c goes to lane c % 32, in element
+// order; a partial last block is padded with zeros) and add them in one fixed
+// tree at the end. Four-lane GCC vector types (one AVX2 register; this file is
+// compiled for x86-64-v3 on every CPU) without FMA (-ffp-contract=off): the bits
+// are the same on every x86-64 CPU and for every thread count.
+using D4 = double __attribute__((vector_size(32)));
+typedef double D4u __attribute__((vector_size(32), aligned(8), may_alias));
+typedef float F4u __attribute__((vector_size(16), aligned(4), may_alias));
+using F4 = float __attribute__((vector_size(16)));
 
-[[gnu::always_inline]] inline D8 load_d(const double* p) { return *reinterpret_cast<const D8u*>(p); }
-[[gnu::always_inline]] inline D8 load_f(const float* p) {
-  return __builtin_convertvector(*reinterpret_cast<const F8u*>(p), D8);
-}
-[[gnu::always_inline]] inline double total(const D8& a, const D8& b) {
-  const D8 s = a + b;
-  return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+[[gnu::always_inline]] inline D4 load4(const double* p) { return *reinterpret_cast<const D4u*>(p); }
+[[gnu::always_inline]] inline D4 load4(const float* p) {
+  return __builtin_convertvector(static_cast<F4>(*reinterpret_cast<const F4u*>(p)), D4);
 }
 
-// sum a[c] * x[c], x in double or float.
-template <class X>
-double dot(const float* a, const X* x, int64_t n) {
-  D8 s0 = {}, s1 = {};
+// sum over c of a[c] * x[c] (a, x float or double).
+template <class A, class X>
+double dot(const A* a, const X* x, int64_t n) {
+  D4 s0 = {}, s1 = {}, s2 = {}, s3 = {}, s4 = {}, s5 = {}, s6 = {}, s7 = {};
+  auto step = [&](const A* pa, const X* px) __attribute__((always_inline)) {
+    s0 += load4(pa) * load4(px);
+    s1 += load4(pa + 4) * load4(px + 4);
+    s2 += load4(pa + 8) * load4(px + 8);
+    s3 += load4(pa + 12) * load4(px + 12);
+    s4 += load4(pa + 16) * load4(px + 16);
+    s5 += load4(pa + 20) * load4(px + 20);
+    s6 += load4(pa + 24) * load4(px + 24);
+    s7 += load4(pa + 28) * load4(px + 28);
+  };
   int64_t c = 0;
-  for (; c + 16 <= n; c += 16) {
-    if constexpr (std::is_same_v<X, double>) {
-      s0 += load_f(a + c) * load_d(x + c);
-      s1 += load_f(a + c + 8) * load_d(x + c + 8);
-    } else {
-      s0 += load_f(a + c) * load_f(x + c);
-      s1 += load_f(a + c + 8) * load_f(x + c + 8);
-    }
+  for (; c + 32 <= n; c += 32) step(a + c, x + c);
+  if (c < n) {
+    A ta[32] = {};
+    X tx[32] = {};
+    std::copy(a + c, a + n, ta);
+    std::copy(x + c, x + n, tx);
+    step(ta, tx);
   }
-  for (int l = 0; c < n; ++c, ++l) {
-    const double p = static_cast<double>(a[c]) * static_cast<double>(x[c]);
-    if (l < 8)
-      s0[l] += p;
-    else
-      s1[l - 8] += p;
-  }
-  return total(s0, s1);
+  const D4 t = ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7));
+  return (t[0] + t[2]) + (t[1] + t[3]);
 }
 
-double dot_d(const double* a, const double* b, int64_t n) {
-  D8 s0 = {}, s1 = {};
-  int64_t c = 0;
-  for (; c + 16 <= n; c += 16) {
-    s0 += load_d(a + c) * load_d(b + c);
-    s1 += load_d(a + c + 8) * load_d(b + c + 8);
-  }
-  for (int l = 0; c < n; ++c, ++l) {
-    if (l < 8)
-      s0[l] += a[c] * b[c];
-    else
-      s1[l - 8] += a[c] * b[c];
-  }
-  return total(s0, s1);
-}
+double dot_d(const double* a, const double* b, int64_t n) { return dot(a, b, n); }
 
 // Row r of m as float32: in place for aligned float32 storage, else widened
 // (exactly) into buf.
@@ -115,7 +102,7 @@ constexpr int64_t kChunk = 64;
 
 // y[r] = row r . x
 void matvec(const RowMatrix& a, const double* x, double* y) {
-#pragma omp parallel
+#pragma omp parallel if (!omp_in_parallel())
   {
     std::vector<float> buf;
 #pragma omp for schedule(dynamic, 16)
@@ -128,7 +115,7 @@ template <bool kGram>
 void transpose_pass(const RowMatrix& a, const double* v, double* z, std::vector<double>& partial) {
   const int64_t chunks = (a.rows + kChunk - 1) / kChunk, n = a.cols;
   partial.resize(static_cast<size_t>(chunks * n));
-#pragma omp parallel
+#pragma omp parallel if (!omp_in_parallel())
   {
     std::vector<float> buf;
 #pragma omp for schedule(dynamic, 1)
@@ -240,9 +227,9 @@ SpectralEstimate lanczos(int64_t n, Apply apply) {
     for (int pass = 0; pass < 2; ++pass) {
       const auto m = static_cast<int64_t>(q.size());
       coef.assign(static_cast<size_t>(m), 0.0);
-#pragma omp parallel for schedule(static) if (m * n > 65536)
+#pragma omp parallel for schedule(static) if (m * n > 65536 && !omp_in_parallel())
       for (int64_t j = 0; j < m; ++j) coef[j] = dot_d(q[j].data(), w.data(), n);
-#pragma omp parallel for schedule(static) if (m * n > 65536)
+#pragma omp parallel for schedule(static) if (m * n > 65536 && !omp_in_parallel())
       for (int64_t i0 = 0; i0 < n; i0 += 256)
         for (int64_t j = 0; j < m; ++j)
           for (int64_t i = i0; i < std::min(n, i0 + 256); ++i) w[i] -= coef[j] * q[j][i];
@@ -269,7 +256,7 @@ SpectralEstimate lanczos(int64_t n, Apply apply) {
 
 double frobenius(const RowMatrix& m) {
   std::vector<double> rows(static_cast<size_t>(m.rows));
-#pragma omp parallel
+#pragma omp parallel if (!omp_in_parallel())
   {
     std::vector<float> buf;
 #pragma omp for schedule(dynamic, 16)
@@ -314,37 +301,64 @@ double ov_spectral_norm(const DenseMatrix& w_o, const DenseMatrix& w_v, int H, i
   return ov_spectral_estimate(rows_of(w_o), rows_of(w_v), H, KV, hd).sigma;
 }
 
-std::vector<LayerNorms> layer_norms(const Model& model, const std::function<void(int)>& progress) {
+namespace {
+
+LayerNorms one_layer(const Model& model, int l) {
   const ArchSpec& a = model.arch();
-  std::vector<LayerNorms> out(a.n_layers);
-  for (int l = 0; l < a.n_layers; ++l) {
-    LayerNorms& n = out[l];
-    n.q = frobenius(projection_rows(model, l, Proj::Q));
-    n.k = frobenius(projection_rows(model, l, Proj::K));
-    const RowMatrix v = projection_rows(model, l, Proj::V);
-    const RowMatrix o = projection_rows(model, l, Proj::O);
-    n.v = frobenius(v);
-    n.o = frobenius(o);
-    n.v_spectral = spectral_estimate(v).sigma;
-    n.ov_spectral = ov_spectral_estimate(o, v, a.n_heads, a.n_kv_heads, a.d_head).sigma;
-    if (a.layers[l].moe) {
-      n.moe = true;
-      n.mlp_in = n.mlp_gate = n.mlp_out = std::nan("");
-      n.router = frobenius(router_rows(model, l));
-      auto expert = [&](int e) {
-        return ExpertNorms{frobenius(expert_projection_rows(model, l, e, Proj::Up)),
-                           frobenius(expert_projection_rows(model, l, e, Proj::Gate)),
-                           frobenius(expert_projection_rows(model, l, e, Proj::Down))};
-      };
-      for (int e = 0; e < a.moe.n_experts; ++e) n.experts.push_back(expert(e));
-      n.has_shared = a.moe.d_shared > 0;
-      if (n.has_shared) n.shared = expert(-1);
-    } else {
-      n.mlp_in = frobenius(projection_rows(model, l, Proj::Up));
-      if (a.gated_mlp) n.mlp_gate = frobenius(projection_rows(model, l, Proj::Gate));
-      n.mlp_out = frobenius(projection_rows(model, l, Proj::Down));
+  LayerNorms n;
+  n.q = frobenius(projection_rows(model, l, Proj::Q));
+  n.k = frobenius(projection_rows(model, l, Proj::K));
+  const RowMatrix v = projection_rows(model, l, Proj::V);
+  const RowMatrix o = projection_rows(model, l, Proj::O);
+  n.v = frobenius(v);
+  n.o = frobenius(o);
+  n.v_spectral = spectral_estimate(v).sigma;
+  n.ov_spectral = ov_spectral_estimate(o, v, a.n_heads, a.n_kv_heads, a.d_head).sigma;
+  if (a.layers[l].moe) {
+    n.moe = true;
+    n.mlp_in = n.mlp_gate = n.mlp_out = std::nan("");
+    n.router = frobenius(router_rows(model, l));
+    auto expert = [&](int e) {
+      return ExpertNorms{frobenius(expert_projection_rows(model, l, e, Proj::Up)),
+                         frobenius(expert_projection_rows(model, l, e, Proj::Gate)),
+                         frobenius(expert_projection_rows(model, l, e, Proj::Down))};
+    };
+    for (int e = 0; e < a.moe.n_experts; ++e) n.experts.push_back(expert(e));
+    n.has_shared = a.moe.d_shared > 0;
+    if (n.has_shared) n.shared = expert(-1);
+  } else {
+    n.mlp_in = frobenius(projection_rows(model, l, Proj::Up));
+    if (a.gated_mlp) n.mlp_gate = frobenius(projection_rows(model, l, Proj::Gate));
+    n.mlp_out = frobenius(projection_rows(model, l, Proj::Down));
+  }
+  return n;
+}
+
+}  // namespace
+
+// Layers in parallel, one thread each (a layer's passes then run on one
+// thread: no synchronisation inside a step; the numbers do not depend on which
+// thread computes them), in rounds of as many layers as threads; progress is
+// reported between rounds, on the calling thread.
+std::vector<LayerNorms> layer_norms(const Model& model, const std::function<void(int)>& progress) {
+  const int n_layers = model.arch().n_layers;
+  std::vector<LayerNorms> out(static_cast<size_t>(n_layers));
+  const int round = std::max(1, omp_get_max_threads());
+  for (int l0 = 0; l0 < n_layers; l0 += round) {
+    const int l1 = std::min(n_layers, l0 + round);
+    std::vector<std::exception_ptr> errors(static_cast<size_t>(l1 - l0));
+#pragma omp parallel for schedule(dynamic, 1) num_threads(l1 - l0)
+    for (int l = l0; l < l1; ++l) {
+      try {
+        out[static_cast<size_t>(l)] = one_layer(model, l);
+      } catch (...) {
+        errors[static_cast<size_t>(l - l0)] = std::current_exception();
+      }
     }
-    if (progress) progress(l);
+    for (auto& e : errors)
+      if (e) std::rethrow_exception(e);
+    if (progress)
+      for (int l = l0; l < l1; ++l) progress(l);
   }
   return out;
 }

@@ -208,7 +208,22 @@ TEST(WeightsSpectral, SameBitsForEveryThreadCountAndDtype) {
       got.push_back({weights::spectral_estimate(a).sigma, weights::frobenius(a),
                      weights::ov_spectral_estimate(rows_of(wo), a, 1, 1, static_cast<int>(rows)).sigma, 0.0});
   }
+  // Whole models: layers in parallel rounds, passes inside a layer on one thread.
+  const auto model = Model::load(test::shared_dir() / "golden/models/qwen2_moe");
+  std::vector<std::vector<double>> layers;
+  for (int threads : {1, 2, 3}) {
+    omp_set_num_threads(threads);
+    std::vector<double> all;
+    for (const auto& n : weights::layer_norms(*model))
+      for (double v : weights::values(n, true, true)) all.push_back(v);
+    layers.push_back(all);
+  }
   omp_set_num_threads(saved);
+  for (const auto& l : layers) {
+    ASSERT_EQ(l.size(), layers[0].size());
+    for (size_t i = 0; i < l.size(); ++i)
+      EXPECT_EQ(std::bit_cast<uint64_t>(l[i]), std::bit_cast<uint64_t>(layers[0][i]));
+  }
   for (const auto& g : got)
     for (int i = 0; i < 3; ++i) EXPECT_EQ(std::bit_cast<uint64_t>(g[i]), std::bit_cast<uint64_t>(got[0][i])) << i;
 }
