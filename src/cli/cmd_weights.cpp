@@ -59,7 +59,7 @@ void add_weights(CLI::App& app) {
     const auto j =
         weights::to_json(norms, model->name(), gated, moe,
                          report::provenance({{"model_path", std::filesystem::absolute(model->dir()).string()},
-                                             {"weight_norms", cached.source},
+                                             {"weight_norms_source", cached.source},
                                              {"seconds", seconds}}));
     create_output_dir(out);
     report::write_csv(out / "weights.csv", t);

@@ -131,7 +131,7 @@ gains::RunInfo run_info(const Run& run) {
       {"seconds", run.seconds},
   });
   if (run.weights) {
-    info.provenance["weight_norms"] = run.weights_source;
+    info.provenance["weight_norms_source"] = run.weights_source;
     info.provenance["weight_norms_seconds"] = run.weights_seconds;
   }
   return info;
