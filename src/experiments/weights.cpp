@@ -11,6 +11,8 @@
 #include <exception>
 #include <vector>
 
+#include "util/error.h"
+
 // 64-byte vectors by value never cross a call here (always_inline); GCC notes
 // their AVX-512 calling convention anyway.
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -312,8 +314,13 @@ LayerNorms one_layer(const Model& model, int l) {
   const RowMatrix o = projection_rows(model, l, Proj::O);
   n.v = frobenius(v);
   n.o = frobenius(o);
-  n.v_spectral = spectral_estimate(v).sigma;
-  n.ov_spectral = ov_spectral_estimate(o, v, a.n_heads, a.n_kv_heads, a.d_head).sigma;
+  const SpectralEstimate sv = spectral_estimate(v), so = ov_spectral_estimate(o, v, a.n_heads, a.n_kv_heads, a.d_head);
+  for (const auto& [what, e] : {std::pair{"W_V", sv}, std::pair{"OV", so}})
+    if (e.bound > kSpectralTolerance * e.sigma)
+      warnf("{}: layer {}: the {} spectral norm did not reach its bound in {} steps: within {:.1e} relative",
+            model.dir().string(), l, what, e.iterations, e.bound / e.sigma);
+  n.v_spectral = sv.sigma;
+  n.ov_spectral = so.sigma;
   if (a.layers[l].moe) {
     n.moe = true;
     n.mlp_in = n.mlp_gate = n.mlp_out = std::nan("");
