@@ -304,9 +304,9 @@ def main():
                     gains.append([(a[j].item(), b[j].item()) for a, b in g])
         return time.perf_counter() - t0, gains
 
-    sizes = [int(x) for x in args.batch_sizes.split(",")]
-    trial = prompts[: max(sizes)]
-    best = min(sizes, key=lambda b: min(run(b, trial)[0] for _ in range(2))) if len(sizes) > 1 else sizes[0]
+    sizes = [b for b in (int(x) for x in args.batch_sizes.split(",")) if b <= len(prompts)] or [1]
+    trial = prompts[: max(sizes)]  # each size once on the same prompts
+    best = min(sizes, key=lambda b: run(b, trial)[0]) if len(sizes) > 1 else sizes[0]
     times, gains = [], None
     for _ in range(args.repeats):
         secs, gains = run(best, prompts)

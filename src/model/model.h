@@ -50,6 +50,7 @@ class Model {
   // Of the weight files, the bytes this process holds in memory now.
   size_t resident_weight_bytes() const { return store_->resident_bytes(); }
   const Stage& stage() const { return stage_; }
+  const TensorStore& store() const { return *store_; }
   // Parameters bound to the model (a tied matrix counted once), and the same
   // without the token embedding, learned positions and unembedding matrix.
   int64_t n_params() const { return n_params_; }
