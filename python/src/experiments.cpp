@@ -105,9 +105,10 @@ py::object weights_py(py::handle model_arg) {
   nlohmann::ordered_json doc;
   {
     py::gil_scoped_release release;
-    const auto norms = weights::layer_norms(m, [](int) { check_signals(); });
-    doc = weights::to_json(norms, m.name(), m.arch().gated_mlp, m.arch().any_moe(),
-                           report::provenance({{"model_path", std::filesystem::absolute(m.dir()).string()}}));
+    const auto norms = weights::cached_layer_norms(m, [](int) { check_signals(); });
+    doc = weights::to_json(norms.layers, m.name(), m.arch().gated_mlp, m.arch().any_moe(),
+                           report::provenance({{"model_path", std::filesystem::absolute(m.dir()).string()},
+                                               {"weight_norms_source", norms.source}}));
   }
   return to_python(doc);
 }

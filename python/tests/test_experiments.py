@@ -10,10 +10,12 @@ import streamgauge as sg
 from conftest import SHARED, STORIES, run_cli
 
 def strip(doc):
-    """The document without its command line, creation time and durations."""
+    """The document without its command line, creation time, durations and whether
+    the weight norms were computed or read from the cache."""
     if isinstance(doc, dict):
         return {k: strip(v) for k, v in doc.items()
-                if k not in ("command_line", "created_utc", "date") and not k.endswith("seconds")}
+                if k not in ("command_line", "created_utc", "date", "weight_norms_source")
+                and not k.endswith("seconds")}
     if isinstance(doc, list):
         return [strip(v) for v in doc]
     return doc

@@ -48,6 +48,7 @@ void run(const Opts& o) {
   fmt::print("Model: {}, {} layers, d={}{}\n", model->name(), arch.n_layers, arch.d_model,
              arch.parallel_residual ? " (parallel residual)" : "");
   const align::Run run = align::run(*model, std::move(in), options);
+  report_pipeline_stage(*model);
   if (!dist::world().root()) return;  // several MPI ranks: rank 0 reports
   const align::AlignResult& r = run.result;
   fmt::print("Ran {} pairs ({} tokens, last-token rows kept) in {:.1f} s\n", run.inputs.set.pairs.size(),
@@ -108,6 +109,7 @@ void add_align(CLI::App& app) {
   cmd->add_flag("--save-deltas", o->save_deltas,
                 "Also write attn_mlp_deltas.npz (the seed's arrays: {zh,en}_{attn,mlp}_delta_L{l}, float32 [N, d])");
   cmd->add_flag("--no-figures", o->no_figures, "Skip the gnuplot figure");
+  add_pipeline_options(cmd);
   cmd->callback([o] { run(*o); });
 }
 

@@ -31,6 +31,7 @@ void add_capture(CLI::App& app) {
       "acts.safetensors");
   cmd->add_option("MODEL", opts->model, kModelHelp)->required();
   opts->ids.add_options(cmd);
+  add_pipeline_options(cmd);
   cmd->add_option("--hooks", opts->hooks, "Capture points to save: globs, comma-separated (default: all)");
   cmd->add_option("--out", opts->out, "Output .safetensors file; - for standard output")->required();
   cmd->callback([opts] {
@@ -52,13 +53,21 @@ void add_capture(CLI::App& app) {
     Engine engine(*model);
     const dist::Comm& world = dist::world();
     if (world.distributed()) {
-      // Data parallel: each rank its share, then every tensor on rank 0, which
-      // writes the file one process would (tensors are written in name order).
-      const auto first = share_by_tokens(seqs, world.size());
-      const auto r = static_cast<size_t>(world.rank());
-      store.set_first_sequence(first[r]);
-      if (first[r + 1] > first[r])
-        engine.run(Batch::of(std::span(seqs).subspan(first[r], first[r + 1] - first[r])), obs, {"capture"});
+      // Data parallel (or replicas of the layer pipeline): each rank its share,
+      // then every tensor on rank 0, which writes the file one process would
+      // (tensors are written in name order).
+      size_t first = 0;
+      const auto share = my_share(seqs, &first);
+      store.set_first_sequence(first);
+      if (model->stage().count > 1) {  // the stages of a replica hold different capture points
+        run_stage(engine, share, obs, {.progress_label = "capture"}, [&](const Batch& chunk) {
+          first += chunk.n_sequences();
+          store.set_first_sequence(first);
+        });
+      } else if (!share.empty()) {
+        engine.run(Batch::of(share), obs, {"capture"});
+      }
+      report_pipeline_stage(*model);
       const auto parts = world.gather_bytes(store.save());
       if (!world.root()) return;
       CaptureStore all(patterns);

@@ -37,6 +37,7 @@ void add_gains(CLI::App& app) {
       "  streamgauge gains path/to/pythia-6.9b --prompts ffn-6.9b --reference pythia-1.4b");
   cmd->add_option("MODEL", opts->model, fmt::format("{} (default: the random demo)", kModelHelp));
   add_prompt_options(cmd, opts->prompts, "ffn-1.4b");
+  add_pipeline_options(cmd);
   cmd->add_option("--out", opts->out, "Output directory (default: ./streamgauge-out/<model>/gains)");
   cmd->add_option("--reference", opts->reference,
                   "Add seed 001's cross-model table against a previous gains.json or a preset (pythia-1.4b, "
@@ -74,6 +75,7 @@ void add_gains(CLI::App& app) {
                                        .fast = opts->fast,
                                        .weights = !opts->no_weights,
                                        .chunk_tokens = opts->chunk_tokens});
+    report_pipeline_stage(*model);
     const PromptSet& prompts = run.prompts;
     if (!dist::world().root()) return;  // several MPI ranks: rank 0 reports
 

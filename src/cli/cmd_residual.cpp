@@ -122,6 +122,7 @@ residual::ModelRun analyze_one(const std::string& arg, const PromptsInput& input
   std::string label = model->name();
   if (const int seen = taken[label]++; seen > 0) label += fmt::format(" ({})", seen + 1);
   residual::ModelRun a = residual::run_model(*model, input.resolve(*model), label);
+  report_pipeline_stage(*model);
   a.arg = arg;
   return a;
 }
@@ -185,6 +186,7 @@ void add_residual(CLI::App& app) {
       "Example:\n  streamgauge residual EleutherAI/pythia-410m EleutherAI/pythia-1.4b --out results/residual");
   cmd->add_option("MODEL", o->models, "Model directories or ORG/NAME[@REVISION] in the HuggingFace cache")->required();
   add_prompt_options(cmd, o->prompts, "canonical");
+  add_pipeline_options(cmd);
   cmd->add_option("--out", o->out,
                   "Output directory (default: ./streamgauge-out/<model>/residual; for several models "
                   "./streamgauge-out/residual/<model1>+<model2>...)");

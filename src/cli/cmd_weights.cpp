@@ -2,6 +2,8 @@
 // projection, spectral norms of W_V and of the OV circuit).
 #include <fmt/format.h>
 
+#include <chrono>
+
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "experiments/weights.h"
@@ -21,9 +23,12 @@ void add_weights(CLI::App& app) {
       app.add_subcommand("weights", "Per-layer weight norms: ||W_Q||, ||W_K||, ||W_V||, ||W_O||, MLP, spectral");
   cmd->footer(
       "Frobenius norms of every projection (query/key/value rows of fused matrices separated), and the largest\n"
-      "singular values of W_V and of the OV circuit W_O W_V (power iteration). Writes weights.csv and\n"
-      "weights.json to --out (default ./streamgauge-out/<model>/weights); for a sparse mixture of experts also\n"
-      "experts.csv, every expert's (and the shared expert's) MLP norms.\n\nExample:\n  streamgauge weights "
+      "singular values of W_V and of the OV circuit W_O W_V (Lanczos: a lower bound of the largest singular\n"
+      "value, within 1e-6 relative of a singular value). Writes weights.csv and weights.json to --out (default\n"
+      "./streamgauge-out/<model>/weights); for a sparse mixture of experts also experts.csv, every expert's\n"
+      "(and the shared expert's) MLP norms. The norms are cached per checkpoint (keyed by the weight files'\n"
+      "path, size, mtime and header) in $XDG_CACHE_HOME/streamgauge/weight-norms; STREAMGAUGE_WEIGHT_CACHE=DIR\n"
+      "moves the cache, STREAMGAUGE_WEIGHT_CACHE=off turns it off.\n\nExample:\n  streamgauge weights "
       "EleutherAI/pythia-1.4b");
   cmd->add_option("MODEL", opts->model, kModelHelp)->required();
   cmd->add_option("--out", opts->out, "Output directory");
@@ -34,7 +39,10 @@ void add_weights(CLI::App& app) {
     const auto out = opts->out.empty() ? default_out_dir(*model, "weights") : std::filesystem::path(opts->out);
     if (opts->out.empty()) check_output_dir("the default output directory", out, files);
     Progress progress("weight norms", model->arch().n_layers);
-    const auto norms = weights::layer_norms(*model, [&](int) { progress.tick(); });
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto cached = weights::cached_layer_norms(*model, [&](int) { progress.tick(); });
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const auto& norms = cached.layers;
     const bool moe = model->arch().any_moe(), gated = model->arch().gated_mlp;
     std::vector<std::string> header = {"layer"};
     for (const auto& c : weights::columns(moe)) header.push_back(c);
@@ -50,7 +58,9 @@ void add_weights(CLI::App& app) {
                        report::cell(r.norms.mlp_gate), report::cell(r.norms.mlp_out)});
     const auto j =
         weights::to_json(norms, model->name(), gated, moe,
-                         report::provenance({{"model_path", std::filesystem::absolute(model->dir()).string()}}));
+                         report::provenance({{"model_path", std::filesystem::absolute(model->dir()).string()},
+                                             {"weight_norms_source", cached.source},
+                                             {"seconds", seconds}}));
     create_output_dir(out);
     report::write_csv(out / "weights.csv", t);
     report::write_json(out / "weights.json", j);

@@ -4,7 +4,10 @@
 #include <fmt/ranges.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <string>
 
+#include "dist/comm.h"
 #include "experiments/prompt_presets.h"
 #include "hub/resolve.h"
 #include "io/ids_file.h"
@@ -15,7 +18,44 @@
 
 namespace sg::cli {
 
-std::unique_ptr<Model> load_model(const std::string& arg) { return Model::load(hub::resolve_model(arg)); }
+std::unique_ptr<Model> load_model(const std::string& arg) {
+  const dist::Pipeline pipe = dist::pipeline();
+  return Model::load(hub::resolve_model(arg), pipe.stage, pipe.stages);
+}
+
+namespace {
+// The process's peak resident memory (Linux's VmHWM; 0 where unavailable).
+size_t peak_resident_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return static_cast<size_t>(std::stoull(line.substr(6))) * 1024;
+  return 0;
+}
+}  // namespace
+
+void report_pipeline_stage(const Model& model) {
+  const Model::Stage& s = model.stage();
+  if (s.count == 1) return;
+  fmt::print(stderr,
+             "pipeline stage {}/{} (MPI rank {}): layers {}-{}, {:.1f} MB of the {:.1f} MB weight files resident, "
+             "peak resident memory {:.1f} MB\n",
+             s.index + 1, s.count, dist::world().rank(), s.first_layer, s.end_layer - 1,
+             static_cast<double>(model.resident_weight_bytes()) / 1e6, static_cast<double>(model.bytes_on_disk()) / 1e6,
+             static_cast<double>(peak_resident_bytes()) / 1e6);
+}
+
+void add_pipeline_options(CLI::App* cmd) {
+  auto* whole = cmd->add_flag_function(
+      "--pipeline", [](int64_t) { dist::set_pipeline_stages(dist::world().size()); },
+      "Under mpirun/srun: split the model's layers over the ranks, each holding only its own layers' weights "
+      "(for models larger than one machine's memory); the results are the same bits");
+  cmd->add_option_function<int>(
+         "--pipeline-stages", [](int stages) { dist::set_pipeline_stages(stages); },
+         "Under mpirun/srun: S stages of layers per replica, the ranks forming ranks/S replicas that share the "
+         "prompts")
+      ->excludes(whole);
+}
 
 std::filesystem::path demo_model_dir() {
   std::filesystem::path cache;

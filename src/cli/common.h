@@ -16,6 +16,7 @@ namespace sg::cli {
 
 // MODEL: a model directory, or ORG/NAME[@REVISION] in the HuggingFace cache.
 std::unique_ptr<Model> load_model(const std::string& arg);
+// (In the layer pipeline, dist::pipeline(), this rank's stage of it.)
 // Its --help text.
 inline constexpr const char* kModelHelp = "Model directory or ORG/NAME[@REVISION] in the HuggingFace cache";
 
@@ -35,6 +36,14 @@ std::vector<std::string> split_list(const std::string& list);
 // --prompts PRESET|FILE, --ids-file and --tokenizer (experiments/prompts.h);
 // default_preset is used when neither --prompts nor --ids-file is given.
 void add_prompt_options(CLI::App* cmd, PromptsInput& in, const std::string& default_preset);
+
+// --pipeline and --pipeline-stages S: split the model's layers over the MPI
+// ranks (dist::Pipeline); set while the command line is parsed.
+void add_pipeline_options(CLI::App* cmd);
+// In the layer pipeline, one line on standard error from each rank once its
+// work on `model` is done: its stage's layers, the weight file bytes it holds
+// in memory and its peak resident memory. Nothing outside the pipeline.
+void report_pipeline_stage(const Model& model);
 
 // --ids (repeatable) and --ids-file options, added to a subcommand.
 struct IdsInput {

@@ -9,6 +9,7 @@
 
 #include <exception>
 #include <filesystem>
+#include <new>
 
 #include <chrono>
 #include <cstdio>
@@ -82,6 +83,12 @@ int main(int argc, char** argv) {
     // user's to fix, not a bug: the commands check their paths up front, and
     // this catches what changes under them during a run.
     return fail_job(fmt::format("streamgauge: error: {}", e.what()), 2);
+  } catch (const std::bad_alloc&) {
+    // The machine's limit, not a bug: say what would fit.
+    return fail_job(
+        "streamgauge: error: out of memory (a smaller --chunk-tokens, fewer sequences at once or, under mpirun, "
+        "--pipeline over more ranks needs less)",
+        2);
   } catch (const std::exception& e) {
     return fail_job(fmt::format("streamgauge: internal error: {}", e.what()), 3);
   }

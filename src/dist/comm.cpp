@@ -150,6 +150,104 @@ void Comm::barrier() const {
 #endif
 }
 
+struct Request::Impl {
+#ifdef SG_WITH_MPI
+  std::vector<MPI_Request> pieces;
+#endif
+};
+
+Request::Request() : impl_(std::make_unique<Impl>()) {}
+Request::~Request() {
+  try {
+    wait();
+  } catch (const Error&) {  // (a failed send surfaces at the receiver)
+  }
+}
+Request::Request(Request&&) noexcept = default;
+Request& Request::operator=(Request&& other) noexcept {
+  if (this != &other) {
+    try {
+      wait();
+    } catch (const Error&) {
+    }
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+
+void Request::wait() {
+#ifdef SG_WITH_MPI
+  if (!impl_ || impl_->pieces.empty()) return;
+  auto pieces = std::move(impl_->pieces);
+  impl_->pieces.clear();
+  check(MPI_Waitall(static_cast<int>(pieces.size()), pieces.data(), MPI_STATUSES_IGNORE), "send");
+#endif
+}
+
+namespace {
+constexpr size_t kFloatPiece = size_t{1} << 28;  // floats per message piece (MPI counts are ints)
+}
+
+Request Comm::send_floats(int to, int tag, std::span<const float> data) const {
+  Request req;
+#ifdef SG_WITH_MPI
+  if (size_ == 1) fail("internal: a send in a world of one");
+  size_t off = 0;
+  do {  // (an empty message is one empty piece)
+    MPI_Request r;
+    const size_t count = std::min(kFloatPiece, data.size() - off);
+    check(MPI_Isend(data.data() + off, static_cast<int>(count), MPI_FLOAT, to, tag, MPI_COMM_WORLD, &r), "send");
+    req.impl_->pieces.push_back(r);
+    off += count;
+  } while (off < data.size());
+#else
+  (void)to, (void)tag, (void)data;
+  fail("internal: a distributed world without MPI");
+#endif
+  return req;
+}
+
+void Comm::recv_floats(int from, int tag, std::span<float> into) const {
+#ifdef SG_WITH_MPI
+  if (size_ == 1) fail("internal: a receive in a world of one");
+  size_t off = 0;
+  do {
+    const int count = static_cast<int>(std::min(kFloatPiece, into.size() - off));
+    MPI_Status status;
+    check(MPI_Recv(into.data() + off, count, MPI_FLOAT, from, tag, MPI_COMM_WORLD, &status), "receive");
+    int got = 0;
+    MPI_Get_count(&status, MPI_FLOAT, &got);
+    if (got != count) fail("internal: rank {} sent {} values where {} were expected", from, got, count);
+    off += static_cast<size_t>(count);
+  } while (off < into.size());
+#else
+  (void)from, (void)tag, (void)into;
+  fail("internal: a distributed world without MPI");
+#endif
+}
+
+static int pipeline_stages = 1;  // set_pipeline_stages
+
+void set_pipeline_stages(int stages) {
+  const int ranks = the_world().size();
+  if (stages < 1) fail("--pipeline-stages: must be at least 1 (got {})", stages);
+  if (ranks % stages != 0)
+    fail("--pipeline-stages: {} stages need a multiple of {} MPI ranks (ranks = stages x replicas), not {}{}", stages,
+         stages, ranks, ranks == 1 ? " (launch with mpirun or srun)" : "");
+  pipeline_stages = stages;
+}
+
+Pipeline pipeline() {
+  const Comm& w = world();
+  if (pipeline_stages == 1 || !w.distributed()) return {};
+  Pipeline p;
+  p.stages = pipeline_stages;
+  p.replicas = w.size() / pipeline_stages;
+  p.stage = w.rank() % pipeline_stages;
+  p.replica = w.rank() / pipeline_stages;
+  return p;
+}
+
 void Comm::abort(int code) const {
 #ifdef SG_WITH_MPI
   if (size_ > 1) MPI_Abort(MPI_COMM_WORLD, code);

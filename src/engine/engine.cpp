@@ -63,6 +63,31 @@ class Dispatch {
   std::vector<std::vector<Observer*>> subs_;
 };
 
+// The block input of the first layer: token embeddings (times Gemma's scale)
+// plus learned positions (`scratch` takes them).
+void embed(const Model& model, const Batch& batch, int64_t past, const Dispatch& dispatch, float* x, float* scratch) {
+  const ArchSpec& a = model.arch();
+  const ModelWeights& w = model.weights();
+  const int64_t N = batch.n_tokens(), d = a.d_model;
+  const size_t esize = dtype_size(w.embed->dtype);
+  const float embed_scale = static_cast<float>(a.embed_scale);
+  for (int64_t r = 0; r < N; ++r) {
+    float* row = x + r * d;
+    to_f32(w.embed->dtype, w.embed->data + batch.tokens[r] * d * esize, row, d);
+    if (embed_scale != 1.0f)
+      for (int64_t i = 0; i < d; ++i) row[i] *= embed_scale;
+  }
+  dispatch.fire(Point::Embed, -1, batch, x, d);
+  if (!w.pos_embed) return;
+  float* pos = scratch;
+  const size_t psize = dtype_size(w.pos_embed->dtype);
+  for (size_t s = 0; s < batch.n_sequences(); ++s)  // a token's position is its index in its sequence
+    for (int64_t t = 0; t < batch.length(s); ++t)
+      to_f32(w.pos_embed->dtype, w.pos_embed->data + (past + t) * d * psize, pos + (batch.begin(s) + t) * d, d);
+  dispatch.fire(Point::PosEmbed, -1, batch, pos, d);
+  kernels::add(x, pos, nullptr, x, N * d);
+}
+
 }  // namespace
 
 // Buffers of 2 MiB and more are aligned to, and asked to be backed by, huge
@@ -110,6 +135,10 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
   const int H = a.n_heads, KV = a.n_kv_heads, hd = a.d_head;
   const int64_t q_width = int64_t{H} * hd, kv_width = int64_t{KV} * hd;
   if (N == 0) return;
+  const Model::Stage& stage = model_.stage();
+  if ((!stage.first() && !options.stage_input) || (!stage.last() && !options.stage_output))
+    fail("internal: stage {} of {} runs without its stage input or output", stage.index + 1, stage.count);
+  if (cache && stage.count > 1) fail("internal: a cached run needs the whole model");
 
   // Activation buffers, reused between runs; x is the block input, next receives
   // the block output, and the two swap after each block.
@@ -121,27 +150,14 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
   float* attn_out = work_.get(Slot::AttnOut, N * d);
   float* mlp_out = work_.get(Slot::MlpOut, N * d);
 
-  // Embedding (times Gemma's scale; + learned positions).
-  const size_t esize = dtype_size(w.embed->dtype);
-  const float embed_scale = static_cast<float>(a.embed_scale);
-  for (int64_t r = 0; r < N; ++r) {
-    float* row = x + r * d;
-    to_f32(w.embed->dtype, w.embed->data + batch.tokens[r] * d * esize, row, d);
-    if (embed_scale != 1.0f)
-      for (int64_t i = 0; i < d; ++i) row[i] *= embed_scale;
-  }
-  dispatch.fire(Point::Embed, -1, batch, x, d);
-  if (w.pos_embed) {
-    float* pos = next;  // free until the first block
-    const size_t psize = dtype_size(w.pos_embed->dtype);
-    for (size_t s = 0; s < batch.n_sequences(); ++s)  // a token's position is its index in its sequence
-      for (int64_t t = 0; t < batch.length(s); ++t)
-        to_f32(w.pos_embed->dtype, w.pos_embed->data + (past + t) * d * psize, pos + (batch.begin(s) + t) * d, d);
-    dispatch.fire(Point::PosEmbed, -1, batch, pos, d);
-    kernels::add(x, pos, nullptr, x, N * d);
-  }
+  if (stage.first())
+    embed(model_, batch, past, dispatch, x, next);
+  else  // a later stage of the layer pipeline
+    std::copy(options.stage_input, options.stage_input + N * d, x);
 
-  const int n_layers = dispatch.layers_needed();
+  // The layers to run: a stage's own; else up to the deepest one anybody observes.
+  const int first_layer = stage.first_layer;
+  const int n_layers = stage.count > 1 ? stage.end_layer : dispatch.layers_needed();
   float* z = work_.get(Slot::Z, N * q_width);
   // The QKV projection's output; attention reads the heads in place.
   const bool separate = w.qkv_layout == QkvLayout::Separate;
@@ -233,8 +249,8 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
     cache->k.resize(static_cast<size_t>(a.n_layers));
     cache->v.resize(static_cast<size_t>(a.n_layers));
   }
-  Progress progress(options.progress_label, static_cast<size_t>(n_layers));
-  for (int l = 0; l < n_layers; ++l) {
+  Progress progress(options.progress_label, static_cast<size_t>(std::max(0, n_layers - first_layer)));
+  for (int l = first_layer; l < n_layers; ++l) {
     if (options.between_layers) options.between_layers();
     const LayerWeights& L = w.layers[l];
     const LayerSpec& spec = a.layers[l];
@@ -340,6 +356,10 @@ void Engine::run(const Batch& batch, std::span<Observer* const> observers, const
   }
 
   if (cache) cache->length += N;
+  if (!stage.last()) {
+    std::copy(x, x + N * d, options.stage_output);
+    return;
+  }
   if (n_layers < a.n_layers || !(dispatch.wants(Point::LnFinalOut) || dispatch.wants(Point::Logits))) return;
   if (options.between_layers) options.between_layers();
   norm(w.final_norm, x, h1);

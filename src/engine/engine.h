@@ -66,6 +66,13 @@ struct RunOptions {
   // the engine stays usable for the next run (a KvCache given to that run is
   // left unusable).
   std::function<void()> between_layers = {};
+  // A model loaded as one stage of the layer pipeline (Model::Stage) runs its
+  // own layers only: after the first stage it starts from `stage_input`, the
+  // residual stream entering its first layer ([tokens, d_model] rows, as the
+  // previous stage's `stage_output` received them); before the last it writes
+  // the stream leaving its last layer to `stage_output` and ends there.
+  const float* stage_input = nullptr;
+  float* stage_output = nullptr;
 };
 
 // The keys and values of one sequence's positions so far, per layer (keys

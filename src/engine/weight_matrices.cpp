@@ -35,7 +35,82 @@ DenseMatrix dense(const Linear& L) {
   return m;
 }
 
+// A Linear's weight as rows in place ([out, in] storage), else widened.
+RowMatrix rows(const Linear& L) {
+  RowMatrix m{L.out, L.in, L.weight->dtype, L.data(), {}, {}};
+  if (L.in_out) {
+    m.dtype = DType::F32;
+    m.base = nullptr;
+    m.owned = dense(L).data;
+  }
+  return m;
+}
+
 }  // namespace
+
+RowMatrix rows_of(const DenseMatrix& m) {
+  return {m.rows, m.cols, DType::F32, reinterpret_cast<const std::byte*>(m.data.data()), {}, {}};
+}
+
+RowMatrix projection_rows(const Model& model, int layer, Proj proj) {
+  const ArchSpec& a = model.arch();
+  const ModelWeights& w = model.weights();
+  if (layer < 0 || layer >= a.n_layers) fail("layer {} is out of range", layer);
+  const LayerWeights& L = w.layers[layer];
+  const bool qkv = proj == Proj::Q || proj == Proj::K || proj == Proj::V;
+  if (!qkv || w.qkv_layout == QkvLayout::Separate) {
+    if (a.layers[layer].moe && (proj == Proj::Up || proj == Proj::Gate || proj == Proj::Down))
+      fail("internal: layer {} is a mixture of experts: its MLP matrices are per expert", layer);
+    if (proj == Proj::Gate && !L.gate.weight) fail("the model has no gated MLP");
+    const Linear& lin = proj == Proj::Q      ? L.q
+                        : proj == Proj::K    ? L.k
+                        : proj == Proj::V    ? L.v
+                        : proj == Proj::O    ? L.o
+                        : proj == Proj::Up   ? L.up
+                        : proj == Proj::Gate ? L.gate
+                                             : L.down;
+    return rows(lin);
+  }
+  if (L.qkv.in_out) {  // stored transposed: projection_matrix picks the rows
+    RowMatrix m{0, 0, DType::F32, nullptr, {}, {}};
+    DenseMatrix d = projection_matrix(model, layer, proj);
+    m.rows = d.rows, m.cols = d.cols, m.owned = std::move(d.data);
+    return m;
+  }
+  // Fused [(H + 2 KV) hd, d] in place: the rows that make up Q, K or V (as projection_matrix).
+  const int j = proj == Proj::Q ? 0 : proj == Proj::K ? 1 : 2;
+  const int64_t hd = a.d_head;
+  const int heads = j == 0 ? a.n_heads : a.n_kv_heads;
+  const int64_t q_width = int64_t{a.n_heads} * hd, kv_width = int64_t{a.n_kv_heads} * hd;
+  RowMatrix m{int64_t{heads} * hd, L.qkv.in, L.qkv.weight->dtype, L.qkv.data(), {}, {}};
+  m.index.reserve(static_cast<size_t>(m.rows));
+  for (int h = 0; h < heads; ++h)
+    for (int64_t i = 0; i < hd; ++i) {
+      const int64_t block = j == 0 ? 0 : j == 1 ? q_width : q_width + kv_width;
+      m.index.push_back(w.qkv_layout == QkvLayout::FusedPerHead ? (h * 3 + j) * hd + i : block + h * hd + i);
+    }
+  return m;
+}
+
+RowMatrix expert_projection_rows(const Model& model, int layer, int expert, Proj proj) {
+  const ArchSpec& a = model.arch();
+  if (layer < 0 || layer >= a.n_layers || !a.layers[layer].moe) fail("internal: layer {} has no experts", layer);
+  const LayerWeights& L = model.weights().layers[layer];
+  if (expert < -1 || expert >= static_cast<int>(L.experts.size())) fail("internal: no expert {}", expert);
+  const GatedMlp& e = expert < 0 ? L.shared : L.experts[expert];
+  switch (proj) {
+    case Proj::Up: return rows(e.up);
+    case Proj::Gate: return rows(e.gate);
+    case Proj::Down: return rows(e.down);
+    default: fail("internal: an expert has no {}", to_string(proj));
+  }
+}
+
+RowMatrix router_rows(const Model& model, int layer) {
+  const ArchSpec& a = model.arch();
+  if (layer < 0 || layer >= a.n_layers || !a.layers[layer].moe) fail("internal: layer {} has no router", layer);
+  return rows(model.weights().layers[layer].router);
+}
 
 DenseMatrix projection_matrix(const Model& model, int layer, Proj proj) {
   const ArchSpec& a = model.arch();

@@ -266,7 +266,8 @@ nlohmann::json to_json(const Run& run) {
                                             {"perm_seed", run.options.perm_seed},
                                             {"drop_top_dims", run.options.drop_top_dims},
                                             {"tokens_per_forward", run.tokens_per_forward},
-                                            {"n_tokens", run.n_tokens}});
+                                            {"n_tokens", run.n_tokens},
+                                            {"seconds", run.capture_seconds}});
   if (!run.inputs.tokenizer_note.empty()) prov["tokenizer"] = run.inputs.tokenizer_note;
   nlohmann::json layer_results = nlohmann::json::array();
   for (const auto& l : r.layers) layer_results.push_back(nlohmann::json(seed_layer_json(l)));

@@ -12,6 +12,7 @@
 #include "engine/engine.h"
 #include "engine/matmul.h"
 #include "experiments/compare.h"
+#include "experiments/weights_cache.h"
 #include "measure/run_prompts.h"
 #include "measure/sublayer_stats.h"
 #include "report/csv.h"
@@ -60,6 +61,55 @@ constexpr const char* kRandomWarning =
     "streamgauge gains path/to/model (or ORG/NAME from the HuggingFace cache, e.g. EleutherAI/pythia-1.4b; "
     "streamgauge pull ORG/NAME downloads one).";
 
+// Every layer's weight norms on rank 0 (only it reports), through the cache
+// (weights::cached_layer_norms). In the layer pipeline, rank 0 looks in the
+// cache; on a miss each layer's norms are computed by the stage holding it
+// (replica 0's) and gathered, so no rank reads weights beyond its own.
+weights::CachedNorms weight_norms(const Model& model, const std::function<void()>& between_layers) {
+  const dist::Comm& world = dist::world();
+  const dist::Pipeline pipe = dist::pipeline();
+  const Model::Stage& stage = model.stage();
+  auto compute = [&] {
+    Progress progress("weight norms", static_cast<size_t>(stage.end_layer - stage.first_layer));
+    return weights::layer_norms(model, [&](int) {
+      progress.tick();
+      if (between_layers) between_layers();
+    });
+  };
+  if (!pipe.on()) {
+    if (!world.root()) return {};
+    if (auto hit = weights::cached_norms(model)) return std::move(*hit);
+    auto layers = compute();
+    auto source = weights::cache_norms(model, layers);
+    return {std::move(layers), std::move(source)};
+  }
+  std::optional<weights::CachedNorms> hit = world.root() ? weights::cached_norms(model) : std::nullopt;
+  const std::byte found{hit ? uint8_t{1} : uint8_t{0}};
+  if (world.allgather_bytes(std::span(&found, world.root() ? 1 : 0))[0].at(0) == std::byte{1}) {
+    if (!world.root()) return {};
+    return std::move(*hit);
+  }
+  std::vector<weights::LayerNorms> mine;
+  if (pipe.replica == 0) {
+    const auto all = compute();
+    mine.assign(all.begin() + stage.first_layer, all.begin() + stage.end_layer);
+  }
+  constexpr const char* kPart = "pipeline-stage";  // (the cache's text format, under a key of its own)
+  const std::string text = weights::cache::serialize(kPart, mine);
+  const auto parts = world.gather_bytes(std::as_bytes(std::span(text)));
+  if (!world.root()) return {};
+  std::vector<weights::LayerNorms> layers;
+  for (int s = 0; s < pipe.stages; ++s) {
+    const auto& part = parts[static_cast<size_t>(pipe.rank_of(0, s))];
+    auto theirs = weights::cache::parse(std::string(reinterpret_cast<const char*>(part.data()), part.size()), kPart);
+    if (!theirs) fail("internal: stage {}'s weight norms arrived damaged", s + 1);
+    layers.insert(layers.end(), theirs->begin(), theirs->end());
+  }
+  if (layers.size() != static_cast<size_t>(model.arch().n_layers)) fail("internal: weight norms of missing layers");
+  auto source = weights::cache_norms(model, layers);
+  return {std::move(layers), std::move(source)};
+}
+
 }  // namespace
 
 Run run(const Model& model, PromptSet prompts, const RunOptions& o) {
@@ -86,13 +136,12 @@ Run run(const Model& model, PromptSet prompts, const RunOptions& o) {
   run.precision = (fast ? "BF16 matrix products (--fast): BF16 weights and activations, float32 accumulation; "
                         : "float32 (16-bit weights widened exactly), norms accumulated in float64; ") +
                   matmul::describe(fast);
-  // Several MPI ranks: only rank 0 reports, so only it measures the weights.
-  if (o.weights && dist::world().root()) {
-    Progress progress("weight norms", model.arch().n_layers);
-    run.weights = weights::layer_norms(model, [&](int) {
-      progress.tick();
-      if (o.between_layers) o.between_layers();
-    });
+  if (o.weights) {
+    const auto w0 = std::chrono::steady_clock::now();
+    weights::CachedNorms norms = weight_norms(model, o.between_layers);
+    run.weights = std::move(norms.layers);
+    run.weights_source = std::move(norms.source);
+    run.weights_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
   }
   return run;
 }
@@ -126,6 +175,10 @@ gains::RunInfo run_info(const Run& run) {
       {"prompts", prompts},
       {"seconds", run.seconds},
   });
+  if (run.weights) {
+    info.provenance["weight_norms_source"] = run.weights_source;
+    info.provenance["weight_norms_seconds"] = run.weights_seconds;
+  }
   return info;
 }
 

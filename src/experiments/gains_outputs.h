@@ -27,6 +27,8 @@ struct Run {
   gains::Options options;
   gains::Result result;
   std::optional<std::vector<weights::LayerNorms>> weights;
+  std::string weights_source;         // computed or read from the cache (weights::CachedNorms)
+  double weights_seconds = 0;         // the weight norms' time
   std::vector<std::string> warnings;  // shown in the terminal, the JSON and the report
   double seconds = 0;                 // forward + reduction time
   std::string precision;              // how the matrix products were computed

@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <string>
 
 #include "util/error.h"
 
@@ -35,6 +38,25 @@ MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
 
 MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<std::byte*>(data_), size_);
+}
+
+size_t MappedFile::resident_bytes() const {
+  if (!data_) return 0;
+  // A mapping's block starts with "start-end perms ..." and lists "Rss:  N kB".
+  std::ifstream smaps("/proc/self/smaps");
+  const auto start = reinterpret_cast<uintptr_t>(data_);
+  std::string line;
+  bool ours = false;
+  while (std::getline(smaps, line)) {
+    const size_t dash = line.find('-');
+    if (dash != std::string::npos && dash > 0 && line.find(' ') > dash &&
+        line.find_first_not_of("0123456789abcdef") == dash) {
+      ours = std::stoull(line.substr(0, dash), nullptr, 16) == start;
+    } else if (ours && line.rfind("Rss:", 0) == 0) {
+      return static_cast<size_t>(std::stoull(line.substr(4))) * 1024;
+    }
+  }
+  return 0;
 }
 
 }  // namespace sg

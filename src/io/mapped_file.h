@@ -16,6 +16,10 @@ class MappedFile {
   const std::byte* data() const { return data_; }
   size_t size() const { return size_; }
   const std::filesystem::path& path() const { return path_; }
+  // Bytes of the mapping in this process's resident memory (Linux's
+  // /proc/self/smaps "Rss" of the mapping; 0 where that is unavailable): the
+  // pages of the file this process has touched and still holds.
+  size_t resident_bytes() const;
 
  private:
   std::filesystem::path path_;

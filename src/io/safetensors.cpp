@@ -205,4 +205,10 @@ size_t TensorStore::bytes_on_disk() const {
   return n;
 }
 
+size_t TensorStore::resident_bytes() const {
+  size_t n = 0;
+  for (auto& f : files_) n += f->resident_bytes();
+  return n;
+}
+
 }  // namespace sg

@@ -57,6 +57,7 @@ class SafetensorsFile {
   const std::vector<TensorView>& tensors() const { return tensors_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   const TensorView* find(std::string_view name) const;
+  size_t resident_bytes() const { return map_.resident_bytes(); }
 
  private:
   MappedFile map_;
@@ -77,6 +78,8 @@ class TensorStore {
   const TensorView& get(std::string_view name) const;
   std::vector<std::string> names() const;
   size_t bytes_on_disk() const;
+  // Of its files' bytes, those this process holds in memory (MappedFile::resident_bytes).
+  size_t resident_bytes() const;
   const std::filesystem::path& location() const { return location_; }
   const std::vector<std::unique_ptr<SafetensorsFile>>& files() const { return files_; }
 

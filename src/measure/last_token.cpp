@@ -79,6 +79,24 @@ void LastTokenReducer::restore(std::span<const std::vector<std::byte>> parts) {
   base_ = slot;
 }
 
+void LastTokenReducer::take_stage(std::span<const std::byte> saved, const Model::Stage& stage) {
+  const size_t d = static_cast<size_t>(rows_.d_model());
+  ByteReader r(saved);
+  const auto n = r.get<uint64_t>();
+  if (n > rows_.n_sequences()) fail("internal: {} sequences restored into {} slots", n, rows_.n_sequences());
+  std::vector<float> part_rows;
+  for (int l = 0; l < rows_.n_layers(); ++l)
+    for (int p = 0; p < kLastTokenPoints; ++p) {
+      part_rows.clear();
+      r.append_to(part_rows);
+      if (part_rows.size() != n * d) fail("internal: a reducer's saved rows have the wrong size");
+      if (stage.holds_layer(l))
+        std::copy(part_rows.begin(), part_rows.end(), rows_.row(l, static_cast<LastTokenPoint>(p), 0));
+    }
+  if (!r.done()) fail("internal: a reducer's saved state has trailing bytes");
+  base_ = n;
+}
+
 LastTokenRows capture_last_tokens(Engine& engine, std::span<const std::vector<int32_t>> sequences,
                                   const PromptRun& options) {
   const ArchSpec& arch = engine.model().arch();

@@ -59,6 +59,7 @@ class LastTokenReducer : public Reducer {
   void finish_batch(const Batch& batch) override;
   std::vector<std::byte> save() const override;
   void restore(std::span<const std::vector<std::byte>> parts) override;
+  void take_stage(std::span<const std::byte> saved, const Model::Stage& stage) override;
 
   // Sequences stored so far.
   size_t filled() const { return base_; }

@@ -10,6 +10,12 @@
 // reducers then exchange and rebuild their state (Reducer::save / restore), so
 // every rank ends with what one process would hold, bit for bit: a sequence's
 // results do not depend on what shares its forward.
+//
+// With a model loaded as one stage of the layer pipeline (Model::Stage,
+// dist::Pipeline), each replica of stages takes a share of the sequences the
+// same way; within a replica the sequences run in chunks through the stages in
+// turn (run_stage), and the reducers gather their stages' layers
+// (Reducer::take_stage) and then the replicas' sequences.
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -40,6 +46,19 @@ std::vector<Batch> chunk_by_tokens(std::span<const std::vector<int32_t>> sequenc
 // sg::Error as Engine::run does.
 void run_prompts(Engine& engine, std::span<const std::vector<int32_t>> sequences, std::span<Reducer* const> reducers,
                  const PromptRun& options = {});
+// This rank's part of the layer pipeline over one replica's sequences:
+// chunk after chunk, the residual stream entering this stage's first layer
+// comes from the previous stage's rank and the one leaving its last layer goes
+// on to the next, while this rank goes on with its next chunk (two chunks'
+// outputs in flight). `after_chunk` (if set) sees each chunk once it has run.
+void run_stage(Engine& engine, std::span<const std::vector<int32_t>> sequences, std::span<Observer* const> observers,
+               const PromptRun& options, const std::function<void(const Batch&)>& after_chunk = {});
+
+// The sequences of this rank's data-parallel share: the whole set in a world
+// of one; among the replicas of the layer pipeline, its replica's.
+std::span<const std::vector<int32_t>> my_share(std::span<const std::vector<int32_t>> sequences,
+                                               size_t* first = nullptr);
+
 // The same in this process only, whatever the world (one rank's share).
 void run_prompts_here(Engine& engine, std::span<const std::vector<int32_t>> sequences,
                       std::span<Reducer* const> reducers, const PromptRun& options = {});

@@ -107,4 +107,29 @@ void StreamNormReducer::restore(std::span<const std::vector<std::byte>> parts) {
   base_ = slot;
 }
 
+void StreamNormReducer::take_stage(std::span<const std::byte> saved, const Model::Stage& stage) {
+  ByteReader r(saved);
+  std::vector<bool> seen(seen_.size(), false);
+  for (size_t k = 0; k < seen.size(); ++k) seen[k] = r.get<uint8_t>() != 0;
+  const auto n = r.get<uint64_t>();
+  if (n > norms_.size()) fail("internal: {} sequences restored into {} slots", n, norms_.size());
+  std::vector<double> last, mean;
+  for (uint64_t s = 0; s < n; ++s) {
+    last.clear();
+    mean.clear();
+    r.append_to(last);
+    r.append_to(mean);
+    if (last.size() != seen.size() || mean.size() != seen.size()) fail("internal: a reducer's saved norms are short");
+    for (int k = 0; k < n_points(n_layers_); ++k) {
+      if (!stage_holds(stage, point_id(k, n_layers_))) continue;
+      norms_[s].last[k] = last[k];
+      norms_[s].mean[k] = mean[k];
+    }
+  }
+  if (!r.done()) fail("internal: a reducer's saved state has trailing bytes");
+  for (int k = 0; k < n_points(n_layers_); ++k)
+    if (stage_holds(stage, point_id(k, n_layers_))) seen_[k] = seen[k];
+  base_ = n;
+}
+
 }  // namespace sg::residual

@@ -35,6 +35,7 @@ class StreamNormReducer : public Reducer {
   void finish_batch(const Batch& batch) override;
   std::vector<std::byte> save() const override;
   void restore(std::span<const std::vector<std::byte>> parts) override;
+  void take_stage(std::span<const std::byte> saved, const Model::Stage& stage) override;
   // Throws sg::Error if a point never arrived (the forward did not reach it).
   const std::vector<PromptNorms>& norms() const;
 

@@ -133,8 +133,9 @@ void SublayerStatsReducer::on_router(const PointId& p, int64_t N, const float* r
 void SublayerStatsReducer::finish_batch(const Batch& batch) {
   for (size_t s = 0; s < batch.n_sequences(); ++s) stats_.offsets.push_back(stats_.offsets.back() + batch.length(s));
   base_ += batch.n_tokens();
-  for (auto& L : stats_.layers)
-    if (static_cast<int64_t>(L.size()) != base_) fail("internal: layer statistics incomplete");
+  for (int l = 0; l < stats_.n_layers; ++l)
+    if (layer_here(l) && static_cast<int64_t>(stats_.layers[l].size()) != base_)
+      fail("internal: layer statistics incomplete");
 }
 
 // The sequences' lengths, each layer's per-token statistics, which layers had
@@ -153,30 +154,48 @@ std::vector<std::byte> SublayerStatsReducer::save() const {
   return w.take();
 }
 
+namespace {
+// Appends one save() to `s`: its sequences, their tokens' statistics and its
+// tokens per expert (counts: summed).
+void append_saved(SublayerStats& s, std::span<const std::byte> part) {
+  ByteReader r(part);
+  std::vector<int64_t> lengths;
+  r.append_to(lengths);
+  for (int64_t n : lengths) s.offsets.push_back(s.offsets.back() + n);
+  for (int l = 0; l < s.n_layers; ++l) {
+    r.append_to(s.layers[l]);
+    if (r.get<uint8_t>()) s.attn_raw[l] = true;
+    if (r.get<uint8_t>()) s.mlp_raw[l] = true;
+    std::vector<int64_t> routed;
+    r.append_to(routed);
+    if (s.routed[l].size() < routed.size()) s.routed[l].resize(routed.size(), 0);
+    for (size_t e = 0; e < routed.size(); ++e) s.routed[l][e] += routed[e];
+  }
+  if (!r.done()) fail("internal: a reducer's saved state has trailing bytes");
+}
+}  // namespace
+
 void SublayerStatsReducer::restore(std::span<const std::vector<std::byte>> parts) {
   SublayerStatsReducer whole(stats_.n_layers, entropy_);
   SublayerStats& s = whole.stats_;
-  for (const auto& part : parts) {
-    ByteReader r(part);
-    std::vector<int64_t> lengths;
-    r.append_to(lengths);
-    for (int64_t n : lengths) s.offsets.push_back(s.offsets.back() + n);
-    for (int l = 0; l < s.n_layers; ++l) {
-      r.append_to(s.layers[l]);
-      if (r.get<uint8_t>()) s.attn_raw[l] = true;
-      if (r.get<uint8_t>()) s.mlp_raw[l] = true;
-      // Tokens per expert: counts, summed.
-      std::vector<int64_t> routed;
-      r.append_to(routed);
-      if (s.routed[l].size() < routed.size()) s.routed[l].resize(routed.size(), 0);
-      for (size_t e = 0; e < routed.size(); ++e) s.routed[l][e] += routed[e];
-    }
-    if (!r.done()) fail("internal: a reducer's saved state has trailing bytes");
-  }
+  for (const auto& part : parts) append_saved(s, part);
   whole.base_ = s.offsets.back();
   for (const auto& L : s.layers)
     if (static_cast<int64_t>(L.size()) != whole.base_) fail("internal: layer statistics incomplete");
   *this = std::move(whole);
+}
+
+void SublayerStatsReducer::take_stage(std::span<const std::byte> saved, const Model::Stage& stage) {
+  SublayerStats part = SublayerStatsReducer(stats_.n_layers, entropy_).stats_;
+  append_saved(part, saved);
+  stats_.offsets = part.offsets;  // (the same sequences on every stage)
+  base_ = part.offsets.back();
+  for (int l = stage.first_layer; l < stage.end_layer; ++l) {
+    stats_.layers[l] = std::move(part.layers[l]);
+    stats_.attn_raw[l] = part.attn_raw[l];
+    stats_.mlp_raw[l] = part.mlp_raw[l];
+    stats_.routed[l] = std::move(part.routed[l]);
+  }
 }
 
 }  // namespace sg

@@ -30,8 +30,8 @@ ArchSpec translate(const JsonConfig& c) {
   return s;
 }
 
-// Every distinct tensor bound to a weight role.
-std::set<const TensorView*> bound_tensors(const ModelWeights& w) {
+// Every distinct tensor bound to a weight role; with a stage, only those it holds.
+std::set<const TensorView*> bound_tensors(const ModelWeights& w, const Model::Stage* stage = nullptr) {
   std::set<const TensorView*> out;
   auto add = [&](const TensorView* t) {
     if (t) out.insert(t);
@@ -40,21 +40,27 @@ std::set<const TensorView*> bound_tensors(const ModelWeights& w) {
     add(l.weight);
     add(l.bias);
   };
-  add(w.embed);
-  add(w.pos_embed);
-  for (auto& L : w.layers) {
+  if (!stage || stage->first()) {
+    add(w.embed);
+    add(w.pos_embed);
+  }
+  for (size_t l = 0; l < w.layers.size(); ++l) {
+    if (stage && !stage->holds_layer(static_cast<int>(l))) continue;
+    const LayerWeights& L = w.layers[l];
     for (const NormWeights* n : L.norms()) {
       add(n->weight);
       add(n->bias);
     }
-    for (auto* l : {&L.qkv, &L.q, &L.k, &L.v, &L.o, &L.up, &L.gate, &L.down, &L.router, &L.shared_gate}) lin(*l);
+    for (auto* p : {&L.qkv, &L.q, &L.k, &L.v, &L.o, &L.up, &L.gate, &L.down, &L.router, &L.shared_gate}) lin(*p);
     for (const GatedMlp& e : L.experts)
-      for (auto* l : {&e.gate, &e.up, &e.down}) lin(*l);
-    for (auto* l : {&L.shared.gate, &L.shared.up, &L.shared.down}) lin(*l);
+      for (auto* p : {&e.gate, &e.up, &e.down}) lin(*p);
+    for (auto* p : {&L.shared.gate, &L.shared.up, &L.shared.down}) lin(*p);
   }
-  add(w.final_norm.weight);
-  add(w.final_norm.bias);
-  lin(w.unembed);
+  if (!stage || stage->last()) {
+    add(w.final_norm.weight);
+    add(w.final_norm.bias);
+    lin(w.unembed);
+  }
   return out;
 }
 
@@ -64,7 +70,7 @@ ArchSpec translate_config(const std::string& config_text, const std::string& sou
   return translate(JsonConfig(config_text, source));
 }
 
-std::unique_ptr<Model> Model::load(const std::filesystem::path& dir) {
+std::unique_ptr<Model> Model::load(const std::filesystem::path& dir, int stage, int stages) {
   if (!std::filesystem::is_directory(dir)) fail("{}: no such model directory", dir.string());
   const auto config_path = dir / "config.json";
   if (!std::filesystem::exists(config_path)) fail("{}: config.json is missing", dir.string());
@@ -77,6 +83,11 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& dir) {
   const Family& family = family_of(config);
   m->random_weights_ = config.has("streamgauge_synthetic");
   m->arch_ = translate(config);
+  const int L = m->arch_.n_layers;
+  if (stages < 1 || stage < 0 || stage >= stages) fail("internal: stage {} of {}", stage, stages);
+  if (stages > L)
+    fail("{}: {} pipeline stages for a model of {} layers (at most one stage per layer)", dir.string(), stages, L);
+  m->stage_ = stage_of(L, stage, stages);
   m->store_ = TensorStore::open_dir(dir);
 
   Binder binder(*m->store_, {std::string(family.prefix), ""}, std::string(family.probe));
@@ -90,12 +101,13 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& dir) {
     warnf("{}: no unembedding tensor (a base-model checkpoint?): logits are unavailable", dir.string());
 
   const auto tensors = bound_tensors(m->weights_);
+  const auto held = bound_tensors(m->weights_, &m->stage_);
   std::set<const TensorView*> norm_gains{m->weights_.final_norm.weight};
   for (auto& L : m->weights_.layers)
     for (const NormWeights* n : L.norms()) norm_gains.insert(n->weight);
   m->weight_dtype_ = m->weights_.layers.at(0).o.weight->dtype;
-  for (const TensorView* t : tensors) {
-    m->n_params_ += t->numel();
+  for (const TensorView* t : tensors) m->n_params_ += t->numel();
+  for (const TensorView* t : held) {  // (only these are read: a stage's pages stay its own)
     if (size_t bad = count_non_finite(t->dtype, t->data, t->numel()))
       warnf("{}: tensor {} has {} non-finite value(s)", t->file->string(), t->name, bad);
     if (t->rank() == 1) {
@@ -123,6 +135,11 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& dir) {
   if (w.unembed.weight && w.unembed.weight != w.embed) embedding += w.unembed.weight->numel();
   m->n_params_non_embedding_ = m->n_params_ - embedding;
   return m;
+}
+
+Model::Stage Model::stage_of(int n_layers, int index, int count) {
+  return {index, count, static_cast<int>(int64_t{n_layers} * index / count),
+          static_cast<int>(int64_t{n_layers} * (index + 1) / count)};
 }
 
 std::string Model::name_of(const std::filesystem::path& dir) {

@@ -16,10 +16,27 @@ namespace sg {
 
 class Model {
  public:
-  // Loads config.json and the safetensors checkpoint of an HF model directory.
-  // Throws sg::Error naming the file, tensor or field on any problem; warns about
-  // non-finite weights and unused tensors.
-  static std::unique_ptr<Model> load(const std::filesystem::path& dir);
+  // The part of the model a process holds: the whole model, or in the layer
+  // pipeline (dist::Pipeline) stage `index` of `count`, which holds layers
+  // [first_layer, end_layer) (contiguous, as equal as can be), the embedding
+  // if it is the first stage, the final norm and unembedding if the last.
+  // Every tensor is bound (views cost nothing), but only the held ones are
+  // ever read, so only their pages become resident.
+  struct Stage {
+    int index = 0, count = 1;
+    int first_layer = 0, end_layer = 0;
+    bool first() const { return index == 0; }
+    bool last() const { return index == count - 1; }
+    bool holds_layer(int l) const { return l >= first_layer && l < end_layer; }
+  };
+  // Stage `index` of `count` of a model of n_layers layers.
+  static Stage stage_of(int n_layers, int index, int count);
+
+  // Loads config.json and the safetensors checkpoint of an HF model directory
+  // (of it, stage `stage` of `stages`). Throws sg::Error naming the file,
+  // tensor or field on any problem (or a stage count above the layer count);
+  // warns about non-finite weights (of the held tensors) and unused tensors.
+  static std::unique_ptr<Model> load(const std::filesystem::path& dir, int stage = 0, int stages = 1);
 
   const ArchSpec& arch() const { return arch_; }
   const ModelWeights& weights() const { return weights_; }
@@ -30,6 +47,10 @@ class Model {
 
   DType weight_dtype() const { return weight_dtype_; }  // of the layer matrices
   size_t bytes_on_disk() const { return store_->bytes_on_disk(); }
+  // Of the weight files, the bytes this process holds in memory now.
+  size_t resident_weight_bytes() const { return store_->resident_bytes(); }
+  const Stage& stage() const { return stage_; }
+  const TensorStore& store() const { return *store_; }
   // Parameters bound to the model (a tied matrix counted once), and the same
   // without the token embedding, learned positions and unembedding matrix.
   int64_t n_params() const { return n_params_; }
@@ -49,6 +70,7 @@ class Model {
   ArchSpec arch_;
   std::unique_ptr<TensorStore> store_;
   ModelWeights weights_;
+  Stage stage_;
   DType weight_dtype_ = DType::F32;
   bool random_weights_ = false;
   int64_t n_params_ = 0, n_params_non_embedding_ = 0;

@@ -4,7 +4,6 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "io/safetensors_writer.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -24,6 +23,58 @@ uint64_t splitmix64(uint64_t& state) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
+}
+
+// Writes a safetensors file of tensors with values offset + scale * u, u
+// uniform in [-1, 1) from one splitmix64 stream in the tensors' order, rounded
+// to dtype; streamed a MiB of values at a time, so memory stays small
+// whatever the model's size.
+void write_random_tensors(const std::filesystem::path& path, DType dtype, uint64_t seed,
+                          const std::vector<TensorSpec>& specs) {
+  const size_t esize = dtype_size(dtype);
+  nlohmann::ordered_json header;
+  header["__metadata__"] = {{"format", "pt"}};
+  uint64_t offset = 0;
+  for (auto& t : specs) {
+    uint64_t n = 1;
+    for (auto v : t.shape) n *= v;
+    header[t.name] = {
+        {"dtype", std::string(dtype_name(dtype))}, {"shape", t.shape}, {"data_offsets", {offset, offset + n * esize}}};
+    offset += n * esize;
+  }
+  std::string text = header.dump();
+  text.append((8 - (8 + text.size()) % 8) % 8, ' ');
+  AtomicFile f(path);
+  const uint64_t len = text.size();
+  char len_bytes[8];
+  for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<char>((len >> (8 * i)) & 0xff);
+  f.write(len_bytes, 8);
+  f.write(text);
+
+  uint64_t state = seed;
+  std::vector<char> buf;
+  for (auto& t : specs) {
+    uint64_t n = 1;
+    for (auto v : t.shape) n *= v;
+    constexpr uint64_t kChunk = 1 << 20;
+    for (uint64_t done = 0; done < n; done += kChunk) {
+      const uint64_t k = std::min(kChunk, n - done);
+      buf.resize(k * esize);
+      for (uint64_t i = 0; i < k; ++i) {
+        // 24 random bits -> uniform in [-1, 1).
+        const float u = static_cast<float>(splitmix64(state) >> 40) * (2.0f / 16777216.0f) - 1.0f;
+        const float v = t.offset + t.scale * u;
+        if (dtype == DType::F32) {
+          std::memcpy(buf.data() + 4 * i, &v, 4);
+        } else {
+          const uint16_t h = dtype == DType::BF16 ? f32_to_bf16(v) : f32_to_f16(v);
+          std::memcpy(buf.data() + 2 * i, &h, 2);
+        }
+      }
+      f.write(buf.data(), buf.size());
+    }
+  }
+  f.commit();
 }
 
 std::vector<TensorSpec> tensors_of(const SyntheticSpec& s) {
@@ -132,78 +183,22 @@ void write_synthetic_model(const std::filesystem::path& dir, const SyntheticSpec
   };
   write_file_atomic(dir / "config.json", config.dump(2) + "\n");
 
-  const auto specs = tensors_of(s);
-  const size_t esize = dtype_size(s.dtype);
-  nlohmann::ordered_json header;
-  header["__metadata__"] = {{"format", "pt"}};
-  uint64_t offset = 0;
-  for (auto& t : specs) {
-    uint64_t n = 1;
-    for (auto v : t.shape) n *= v;
-    header[t.name] = {{"dtype", std::string(dtype_name(s.dtype))},
-                      {"shape", t.shape},
-                      {"data_offsets", {offset, offset + n * esize}}};
-    offset += n * esize;
-  }
-  std::string text = header.dump();
-  text.append((8 - (8 + text.size()) % 8) % 8, ' ');
-  AtomicFile f(dir / "model.safetensors");
-  const uint64_t len = text.size();
-  char len_bytes[8];
-  for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<char>((len >> (8 * i)) & 0xff);
-  f.write(len_bytes, 8);
-  f.write(text);
-
-  uint64_t state = s.seed;
-  std::vector<char> buf;
-  for (auto& t : specs) {
-    uint64_t n = 1;
-    for (auto v : t.shape) n *= v;
-    constexpr uint64_t kChunk = 1 << 20;
-    for (uint64_t done = 0; done < n; done += kChunk) {
-      const uint64_t k = std::min(kChunk, n - done);
-      buf.resize(k * esize);
-      for (uint64_t i = 0; i < k; ++i) {
-        // 24 random bits -> uniform in [-1, 1).
-        const float u = static_cast<float>(splitmix64(state) >> 40) * (2.0f / 16777216.0f) - 1.0f;
-        const float v = t.offset + t.scale * u;
-        if (s.dtype == DType::F32) {
-          std::memcpy(buf.data() + 4 * i, &v, 4);
-        } else {
-          const uint16_t h = s.dtype == DType::BF16 ? f32_to_bf16(v) : f32_to_f16(v);
-          std::memcpy(buf.data() + 2 * i, &h, 2);
-        }
-      }
-      f.write(buf.data(), buf.size());
-    }
-  }
-  f.commit();
+  write_random_tensors(dir / "model.safetensors", s.dtype, s.seed, tensors_of(s));
 }
 
 namespace {
 
-// The tensors of a random model, collected in a safetensors writer: values
-// offset + scale * u with u uniform in [-1, 1), rounded to the model's dtype.
+// The tensors of a random model, listed as they are added and written in that
+// order (write_random_tensors): values offset + scale * u with u uniform in
+// [-1, 1), rounded to the model's dtype.
 class RandomTensors {
  public:
-  RandomTensors(DType dtype, uint64_t seed) : dtype_(dtype), state_(seed) {}
+  RandomTensors(DType dtype, uint64_t seed) : dtype_(dtype), seed_(seed) {}
 
   void add(const std::string& name, std::vector<int64_t> shape, float scale, float offset = 0) {
-    int64_t n = 1;
-    for (auto v : shape) n *= v;
-    const size_t esize = dtype_size(dtype_);
-    std::vector<char> buf(static_cast<size_t>(n) * esize);
-    for (int64_t i = 0; i < n; ++i) {
-      const float u = static_cast<float>(splitmix64(state_) >> 40) * (2.0f / 16777216.0f) - 1.0f;
-      const float v = offset + scale * u;
-      if (dtype_ == DType::F32) {
-        std::memcpy(buf.data() + 4 * i, &v, 4);
-      } else {
-        const uint16_t h = dtype_ == DType::BF16 ? f32_to_bf16(v) : f32_to_f16(v);
-        std::memcpy(buf.data() + 2 * i, &h, 2);
-      }
-    }
-    writer_.add(name, dtype_, std::move(shape), buf.data(), buf.size());
+    for (const auto& t : specs_)
+      if (t.name == name) fail("internal: random tensor {} added twice", name);
+    specs_.push_back({name, std::move(shape), scale, offset});
   }
   // "<base>.weight" ([out, in], or [in, out] for Conv1D) with std ~ gain / sqrt(in),
   // and "<base>.bias" ([out]) if bias.
@@ -217,15 +212,12 @@ class RandomTensors {
     add(base + ".weight", {d}, 0.2f, 1.0f);
     if (bias) add(base + ".bias", {d}, 0.1f);
   }
-  void write(const std::filesystem::path& path) {
-    writer_.set_metadata("format", "pt");
-    writer_.write(path);
-  }
+  void write(const std::filesystem::path& path) const { write_random_tensors(path, dtype_, seed_, specs_); }
 
  private:
   DType dtype_;
-  uint64_t state_;
-  SafetensorsWriter writer_;
+  uint64_t seed_;
+  std::vector<TensorSpec> specs_;
 };
 
 // Input-side projections (q, k, v, up, gate) get larger weights than output

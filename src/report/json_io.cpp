@@ -164,6 +164,7 @@ nlohmann::json provenance(const nlohmann::json& fields) {
                       {"command_line", command_line()},
                       {"created_utc", utc_timestamp()}};
   if (const auto& w = dist::world(); w.distributed()) p["mpi_ranks"] = w.size();
+  if (const dist::Pipeline pipe = dist::pipeline(); pipe.on()) p["pipeline_stages"] = pipe.stages;
   if (!fields.is_null()) {
     if (!fields.is_object()) fail("provenance fields must be a JSON object");
     for (auto it = fields.begin(); it != fields.end(); ++it) p[it.key()] = it.value();

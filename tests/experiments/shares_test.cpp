@@ -1,10 +1,13 @@
 // Data parallel without MPI: the shares each rank runs (share_by_tokens) and
 // the reducers' save/restore, emulated in one process: ranks running their
 // shares on fresh reducers, then restoring from every rank's saved part, hold
-// exactly what one reducer running every sequence holds.
+// exactly what one reducer running every sequence holds. The same for the
+// layer pipeline: models loaded as stages, the stream passed from one to the
+// next, each stage's reducer put together with the others (take_stage).
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <memory>
 #include <numeric>
 
 #include "engine/engine.h"
@@ -75,15 +78,59 @@ void check_restore(Engine& engine, const std::vector<std::vector<int32_t>>& seqs
   }
 }
 
+// Runs `make()`'s reducer over all sequences in one process, and through the
+// model loaded as `stages` stages, chunk by chunk, each stage on its own
+// reducer; then puts the stages' saved parts together on a fresh reducer.
+template <class R, class Make, class Same>
+void check_stages(Engine& engine, const std::vector<std::vector<int32_t>>& seqs, int stages, Make make, Same same) {
+  constexpr int64_t kChunk = 40;
+  R whole = make();
+  Reducer* one[] = {&whole};
+  run_prompts_here(engine, seqs, one, {.max_tokens = kChunk});
+  std::vector<std::unique_ptr<Model>> models;
+  std::vector<std::unique_ptr<Engine>> engines;
+  std::vector<R> parts;
+  for (int s = 0; s < stages; ++s) {
+    models.push_back(Model::load(engine.model().dir(), s, stages));
+    engines.push_back(std::make_unique<Engine>(*models.back()));
+    parts.push_back(make());
+  }
+  const int64_t d = engine.model().arch().d_model;
+  for (const Batch& b : chunk_by_tokens(seqs, kChunk)) {
+    std::vector<float> in, out(static_cast<size_t>(b.n_tokens() * d));
+    for (int s = 0; s < stages; ++s) {
+      parts[s].set_stage(models[s]->stage());
+      Observer* obs[] = {&parts[s]};
+      RunOptions o;
+      o.stage_input = in.data();
+      o.stage_output = out.data();
+      engines[s]->run(b, obs, o);
+      parts[s].finish_batch(b);
+      in = out;
+    }
+  }
+  R merged = make();
+  merged.restore({});
+  for (int s = 0; s < stages; ++s) merged.take_stage(parts[s].save(), models[s]->stage());
+  same(whole, merged);
+}
+
+// Both emulations, for one kind of reducer.
+template <class R, class Make, class Same>
+void check_both(Engine& engine, const std::vector<std::vector<int32_t>>& seqs, int ranks, Make make, Same same) {
+  check_restore<R>(engine, seqs, ranks, make, same);
+  if (ranks <= engine.model().arch().n_layers) check_stages<R>(engine, seqs, ranks, make, same);
+}
+
 TEST(ReducerRestore, EveryReducerRebuildsTheSingleProcessState) {
-  for (const char* name : {"gemma2", "qwen2_moe"}) {  // raw sublayer outputs; routed tokens
+  for (const char* name : {"gemma2", "qwen2_moe", "gpt2"}) {  // raw sublayer outputs; routed tokens; positions
     auto model = Model::load(test::shared_dir() / "golden/models" / name);
     Engine engine(*model);
     const auto seqs = sequences(9);
     const int L = model->arch().n_layers;
     const int64_t d = model->arch().d_model;
     for (int ranks : {1, 2, 3, 12}) {
-      check_restore<SublayerStatsReducer>(
+      check_both<SublayerStatsReducer>(
           engine, seqs, ranks, [&] { return SublayerStatsReducer(L, true); },
           [&](const SublayerStatsReducer& a, const SublayerStatsReducer& b) {
             const auto &x = a.stats(), &y = b.stats();
@@ -99,7 +146,7 @@ TEST(ReducerRestore, EveryReducerRebuildsTheSingleProcessState) {
                   << "layer " << l << ", " << ranks << " ranks";
             }
           });
-      check_restore<residual::StreamNormReducer>(
+      check_both<residual::StreamNormReducer>(
           engine, seqs, ranks, [&] { return residual::StreamNormReducer(L, seqs.size()); },
           [&](const residual::StreamNormReducer& a, const residual::StreamNormReducer& b) {
             for (size_t s = 0; s < seqs.size(); ++s) {
@@ -107,7 +154,7 @@ TEST(ReducerRestore, EveryReducerRebuildsTheSingleProcessState) {
               EXPECT_EQ(a.norms()[s].mean, b.norms()[s].mean);
             }
           });
-      check_restore<LastTokenReducer>(
+      check_both<LastTokenReducer>(
           engine, seqs, ranks, [&] { return LastTokenReducer(L, d, seqs.size()); },
           [&](const LastTokenReducer& a, const LastTokenReducer& b) {
             ASSERT_EQ(a.filled(), b.filled());

@@ -16,6 +16,14 @@
 
 namespace sg::test {
 
+// The weight-norm cache (experiments/weights_cache.h) of every test and of the
+// commands tests run goes to the build tree, never to the user's ~/.cache
+// (unless STREAMGAUGE_WEIGHT_CACHE is set already).
+[[maybe_unused]] static const bool kTestWeightCache = [] {
+  ::setenv("STREAMGAUGE_WEIGHT_CACHE", SG_BINARY_DIR "/test-weight-cache", 0);
+  return true;
+}();
+
 const std::filesystem::path& shared_dir() {
   static const std::filesystem::path dir = [] {
     std::filesystem::path p;

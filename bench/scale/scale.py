@@ -1,0 +1,230 @@
+#!/usr/bin/python3
+"""streamgauge at research scale, side by side with PyTorch, in one run (issue 18).
+
+    bench/scale/scale.py [--build build] [--models DIR] [--workloads a,b,...] [--quick] [--rounds N]
+
+Workloads (random-weight models written by build/bench/make_model into --models,
+default $STREAMGAUGE_BENCH_DIR or ./bench-models):
+  dataset-410m    512 sequences x 256 tokens, Pythia-410M shape, F32: `gains`
+  dataset-1.4b    the same on the Pythia-1.4B shape
+  long-1b         one 4096-token sequence, Llama-3.2-1B shape, F32: `gains`
+  big-6.9b        Pythia-6.9B shape, BF16 (13.8 GB): `gains` on 8 seed-length prompts and on 64 x 256
+  big-8b          Llama-3.1-8B shape, BF16 (16 GB): the same
+  align-3b        400 texts (200 pairs) of 16-48 tokens, Qwen2.5-3B shape, F32: `align`
+--quick divides the sequence counts and lengths by 8 (a smoke run of the script).
+
+For each: the floor (FLOPs of the forward, attention included, over this machine's
+best float32 GEMM rate measured by engine_bench in the same run; BF16 rate for
+--fast), streamgauge's whole command (wall time, forward seconds, peak RSS), the
+same with --fast where the CPU has BF16 dot products (avx512_bf16), and PyTorch
+at its best (bench/scale/torch_batched.py: padded batches with a mask, best batch
+size; float32 unless the model does not fit, then BF16). Every time is the best of
+--rounds tries. For the 7-8B models, one read of the weight file from the page
+cache and from disk (its pages dropped first with posix_fadvise) are measured too.
+Prints a Markdown table (the README's speed table) and writes scale.json.
+"""
+import argparse, json, os, resource, subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY = "/usr/bin/python3"
+
+# name: (make_model shape, dtype, experiment, [(label, sequences, tokens)])
+WORKLOADS = {
+    "dataset-410m": ("pythia-410m", "F32", "gains", [("512 x 256", 512, 256)]),
+    "dataset-1.4b": ("pythia-1.4b", "F32", "gains", [("512 x 256", 512, 256)]),
+    "long-1b": ("llama-3.2-1b", "F32", "gains", [("1 x 4096", 1, 4096)]),
+    "big-6.9b": ("pythia-6.9b", "BF16", "gains", [("8 seed prompts", 8, 0), ("64 x 256", 64, 256)]),
+    "big-8b": ("llama-3.1-8b", "BF16", "gains", [("8 seed prompts", 8, 0), ("64 x 256", 64, 256)]),
+    "align-3b": ("qwen2.5-3b", "F32", "align", [("400 texts", 400, -1)]),
+}
+SEED_LENGTHS = [16, 15, 13, 17, 14, 19, 14, 20]  # seed 000's prompts
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def timed(cmd, env=None):
+    """(wall seconds, peak RSS bytes, stdout) of a command, peak RSS by GNU time."""
+    with tempfile.NamedTemporaryFile("r") as rss:
+        t0 = time.perf_counter()
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name] + cmd, env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        if p.returncode != 0:
+            raise SystemExit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-2000:]}")
+        return wall, int(rss.read().split()[-1]) * 1024, p.stdout
+
+
+def ids_file(path, vocab, count, length, seed):
+    import random
+    r = random.Random(seed)
+    with open(path, "w") as f:
+        for i in range(count):
+            n = SEED_LENGTHS[i % 8] if length == 0 else length
+            f.write(json.dumps([r.randrange(vocab) for _ in range(n)]) + "\n")
+
+
+def pairs_file(path, vocab, count, seed):
+    import random
+    r = random.Random(seed)
+    with open(path, "w") as f:
+        for _ in range(count // 2):
+            a = [r.randrange(vocab) for _ in range(r.randrange(16, 49))]
+            b = [r.randrange(vocab) for _ in range(r.randrange(16, 49))]
+            f.write(json.dumps({"a_ids": a, "b_ids": b}) + "\n")
+
+
+def forward_flops(cfg, lengths):
+    """Multiply-adds x 2 of the decoder layers (no LM head: gains and align need none)."""
+    d, m, L = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"]
+    h = cfg["num_attention_heads"]
+    kv = cfg.get("num_key_value_heads", h)
+    hd = cfg.get("head_dim") or d // h
+    if cfg["model_type"] == "gpt_neox":
+        params = 4 * d * d + 2 * d * m
+    else:
+        params = 2 * d * h * hd + 2 * d * kv * hd + 3 * d * m
+    tokens = sum(lengths)
+    attention = sum(2 * 2 * T * (T + 1) / 2 * h * hd for T in lengths)  # q.k and p.v over the causal half
+    return L * (2 * tokens * params + attention)
+
+
+def gemm_rates(build, models):
+    """This machine's best GEMM rates now (GFLOP/s): float32 and BF16, engine_bench's up-projection products."""
+    env = dict(os.environ, STREAMGAUGE_BENCH_DIR=models, OMP_WAIT_POLICY="PASSIVE")
+    out = subprocess.run([f"{build}/bench/engine_bench", "--benchmark_filter=^gemm(_bf16)?/pythia-1.4b/up/",
+                          "--benchmark_min_time=0.3", "--benchmark_repetitions=3", "--benchmark_format=json"],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    rates = {}
+    for b in json.loads(out)["benchmarks"]:
+        if b.get("run_type") == "aggregate":
+            continue
+        kind = b["name"].split("/")[0]
+        rates[kind] = max(rates.get(kind, 0.0), b["GFLOP/s"])
+    return rates.get("gemm", 0.0), rates.get("gemm_bf16", 0.0)
+
+
+def file_read_seconds(path):
+    """(warm, cold) seconds to read a file once: from the page cache, then after dropping its pages."""
+    def read():
+        t0 = time.perf_counter()
+        with open(path, "rb", buffering=0) as f:
+            buf = bytearray(64 << 20)
+            while f.readinto(buf):
+                pass
+        return time.perf_counter() - t0
+    read()
+    warm = read()
+    fd = os.open(path, os.O_RDONLY)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)
+    cold = read()
+    return warm, cold
+
+
+def has_bf16():
+    try:
+        return "avx512_bf16" in open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--models", default=os.environ.get("STREAMGAUGE_BENCH_DIR", "bench-models"))
+    ap.add_argument("--workloads", default=",".join(WORKLOADS))
+    ap.add_argument("--quick", action="store_true", help="sequence counts and lengths / 8")
+    ap.add_argument("--rounds", type=int, default=2, help="tries of each command; the fastest counts")
+    ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--out", default="scale.json")
+    args = ap.parse_args()
+    build, models = os.path.abspath(args.build), os.path.abspath(args.models)
+    sg = f"{build}/streamgauge"
+    os.makedirs(models, exist_ok=True)
+    results = []
+    for name in args.workloads.split(","):
+        if name not in WORKLOADS:
+            raise SystemExit(f"unknown workload {name} (known: {', '.join(WORKLOADS)})")
+        shape, dtype, experiment, cases = WORKLOADS[name]
+        model = f"{models}/{shape}-{dtype}"
+        if not os.path.exists(f"{model}/model.safetensors"):
+            log(f"writing {model}")
+            subprocess.run([f"{build}/bench/make_model", model, shape, dtype], check=True)
+        cfg = json.load(open(f"{model}/config.json"))
+        fsize = os.path.getsize(f"{model}/model.safetensors")
+        f32_rate, bf16_rate = gemm_rates(build, models)
+        read = file_read_seconds(f"{model}/model.safetensors") if name.startswith("big") else None
+        for label, count, length in cases:
+            if args.quick:
+                count, length = max(1, count // 8), length // 8 if length > 0 else length
+                label += " (--quick: / 8)"
+            with tempfile.TemporaryDirectory() as tmp:
+                if experiment == "align":
+                    inputs = f"{tmp}/pairs.jsonl"
+                    pairs_file(inputs, cfg["vocab_size"], count, 0)
+                    lengths = [len(x) for line in open(inputs) for x in json.loads(line).values()]
+                    cmd = [sg, "align", model, "--pairs", inputs, "--no-figures", "--perms", "100"]
+                    ids = f"{tmp}/ids.jsonl"  # the same texts for PyTorch
+                    with open(ids, "w") as f:
+                        for line in open(inputs):
+                            for x in json.loads(line).values():
+                                f.write(json.dumps(x) + "\n")
+                else:
+                    ids = f"{tmp}/ids.jsonl"
+                    ids_file(ids, cfg["vocab_size"], count, length, 0)
+                    lengths = [len(json.loads(line)) for line in open(ids)]
+                    cmd = [sg, "gains", model, "--ids-file", ids, "--no-figures", "--bootstrap", "0"]
+                flops = forward_flops(cfg, lengths)
+                row = {"workload": name, "case": label, "shape": shape, "dtype": dtype, "tokens": sum(lengths),
+                       "file_bytes": fsize, "flops": flops, "gemm_f32_gflops": f32_rate, "gemm_bf16_gflops": bf16_rate,
+                       "floor_s": flops / (f32_rate * 1e9)}
+                if read:
+                    row["file_read_warm_s"], row["file_read_cold_s"] = read
+                variants = [("streamgauge", [])] + ([("streamgauge --fast", ["--fast"])] if has_bf16() and
+                                                      dtype == "BF16" else [])
+                for tag, extra in variants:
+                    best = None
+                    for r in range(args.rounds):
+                        out = f"{tmp}/out-{tag[-4:]}-{r}"
+                        log(f"{name} {label}: {tag} round {r + 1}")
+                        wall, rss, _ = timed(cmd + extra + ["--out", out])
+                        result = json.load(open(f"{out}/{experiment}.json"))
+                        fwd = result["provenance"]["seconds"]  # the forward passes
+                        if best is None or wall < best[0]:
+                            best = (wall, rss, fwd)
+                    row[tag] = {"wall_s": best[0], "peak_rss_bytes": best[1], "forward_s": best[2]}
+                if not args.no_torch:
+                    torch_dtype = "float32" if dtype == "F32" or fsize * 2 < 20e9 else "bfloat16"
+                    log(f"{name} {label}: PyTorch ({torch_dtype})")
+                    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
+                    wall, rss, out = timed([PY, f"{HERE}/torch_batched.py", model, ids, "--dtype", torch_dtype,
+                                            "--repeats", str(args.rounds)], env=env)
+                    t = json.loads(out)
+                    row["pytorch"] = {"dtype": torch_dtype, "forward_s": t["seconds"], "wall_s": wall,
+                                      "batch_size": t["batch_size"], "peak_rss_bytes": rss}
+                results.append(row)
+                with open(args.out, "w") as f:
+                    json.dump(results, f, indent=1)
+
+    print("| workload | tokens | floor | streamgauge: whole command (forward) | vs floor | peak RSS / file "
+          "| --fast vs BF16 floor | PyTorch (batch) | PyTorch / streamgauge forward |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        s = r["streamgauge"]
+        fast = r.get("streamgauge --fast")
+        fast_cell = f"{fast['forward_s'] / (r['flops'] / (r['gemm_bf16_gflops'] * 1e9)):.2f}x" if fast else ""
+        pt = r.get("pytorch")
+        pt_cell = f"{pt['forward_s']:.1f} s {pt['dtype']} ({pt['batch_size']})" if pt else ""
+        ratio = f"{pt['forward_s'] / s['forward_s']:.1f}x" if pt else ""
+        extra = ""
+        if "file_read_warm_s" in r:
+            extra = (f"; file read {r['file_read_warm_s']:.1f} s warm / {r['file_read_cold_s']:.1f} s cold, "
+                     f"whole vs floor + warm read {s['wall_s'] / (r['floor_s'] + r['file_read_warm_s']):.2f}x")
+        print(f"| {r['workload']} {r['case']} | {r['tokens']} | {r['floor_s']:.2f} s | {s['wall_s']:.1f} s "
+              f"({s['forward_s']:.1f} s) | {s['forward_s'] / r['floor_s']:.2f}x{extra} | "
+              f"{s['peak_rss_bytes'] / r['file_bytes']:.2f} | {fast_cell} | {pt_cell} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
