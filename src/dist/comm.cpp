@@ -184,9 +184,11 @@ void Request::wait() {
 #endif
 }
 
+#ifdef SG_WITH_MPI
 namespace {
 constexpr size_t kFloatPiece = size_t{1} << 28;  // floats per message piece (MPI counts are ints)
 }
+#endif
 
 Request Comm::send_floats(int to, int tag, std::span<const float> data) const {
   Request req;
