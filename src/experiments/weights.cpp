@@ -102,14 +102,34 @@ const float* row_f32(const RowMatrix& m, int64_t r, std::vector<float>& buf) {
 // order) and adds the chunks in order: the same bits whatever the thread count.
 constexpr int64_t kChunk = 64;
 
-// y[r] = row r . x
-void matvec(const RowMatrix& a, const double* x, double* y) {
-#pragma omp parallel if (!omp_in_parallel())
-  {
-    std::vector<float> buf;
-#pragma omp for schedule(dynamic, 16)
-    for (int64_t r = 0; r < a.rows; ++r) y[r] = dot(row_f32(a, r, buf), x, a.cols);
+// f(i) for i in [0, n): over the threads of a new parallel region (when
+// `parallel`), or on this thread alone when already inside one (layer_norms
+// runs a layer per thread). Never a serialised nested region: libomp gives
+// each thread entering one a team it never frees. Every f(i) writes its own
+// outputs, so the bits do not depend on which thread runs it.
+template <class F>
+void parallel_for(int64_t n, F&& f, bool parallel = true) {
+  if (!parallel || omp_in_parallel()) {
+    for (int64_t i = 0; i < n; ++i) f(i);
+    return;
   }
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t i = 0; i < n; ++i) f(i);
+}
+
+// This thread's buffer for widened rows.
+std::vector<float>& row_buffer() {
+  static thread_local std::vector<float> buf;
+  return buf;
+}
+
+// y[r] = row r . x, blocks of 16 rows at a time.
+void matvec(const RowMatrix& a, const double* x, double* y) {
+  constexpr int64_t kRows = 16;
+  parallel_for((a.rows + kRows - 1) / kRows, [&](int64_t b) {
+    std::vector<float>& buf = row_buffer();
+    for (int64_t r = b * kRows; r < std::min(a.rows, (b + 1) * kRows); ++r) y[r] = dot(row_f32(a, r, buf), x, a.cols);
+  });
 }
 
 // z = A^T v (kGram: z = A^T (A v), one pass over A).
@@ -117,28 +137,23 @@ template <bool kGram>
 void transpose_pass(const RowMatrix& a, const double* v, double* z, std::vector<double>& partial) {
   const int64_t chunks = (a.rows + kChunk - 1) / kChunk, n = a.cols;
   partial.resize(static_cast<size_t>(chunks * n));
-#pragma omp parallel if (!omp_in_parallel())
-  {
-    std::vector<float> buf;
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t ch = 0; ch < chunks; ++ch) {
-      double* p = partial.data() + ch * n;
-      std::fill_n(p, n, 0.0);
-      for (int64_t r = ch * kChunk; r < std::min(a.rows, (ch + 1) * kChunk); ++r) {
-        const float* row = row_f32(a, r, buf);
-        const double t = kGram ? dot(row, v, n) : v[r];
-        for (int64_t c = 0; c < n; ++c) p[c] += t * static_cast<double>(row[c]);
-      }
+  parallel_for(chunks, [&](int64_t ch) {
+    std::vector<float>& buf = row_buffer();
+    double* p = partial.data() + ch * n;
+    std::fill_n(p, n, 0.0);
+    for (int64_t r = ch * kChunk; r < std::min(a.rows, (ch + 1) * kChunk); ++r) {
+      const float* row = row_f32(a, r, buf);
+      const double t = kGram ? dot(row, v, n) : v[r];
+      for (int64_t c = 0; c < n; ++c) p[c] += t * static_cast<double>(row[c]);
     }
-    constexpr int64_t kBlock = 256;
-#pragma omp for schedule(static)
-    for (int64_t c0 = 0; c0 < n; c0 += kBlock) {
-      const int64_t c1 = std::min(n, c0 + kBlock);
-      for (int64_t c = c0; c < c1; ++c) z[c] = partial[c];
-      for (int64_t ch = 1; ch < chunks; ++ch)
-        for (int64_t c = c0; c < c1; ++c) z[c] += partial[ch * n + c];
-    }
-  }
+  });
+  constexpr int64_t kBlock = 256;
+  parallel_for((n + kBlock - 1) / kBlock, [&](int64_t b) {
+    const int64_t c0 = b * kBlock, c1 = std::min(n, c0 + kBlock);
+    for (int64_t c = c0; c < c1; ++c) z[c] = partial[c];
+    for (int64_t ch = 1; ch < chunks; ++ch)
+      for (int64_t c = c0; c < c1; ++c) z[c] += partial[ch * n + c];
+  });
 }
 
 // ---- Lanczos on G = A^T A ----
@@ -229,12 +244,16 @@ SpectralEstimate lanczos(int64_t n, Apply apply) {
     for (int pass = 0; pass < 2; ++pass) {
       const auto m = static_cast<int64_t>(q.size());
       coef.assign(static_cast<size_t>(m), 0.0);
-#pragma omp parallel for schedule(static) if (m * n > 65536 && !omp_in_parallel())
-      for (int64_t j = 0; j < m; ++j) coef[j] = dot_d(q[j].data(), w.data(), n);
-#pragma omp parallel for schedule(static) if (m * n > 65536 && !omp_in_parallel())
-      for (int64_t i0 = 0; i0 < n; i0 += 256)
-        for (int64_t j = 0; j < m; ++j)
-          for (int64_t i = i0; i < std::min(n, i0 + 256); ++i) w[i] -= coef[j] * q[j][i];
+      const bool parallel = m * n > 65536;
+      parallel_for(
+          m, [&](int64_t j) { coef[j] = dot_d(q[j].data(), w.data(), n); }, parallel);
+      parallel_for((n + 255) / 256,
+                   [&](int64_t b) {
+                     const int64_t i0 = b * 256;
+                     for (int64_t j = 0; j < m; ++j)
+                       for (int64_t i = i0; i < std::min(n, i0 + 256); ++i) w[i] -= coef[j] * q[j][i];
+                   },
+                   parallel);
     }
     beta.push_back(std::sqrt(dot_d(w.data(), w.data(), n)));
     const auto [theta, s_last] = top_ritz(alpha, beta, k + 1);
@@ -258,15 +277,14 @@ SpectralEstimate lanczos(int64_t n, Apply apply) {
 
 double frobenius(const RowMatrix& m) {
   std::vector<double> rows(static_cast<size_t>(m.rows));
-#pragma omp parallel if (!omp_in_parallel())
-  {
-    std::vector<float> buf;
-#pragma omp for schedule(dynamic, 16)
-    for (int64_t r = 0; r < m.rows; ++r) {
+  constexpr int64_t kRows = 16;
+  parallel_for((m.rows + kRows - 1) / kRows, [&](int64_t b) {
+    std::vector<float>& buf = row_buffer();
+    for (int64_t r = b * kRows; r < std::min(m.rows, (b + 1) * kRows); ++r) {
       const float* row = row_f32(m, r, buf);
       rows[static_cast<size_t>(r)] = dot(row, row, m.cols);
     }
-  }
+  });
   double s = 0;
   for (double r : rows) s += r;
   return std::sqrt(s);
