@@ -137,6 +137,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="sequence counts and lengths / 8")
     ap.add_argument("--rounds", type=int, default=2, help="tries of each command; the fastest counts")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--first-case-only", action="store_true", help="of a workload with two cases, run the first")
     ap.add_argument("--out", default="scale.json")
     args = ap.parse_args()
     build, models = os.path.abspath(args.build), os.path.abspath(args.models)
@@ -155,7 +156,7 @@ def main():
         fsize = os.path.getsize(f"{model}/model.safetensors")
         f32_rate, bf16_rate = gemm_rates(build, models)
         read = file_read_seconds(f"{model}/model.safetensors") if name.startswith("big") else None
-        for label, count, length in cases:
+        for label, count, length in cases[:1] if args.first_case_only else cases:
             if args.quick:
                 count, length = max(1, count // 8), length // 8 if length > 0 else length
                 label += " (--quick: / 8)"
