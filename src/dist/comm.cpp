@@ -157,19 +157,21 @@ struct Request::Impl {
 };
 
 Request::Request() : impl_(std::make_unique<Impl>()) {}
-Request::~Request() {
+namespace {
+// Waits for a request that is being dropped (a failed send surfaces at its receiver).
+void settle(Request& r) noexcept {
   try {
-    wait();
-  } catch (const Error&) {  // (a failed send surfaces at the receiver)
+    r.wait();
+  } catch (const Error&) {
   }
 }
+}  // namespace
+
+Request::~Request() { settle(*this); }
 Request::Request(Request&&) noexcept = default;
 Request& Request::operator=(Request&& other) noexcept {
   if (this != &other) {
-    try {
-      wait();
-    } catch (const Error&) {
-    }
+    settle(*this);
     impl_ = std::move(other.impl_);
   }
   return *this;

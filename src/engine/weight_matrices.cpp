@@ -52,6 +52,25 @@ RowMatrix rows_of(const DenseMatrix& m) {
   return {m.rows, m.cols, DType::F32, reinterpret_cast<const std::byte*>(m.data.data()), {}, {}};
 }
 
+namespace {
+// The rows of a fused [(H + 2 KV) hd, d] QKV weight that make up Q, K or V, in
+// head order: FusedPerHead (GPT-NeoX) row h*3hd + j*hd + i; FusedBlocks (GPT-2)
+// [Q | K | V] blocks of H, KV and KV heads.
+std::vector<int64_t> fused_rows(const ArchSpec& a, QkvLayout layout, Proj proj) {
+  const int j = proj == Proj::Q ? 0 : proj == Proj::K ? 1 : 2;
+  const int64_t hd = a.d_head;
+  const int heads = j == 0 ? a.n_heads : a.n_kv_heads;
+  const int64_t q_width = int64_t{a.n_heads} * hd, kv_width = int64_t{a.n_kv_heads} * hd;
+  const int64_t block = j == 0 ? 0 : j == 1 ? q_width : q_width + kv_width;
+  std::vector<int64_t> rows;
+  rows.reserve(static_cast<size_t>(heads * hd));
+  for (int h = 0; h < heads; ++h)
+    for (int64_t i = 0; i < hd; ++i)
+      rows.push_back(layout == QkvLayout::FusedPerHead ? (h * 3 + j) * hd + i : block + h * hd + i);
+  return rows;
+}
+}  // namespace
+
 RowMatrix projection_rows(const Model& model, int layer, Proj proj) {
   const ArchSpec& a = model.arch();
   const ModelWeights& w = model.weights();
@@ -77,18 +96,9 @@ RowMatrix projection_rows(const Model& model, int layer, Proj proj) {
     m.rows = d.rows, m.cols = d.cols, m.owned = std::move(d.data);
     return m;
   }
-  // Fused [(H + 2 KV) hd, d] in place: the rows that make up Q, K or V (as projection_matrix).
-  const int j = proj == Proj::Q ? 0 : proj == Proj::K ? 1 : 2;
-  const int64_t hd = a.d_head;
-  const int heads = j == 0 ? a.n_heads : a.n_kv_heads;
-  const int64_t q_width = int64_t{a.n_heads} * hd, kv_width = int64_t{a.n_kv_heads} * hd;
-  RowMatrix m{int64_t{heads} * hd, L.qkv.in, L.qkv.weight->dtype, L.qkv.data(), {}, {}};
-  m.index.reserve(static_cast<size_t>(m.rows));
-  for (int h = 0; h < heads; ++h)
-    for (int64_t i = 0; i < hd; ++i) {
-      const int64_t block = j == 0 ? 0 : j == 1 ? q_width : q_width + kv_width;
-      m.index.push_back(w.qkv_layout == QkvLayout::FusedPerHead ? (h * 3 + j) * hd + i : block + h * hd + i);
-    }
+  // Fused [(H + 2 KV) hd, d] in place: the rows that make up Q, K or V.
+  RowMatrix m{0, L.qkv.in, L.qkv.weight->dtype, L.qkv.data(), fused_rows(a, w.qkv_layout, proj), {}};
+  m.rows = static_cast<int64_t>(m.index.size());
   return m;
 }
 
@@ -129,21 +139,13 @@ DenseMatrix projection_matrix(const Model& model, int layer, Proj proj) {
     default: break;
   }
   if (w.qkv_layout == QkvLayout::Separate) return dense(proj == Proj::Q ? L.q : proj == Proj::K ? L.k : L.v);
-  // Fused: pick the rows of the [(H + 2 KV) hd, d] matrix that make up Q, K or V.
+  // Fused: copy the rows of the [(H + 2 KV) hd, d] matrix that make up Q, K or V.
   const DenseMatrix fused = dense(L.qkv);
-  const int j = proj == Proj::Q ? 0 : proj == Proj::K ? 1 : 2;
-  const int64_t hd = a.d_head, d = a.d_model;
-  const int heads = j == 0 ? a.n_heads : a.n_kv_heads;
-  const int64_t q_width = int64_t{a.n_heads} * hd, kv_width = int64_t{a.n_kv_heads} * hd;
-  DenseMatrix m{int64_t{heads} * hd, d, {}};
+  const std::vector<int64_t> src = fused_rows(a, w.qkv_layout, proj);
+  const int64_t d = a.d_model;
+  DenseMatrix m{static_cast<int64_t>(src.size()), d, {}};
   m.data.resize(static_cast<size_t>(m.rows * d));
-  for (int h = 0; h < heads; ++h)
-    for (int64_t i = 0; i < hd; ++i) {
-      // FusedPerHead: row h*3hd + j*hd + i; FusedBlocks: [Q | K | V] blocks of H and KV heads.
-      const int64_t block = j == 0 ? 0 : j == 1 ? q_width : q_width + kv_width;
-      const int64_t src = w.qkv_layout == QkvLayout::FusedPerHead ? (h * 3 + j) * hd + i : block + h * hd + i;
-      std::copy_n(fused.data.begin() + src * d, d, m.data.begin() + (h * hd + i) * d);
-    }
+  for (int64_t r = 0; r < m.rows; ++r) std::copy_n(fused.data.begin() + src[r] * d, d, m.data.begin() + r * d);
   return m;
 }
 
