@@ -124,7 +124,10 @@ struct ScoreRule {
 void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, const Rotary& rotary,
                const ScoreRule& rule, float* z, float* patterns, int64_t past = 0, double* entropies = nullptr);
 // The entropy (nats) of n probabilities, -sum_k p_k ln p_k (p_k = 0 adds 0), in
-// double: vecmath's log, the sum a vec::fixed_sum. On the calling thread.
+// double: vecmath's log, the sum a vec::fixed_sum. On the calling thread. The one
+// definition of the attention entropy (per query row; gains averages it over
+// heads) whose minimum seed 000 §7 compares as L_star_entropy (the seed names the
+// layer, not a formula: this is Shannon's), and of the router entropy.
 double entropy_span(const float* p, int64_t n);
 // Where each sequence's [H, T, T] block starts in the patterns buffer; the last
 // of the n_sequences + 1 entries is the buffer's size.
