@@ -1,16 +1,14 @@
 #include "experiments/weights.h"
 
-#include <immintrin.h>
-
 #include <omp.h>
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <exception>
 #include <vector>
 
+#include "engine/row_kernels.h"
 #include "util/error.h"
 
 // 64-byte vectors by value never cross a call here (always_inline); GCC notes
@@ -21,27 +19,21 @@ namespace sg::weights {
 
 namespace {
 
-// ---- row kernels: float32 rows (16-bit weights widened exactly), double sums ----
-// Sums over a row keep 32 lane sums (element c goes to lane c % 32, in element
-// order; a partial last block is padded with zeros) and add them in one fixed
-// tree at the end. Four-lane GCC vector types (one AVX2 register; this file is
-// compiled for x86-64-v3 on every CPU) without FMA (-ffp-contract=off): the bits
-// are the same on every x86-64 CPU and for every thread count.
+// ---- float64 vector sums (the Lanczos basis; weight rows: engine/row_kernels.h) ----
+// A sum keeps 32 lane sums (element c goes to lane c % 32, in element order; a
+// partial last block is padded with zeros) and adds them in one fixed tree at
+// the end. Four-lane GCC vector types (one AVX2 register; this file is compiled
+// for x86-64-v3 on every CPU) without FMA (-ffp-contract=off): the bits are the
+// same on every x86-64 CPU and for every thread count.
 using D4 = double __attribute__((vector_size(32)));
 typedef double D4u __attribute__((vector_size(32), aligned(8), may_alias));
-typedef float F4u __attribute__((vector_size(16), aligned(4), may_alias));
-using F4 = float __attribute__((vector_size(16)));
 
 [[gnu::always_inline]] inline D4 load4(const double* p) { return *reinterpret_cast<const D4u*>(p); }
-[[gnu::always_inline]] inline D4 load4(const float* p) {
-  return __builtin_convertvector(static_cast<F4>(*reinterpret_cast<const F4u*>(p)), D4);
-}
 
-// sum over c of a[c] * x[c] (a, x float or double).
-template <class A, class X>
-double dot(const A* a, const X* x, int64_t n) {
+// sum over c of a[c] * x[c].
+double dot_d(const double* a, const double* x, int64_t n) {
   D4 s0 = {}, s1 = {}, s2 = {}, s3 = {}, s4 = {}, s5 = {}, s6 = {}, s7 = {};
-  auto step = [&](const A* pa, const X* px) __attribute__((always_inline)) {
+  auto step = [&](const double* pa, const double* px) __attribute__((always_inline)) {
     s0 += load4(pa) * load4(px);
     s1 += load4(pa + 4) * load4(px + 4);
     s2 += load4(pa + 8) * load4(px + 8);
@@ -54,8 +46,8 @@ double dot(const A* a, const X* x, int64_t n) {
   int64_t c = 0;
   for (; c + 32 <= n; c += 32) step(a + c, x + c);
   if (c < n) {
-    A ta[32] = {};
-    X tx[32] = {};
+    double ta[32] = {};
+    double tx[32] = {};
     std::copy(a + c, a + n, ta);
     std::copy(x + c, x + n, tx);
     step(ta, tx);
@@ -64,37 +56,23 @@ double dot(const A* a, const X* x, int64_t n) {
   return (t[0] + t[2]) + (t[1] + t[3]);
 }
 
-double dot_d(const double* a, const double* b, int64_t n) { return dot(a, b, n); }
-
-// Row r of m as float32: in place for aligned float32 storage, else widened
-// (exactly) into buf.
-const float* row_f32(const RowMatrix& m, int64_t r, std::vector<float>& buf) {
+// Row r of m as stored, for the row kernels (engine/row_kernels.h): BF16, F16 and
+// F32 rows in place; a row of another dtype widened to float32 into buf.
+struct StoredRow {
+  DType dtype;
+  const std::byte* data;
+};
+StoredRow stored_row(const RowMatrix& m, int64_t r, std::vector<float>& buf) {
+  if (!m.owned.empty()) return {DType::F32, m.row(r)};
+  if (rowk::in_place(m.dtype)) return {m.dtype, m.row(r)};
   const std::byte* p = m.row(r);
-  const auto n = static_cast<size_t>(m.cols);
-  if (m.dtype == DType::F32 && reinterpret_cast<uintptr_t>(p) % alignof(float) == 0)
-    return reinterpret_cast<const float*>(p);
-  if (buf.size() < n) buf.resize(n);
-  float* out = buf.data();
-  switch (m.dtype) {
-    case DType::BF16:
-      for (size_t i = 0; i < n; ++i) out[i] = std::bit_cast<float>(static_cast<uint32_t>(load_u16(p + 2 * i)) << 16);
-      break;
-    case DType::F16: {
-      size_t i = 0;
-      for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 * i))));
-      for (; i < n; ++i) out[i] = f16_to_f32(load_u16(p + 2 * i));
-      break;
-    }
-    case DType::F32: std::memcpy(out, p, n * 4); break;
-    default:
-      for (size_t i = 0; i < n; ++i) {
-        double d;
-        std::memcpy(&d, p + 8 * i, 8);
-        out[i] = static_cast<float>(d);
-      }
+  buf.resize(static_cast<size_t>(m.cols));
+  for (int64_t i = 0; i < m.cols; ++i) {
+    double d;
+    std::memcpy(&d, p + 8 * i, 8);
+    buf[static_cast<size_t>(i)] = static_cast<float>(d);
   }
-  return out;
+  return {DType::F32, reinterpret_cast<const std::byte*>(buf.data())};
 }
 
 // The matrix passes of the spectral estimates. A pass that sums rows into a
@@ -117,34 +95,53 @@ void parallel_for(int64_t n, F&& f, bool parallel = true) {
   for (int64_t i = 0; i < n; ++i) f(i);
 }
 
-// This thread's buffer for widened rows.
-std::vector<float>& row_buffer() {
-  static thread_local std::vector<float> buf;
-  return buf;
+// Rows [r, r + count) of m as stored (count <= rowk::kMaxRows), for the row
+// kernels; widened rows go to this thread's buffers. Returns their dtype.
+DType stored_rows(const RowMatrix& m, int64_t r, int count, const std::byte** out) {
+  static thread_local std::vector<float> bufs[rowk::kMaxRows];
+  DType dt = DType::F32;
+  for (int k = 0; k < count; ++k) {
+    const StoredRow row = stored_row(m, r + k, bufs[k]);
+    out[k] = row.data;
+    dt = row.dtype;
+  }
+  return dt;
 }
 
-// y[r] = row r . x, blocks of 16 rows at a time.
+// y[r] = row r . x, blocks of 16 rows at a time (rowk::kMaxRows per kernel call).
 void matvec(const RowMatrix& a, const double* x, double* y) {
   constexpr int64_t kRows = 16;
   parallel_for((a.rows + kRows - 1) / kRows, [&](int64_t b) {
-    std::vector<float>& buf = row_buffer();
-    for (int64_t r = b * kRows; r < std::min(a.rows, (b + 1) * kRows); ++r) y[r] = dot(row_f32(a, r, buf), x, a.cols);
+    const int64_t end = std::min(a.rows, (b + 1) * kRows);
+    for (int64_t r = b * kRows; r < end; r += rowk::kMaxRows) {
+      const int count = static_cast<int>(std::min<int64_t>(rowk::kMaxRows, end - r));
+      const std::byte* rows[rowk::kMaxRows];
+      const DType dt = stored_rows(a, r, count, rows);
+      rowk::dot(dt, rows, count, x, a.cols, y + r);
+    }
   });
 }
 
-// z = A^T v (kGram: z = A^T (A v), one pass over A).
+// z = A^T v (kGram: z = A^T (A v), one pass over A): per chunk, the rows added
+// in order, rowk::kMaxRows per kernel call.
 template <bool kGram>
 void transpose_pass(const RowMatrix& a, const double* v, double* z, std::vector<double>& partial) {
   const int64_t chunks = (a.rows + kChunk - 1) / kChunk, n = a.cols;
   partial.resize(static_cast<size_t>(chunks * n));
   parallel_for(chunks, [&](int64_t ch) {
-    std::vector<float>& buf = row_buffer();
     double* p = partial.data() + ch * n;
     std::fill_n(p, n, 0.0);
-    for (int64_t r = ch * kChunk; r < std::min(a.rows, (ch + 1) * kChunk); ++r) {
-      const float* row = row_f32(a, r, buf);
-      const double t = kGram ? dot(row, v, n) : v[r];
-      for (int64_t c = 0; c < n; ++c) p[c] += t * static_cast<double>(row[c]);
+    const int64_t end = std::min(a.rows, (ch + 1) * kChunk);
+    for (int64_t r = ch * kChunk; r < end; r += rowk::kMaxRows) {
+      const int count = static_cast<int>(std::min<int64_t>(rowk::kMaxRows, end - r));
+      const std::byte* rows[rowk::kMaxRows];
+      const DType dt = stored_rows(a, r, count, rows);
+      double t[rowk::kMaxRows];
+      if (kGram)
+        rowk::dot(dt, rows, count, v, n, t);
+      else
+        std::copy(v + r, v + r + count, t);
+      rowk::axpy(dt, rows, t, count, p, n);
     }
   });
   constexpr int64_t kBlock = 256;
@@ -279,10 +276,10 @@ double frobenius(const RowMatrix& m) {
   std::vector<double> rows(static_cast<size_t>(m.rows));
   constexpr int64_t kRows = 16;
   parallel_for((m.rows + kRows - 1) / kRows, [&](int64_t b) {
-    std::vector<float>& buf = row_buffer();
     for (int64_t r = b * kRows; r < std::min(m.rows, (b + 1) * kRows); ++r) {
-      const float* row = row_f32(m, r, buf);
-      rows[static_cast<size_t>(r)] = dot(row, row, m.cols);
+      const std::byte* row;
+      const DType dt = stored_rows(m, r, 1, &row);
+      rows[static_cast<size_t>(r)] = rowk::sum_squares(dt, row, m.cols);
     }
   });
   double s = 0;

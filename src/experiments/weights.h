@@ -37,7 +37,8 @@ double frobenius(const DenseMatrix& m);
 
 // Largest singular value sigma_max of a matrix (or of the OV circuit) by
 // Lanczos with full reorthogonalisation on A^T A: one pass over the matrix per
-// step (three for the OV circuit: W_V, W_O^T W_O, W_V^T), the weights read as
+// step (three for the OV circuit: W_V, W_O^T W_O, W_V^T; engine/row_kernels.h,
+// float64 FMA chains), the weights read as
 // stored (16-bit rows widened exactly on the fly), float64 vectors, a fixed
 // pseudo-random start, and every sum in a fixed order (the same bits for every
 // thread count and CPU).

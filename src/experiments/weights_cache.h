@@ -29,7 +29,7 @@
 
 namespace sg::weights::cache {
 
-inline constexpr int kFormat = 1;
+inline constexpr int kFormat = 2;
 
 // nullopt: the cache is off.
 std::optional<std::filesystem::path> directory();
