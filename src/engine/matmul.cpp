@@ -1,5 +1,6 @@
 #include "engine/matmul.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <string_view>
@@ -89,6 +90,13 @@ std::string describe(bool bf16) {
 }
 
 namespace {
+// Tokens per call of the blocked kernels. Each call keeps x's depth block (256
+// depths x its tokens) in L2 while the weights stream past once; beyond about
+// 512 tokens that block outgrows L2 and every weight block re-reads it from
+// further out, so longer batches run in slices of this many tokens (the weights
+// are then read once per slice). A row's outputs never depend on the slicing.
+constexpr int64_t kTokenBlock = 512;
+
 // Weights read in place as float must be aligned to a float.
 void check_weights(Weights w) {
   const size_t align = w.dtype == DType::F32 ? alignof(float) : alignof(uint16_t);
@@ -99,22 +107,38 @@ void check_weights(Weights w) {
 void matmul_f32(int64_t M, int64_t N, int64_t K, const float* x, int64_t ldx, Weights w, const float* bias, float* y,
                 int64_t ldy) {
   check_weights(w);
-  const detail::Problem p{M, N, K, x, ldx, w, bias, y, ldy};
+  for (int64_t m0 = 0; m0 < M; m0 += kTokenBlock) {
+    const detail::Problem p{std::min(kTokenBlock, M - m0), N, K, x + m0 * ldx, ldx, w, bias, y + m0 * ldy, ldy};
 #ifdef SG_HAVE_AVX512
-  if (active_isa() != Isa::Avx2) return detail::f32_avx512(p);
+    if (active_isa() != Isa::Avx2) {
+      detail::f32_avx512(p);
+      continue;
+    }
 #endif
-  detail::f32_avx2(p);
+    detail::f32_avx2(p);
+  }
 }
 
 void matmul_bf16(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
                  float* y, int64_t ldy) {
   if (w.dtype != DType::BF16) fail("internal: matmul_bf16 needs BF16 weights");
   check_weights(w);
+  for (int64_t m0 = 0; m0 < M; m0 += kTokenBlock) {
+    const int64_t mb = std::min(kTokenBlock, M - m0);
+    const uint16_t* xb = x + m0 * ldx;
+    float* yb = y + m0 * ldy;
 #ifdef SG_HAVE_AVX512
-  if (active_isa() == Isa::Avx512Bf16) return detail::bf16_avx512bf16(M, N, K, x, ldx, w, bias, y, ldy);
-  if (active_isa() == Isa::Avx512) return detail::bf16_avx512(M, N, K, x, ldx, w, bias, y, ldy);
+    if (active_isa() == Isa::Avx512Bf16) {
+      detail::bf16_avx512bf16(mb, N, K, xb, ldx, w, bias, yb, ldy);
+      continue;
+    }
+    if (active_isa() == Isa::Avx512) {
+      detail::bf16_avx512(mb, N, K, xb, ldx, w, bias, yb, ldy);
+      continue;
+    }
 #endif
-  detail::bf16_avx2(M, N, K, x, ldx, w, bias, y, ldy);
+    detail::bf16_avx2(mb, N, K, xb, ldx, w, bias, yb, ldy);
+  }
 }
 
 }  // namespace sg::matmul
