@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include "engine/attention_kernel.h"
+#include "engine/matmul.h"
 #include "engine/vecmath.h"
 #include "util/error.h"
 
@@ -81,34 +83,16 @@ void gated_activate(Activation act, float* gate, const float* up, int64_t n) {
     gated_activate_span(act, gate + c, up + c, std::min(kActivationChunk, n - c));
 }
 
-void softcap_span(float* x, int64_t n, float cap) {
-  const vec::F16 c = vec::splat(cap);
-  vec::map_span(x, n, [c](const vec::F16& v) SG_VEC_LAMBDA { return vec::tanh(v / c) * c; });
-}
+void softcap_span(float* x, int64_t n, float cap) { detail::softcap_of(x, n, cap); }
 
 void softcap(float* x, int64_t n, float cap) {
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < n; c += kActivationChunk) softcap_span(x + c, std::min(kActivationChunk, n - c), cap);
 }
 
-namespace {
-// softmax of n values in place: exp(s_j - max) and their sum in double in one
-// pass (the sum in the fixed order of vec::fixed_sum), then each times 1/sum.
-void softmax_span(float* s, int64_t n) {
-  const float mx = *std::max_element(s, s + n);
-  const double sum = vec::fixed_sum(n, [s, mx](int64_t j, int k) SG_VEC_LAMBDA {
-    const vec::F16 e = vec::exp(vec::load_first(s + j, k) - mx);
-    vec::store_first(s + j, e, k);
-    return vec::widen(e);
-  });
-  const float inv = static_cast<float>(1.0 / sum);
-  for (int64_t j = 0; j < n; ++j) s[j] *= inv;
-}
-}  // namespace
-
 void softmax_rows(float* x, int64_t rows, int64_t n) {
 #pragma omp parallel for schedule(static) if (rows * n >= kActivationChunk)
-  for (int64_t r = 0; r < rows; ++r) softmax_span(x + r * n, n);
+  for (int64_t r = 0; r < rows; ++r) detail::softmax_span(x + r * n, n);
 }
 
 void sigmoid_span(float* x, int64_t n) {
@@ -167,13 +151,7 @@ void Rotary::apply(float* v, int64_t pos) const {
   }
 }
 
-double entropy_span(const float* p, int64_t n) {
-  return -vec::fixed_sum(n, [p](int64_t k0, int k) SG_VEC_LAMBDA {
-    const vec::F16 pf = vec::load_first(p + k0, k);
-    const vec::D16 d = vec::widen(pf);
-    return vec::select(vec::widen(vec::positive_mask(pf)), d * vec::log(d), vec::D16{});
-  });
-}
+double entropy_span(const float* p, int64_t n) { return detail::entropy_of(p, n); }
 
 std::vector<int64_t> pattern_offsets(const Batch& batch, int H) {
   std::vector<int64_t> off{0};
@@ -182,179 +160,18 @@ std::vector<int64_t> pattern_offsets(const Batch& batch, int H) {
   return off;
 }
 
-namespace {
-
-// Keys come in blocks of sixteen (one 64-byte line of scores). The arithmetic
-// runs on eight float lanes (GCC/Clang vector extension: one AVX2 register): a
-// block's eight queries' accumulators then stay in the sixteen AVX2 registers
-// (as sixteen-lane vectors they were spilled to the stack at every step). Each
-// element sees the same IEEE operations whatever the width: the same bits.
-constexpr int kLanes = 16;
-using Half = float __attribute__((vector_size(32)));
-constexpr int kHalf = 8;
-constexpr int kQueryBlock = 8;  // queries whose products share each key/value load
-
-// Unaligned loads and stores; by reference, so no vector crosses a call ABI.
-inline void load(Half& v, const float* p) { std::memcpy(&v, p, sizeof v); }
-inline void store(float* p, const Half& v) { std::memcpy(p, &v, sizeof v); }
-
-// Per-thread scratch of attention: one head's queries, keys and values copied out
-// of the projection rows, the keys transposed, one block's scores.
-struct AttentionScratch {
-  std::vector<float> rows;    // [3][T][hd]: q_i, k_j and v_j of the head, contiguous
-  std::vector<float> keys_t;  // [hd][stride]: keys_t[e * stride + j] = k_j[e]
-  std::vector<float> scores;  // [kQueryBlock][stride]
-  int64_t stride = 0;         // T rounded up to whole lanes
-};
-
-// Where one (sequence, head) job's vectors are: the keys and values of
-// positions 0..T-1 at rows kv_base + j, the queries of positions past..T-1 at
-// rows q_base + i - past (their outputs at the same rows of z). past > 0: a
-// continuation of `past` cached positions.
-struct JobRows {
-  int64_t q_base, kv_base, past, T;
-};
-
-// One (sequence, head) job, query head h, kv head kvh. Every score q_i . k_j
-// and every output sum_j p_ij v_j is accumulated in a fixed order (e, then j
-// ascending), so results never depend on the batch, on how queries are blocked,
-// or on whether earlier positions come from a cache. Query i sees keys
-// first_key(i) <= j <= i.
-void attention_head(const Heads& q, const Heads& k, const Heads& v, const JobRows& rows, int h, int kvh, int hd,
-                    const Rotary& rotary, const ScoreRule& rule, float* z, int64_t z_stride, float* pat, double* ent,
-                    int64_t ent_stride, AttentionScratch& w) {
-  const int64_t T = rows.T, past = rows.past;  // queries are positions past..T-1
-  const float scale = static_cast<float>(rule.scale);
-  const int64_t W = rule.window > 0 ? rule.window : T;  // a window of T or more sees every key
-  auto first_key = [W](int64_t i) { return std::max<int64_t>(0, i - W + 1); };
-  w.stride = (T + kLanes - 1) / kLanes * kLanes;
-  w.keys_t.assign(static_cast<size_t>(hd * w.stride), 0.0f);
-  w.scores.resize(static_cast<size_t>(kQueryBlock * w.stride));
-  // A head's vectors are short runs one projection row apart; that row stride is
-  // often a multiple of 4 KiB (3072 floats, say), which puts them all in the same
-  // few L1 sets, where reading them column-wise evicts them before their reuse.
-  // Each is copied once, whole, into contiguous scratch (queries and keys rotated
-  // there), and used from there.
-  w.rows.resize(static_cast<size_t>(3 * T * hd));
-  float* qs = w.rows.data();
-  float* ks = qs + T * hd;
-  float* vs = ks + T * hd;
-  constexpr int64_t kAhead = 8;  // rows requested ahead: hardware prefetchers miss this pattern
-  auto query = [&](int64_t i) { return q.at(rows.q_base + i - past, h); };
-  auto prefetch_row = [&](int64_t j) {
-    for (int e = 0; e < hd; e += kLanes) {  // sixteen floats: one 64-byte line
-      if (j >= past) __builtin_prefetch(query(j) + e);
-      __builtin_prefetch(k.at(rows.kv_base + j, kvh) + e);
-      __builtin_prefetch(v.at(rows.kv_base + j, kvh) + e);
-    }
-  };
-  for (int64_t j = 0; j < std::min(kAhead, T); ++j) prefetch_row(j);
-  for (int64_t j = 0; j < T; ++j) {
-    if (j + kAhead < T) prefetch_row(j + kAhead);
-    if (j >= past) {
-      std::memcpy(qs + j * hd, query(j), sizeof(float) * hd);
-      rotary.apply(qs + j * hd, j);
-    }
-    std::memcpy(ks + j * hd, k.at(rows.kv_base + j, kvh), sizeof(float) * hd);
-    std::memcpy(vs + j * hd, v.at(rows.kv_base + j, kvh), sizeof(float) * hd);
-    rotary.apply(ks + j * hd, j);
-  }
-  auto zrow = [&](int64_t i) { return z + (rows.q_base + i - past) * z_stride; };
-  for (int e = 0; e < hd; ++e)  // e outer: contiguous stores (scattered ones stall the loads)
-    for (int64_t j = 0; j < T; ++j) w.keys_t[e * w.stride + j] = ks[j * hd + e];
-  const int full = hd / kLanes * kLanes;  // dims done in whole lanes; the rest one by one
-
-  for (int64_t i0 = past; i0 < T; i0 += kQueryBlock) {
-    const int nb = static_cast<int>(std::min<int64_t>(kQueryBlock, T - i0));
-    const int64_t n_keys = i0 + nb;    // causal: the block's last query sees keys up to i0+nb-1
-    const int64_t lo = first_key(i0);  // ... and its first query none before this one
-    const float* qr[kQueryBlock];
-    for (int r = 0; r < kQueryBlock; ++r) qr[r] = qs + (i0 + std::min(r, nb - 1)) * hd;  // spare rows repeat
-
-    // Scores, sixteen keys at a time (eight per pass): s[r][j] = sum_e q_r[e] k_j[e];
-    // blocks of keys no query of the block sees are skipped.
-    for (int64_t j0 = lo / kLanes * kLanes; j0 < n_keys; j0 += kLanes)
-      for (int64_t jh = j0; jh < j0 + kLanes; jh += kHalf) {
-        Half acc[kQueryBlock] = {};
-        for (int e = 0; e < hd; ++e) {
-          Half kt;
-          load(kt, w.keys_t.data() + e * w.stride + jh);
-          for (int r = 0; r < kQueryBlock; ++r) acc[r] += qr[r][e] * kt;
-        }
-        for (int r = 0; r < nb; ++r) {
-          const Half scaled = acc[r] * scale;
-          store(w.scores.data() + r * w.stride + jh, scaled);
-        }
-      }
-    // Softmax of each row over its keys first..i (soft-capped first if the
-    // layer caps); probabilities outside are zero.
-    for (int r = 0; r < nb; ++r) {
-      const int64_t i = i0 + r, first = first_key(i), n = i + 1 - first;
-      float* row = w.scores.data() + r * w.stride;
-      float* s = row + first;
-      if (rule.softcap > 0) softcap_span(s, n, static_cast<float>(rule.softcap));
-      softmax_span(s, n);
-      std::fill(row, s, 0.0f);
-      std::fill(s + n, row + w.stride, 0.0f);
-      if (pat) std::copy(row, row + T, pat + (i - past) * T);
-      if (ent) ent[(rows.q_base + i - past) * ent_stride] = entropy_span(row, i + 1);
-    }
-    // Outputs, eight dims at a time: z_r = sum_{first(i) <= j <= i} p[r][j] v_j,
-    // j ascending. Row r sees key j iff j - W < i0 + r and i0 + r >= j: keys in
-    // [i0 + nb - W, i0) are seen by every row of the block (the common case, with
-    // no per-row bounds); the others by rows [max(0, j - i0), min(nb, j - i0 + W)).
-    auto p = [&](int r, int64_t j) { return w.scores[r * w.stride + j]; };
-    const int64_t shared_begin = std::max<int64_t>(lo, i0 + nb - W);
-    auto rows_seeing = [&](int64_t j) {
-      return std::pair<int, int>(static_cast<int>(std::max<int64_t>(0, j - i0)),
-                                 static_cast<int>(std::min<int64_t>(nb, j - i0 + W)));
-    };
-    for (int e0 = 0; e0 < full; e0 += kHalf) {
-      Half acc[kQueryBlock] = {};
-      for (int64_t j = lo; j < n_keys; ++j) {
-        Half vj;
-        load(vj, (vs + j * hd) + e0);
-        if (j >= shared_begin && j < i0) {
-          for (int r = 0; r < kQueryBlock; ++r) acc[r] += p(std::min(r, nb - 1), j) * vj;
-        } else {
-          const auto [r0, r1] = rows_seeing(j);
-          for (int r = r0; r < r1; ++r) acc[r] += p(r, j) * vj;
-        }
-      }
-      for (int r = 0; r < nb; ++r) store(zrow(i0 + r) + e0, acc[r]);
-    }
-    for (int r = 0; r < nb; ++r)
-      for (int e = full; e < hd; ++e) {
-        float acc = 0;
-        for (int64_t j = first_key(i0 + r); j <= i0 + r; ++j) acc += p(r, j) * (vs + j * hd)[e];
-        zrow(i0 + r)[e] = acc;
-      }
-  }
-}
-
-}  // namespace
+#ifdef SG_HAVE_AVX512
+void attention_avx512(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, const Rotary& rotary,
+                      const ScoreRule& rule, float* z, float* patterns, int64_t past, double* entropies);
+#endif
 
 void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, const Rotary& rotary,
                const ScoreRule& rule, float* z, float* patterns, int64_t past, double* entropies) {
-  const int group = H / KV;
-  const int64_t n_seq = static_cast<int64_t>(batch.n_sequences());
-  if (past > 0 && (n_seq != 1 || patterns)) fail("internal: attention over cached positions takes one sequence");
-  const std::vector<int64_t> poff = patterns ? pattern_offsets(batch, H) : std::vector<int64_t>{};
-
-#pragma omp parallel
-  {
-    AttentionScratch scratch;
-#pragma omp for schedule(dynamic)
-    for (int64_t job = 0; job < n_seq * H; ++job) {
-      const int64_t s = job / H;
-      const int h = static_cast<int>(job % H);
-      const int64_t T = batch.length(s);
-      const JobRows rows = past > 0 ? JobRows{0, 0, past, past + T} : JobRows{batch.begin(s), batch.begin(s), 0, T};
-      attention_head(q, k, v, rows, h, h / group, hd, rotary.for_length(rows.T), rule, z + int64_t{h} * hd,
-                     int64_t{H} * hd, patterns ? patterns + poff[s] + h * T * T : nullptr,
-                     entropies ? entropies + h : nullptr, H, scratch);
-    }
-  }
+#ifdef SG_HAVE_AVX512
+  if (matmul::active_isa() != matmul::Isa::Avx2)
+    return attention_avx512(batch, q, k, v, H, KV, hd, rotary, rule, z, patterns, past, entropies);
+#endif
+  detail::attention_all(batch, q, k, v, H, KV, hd, rotary, rule, z, patterns, past, entropies);
 }
 
 void add(const float* a, const float* b, const float* c, float* out, int64_t n) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/kernels.h"
+#include "engine/matmul.h"
 #include "engine/vecmath.h"
 #include "measure/sublayer_stats.h"
 #include "mixed_values.h"
@@ -90,60 +91,68 @@ TEST(KernelOrder, RmsNormMatchesItsScalarEmulation) {
 }
 
 // The attention of one sequence and one head: scores q.k summed over dims in
-// order, scaled; exp(s - max) by vecmath, their sum in fixed_sum's order, the
-// probabilities times float(1 / sum); outputs summed over keys in order.
+// order (one FMA each), scaled; exp(s - max) by vecmath, their sum in
+// fixed_sum's order, the probabilities times float(1 / sum); outputs summed
+// over keys in order (one FMA each). On the AVX2 kernels and on the widest this
+// CPU has: the same bits.
 TEST(KernelOrder, AttentionMatchesItsScalarEmulation) {
-  for (int hd : {8, 20, 64}) {
-    const int64_t T = 37;
-    Batch batch;
-    batch.add(std::vector<int32_t>(T, 0));
-    std::vector<float> qkv = random_values(T * 3 * hd, 6, 0.3f);
-    const int64_t width = 3 * hd;
-    const kernels::Heads q{qkv.data(), width, hd}, k{q.data + hd, width, hd}, v{q.data + 2 * hd, width, hd};
-    const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-    std::vector<float> z(T * hd), pat(T * T), want_z(T * hd), want_pat(T * T, 0.0f);
-    kernels::attention(batch, q, k, v, 1, 1, hd, {}, {scale}, z.data(), pat.data());
-    // The entropies, computed alongside (and without the patterns): the same z.
-    std::vector<float> z2(T * hd);
-    std::vector<double> ent(T);
-    kernels::attention(batch, q, k, v, 1, 1, hd, {}, {scale}, z2.data(), nullptr, 0, ent.data());
-    EXPECT_TRUE(same_bits(z2, z)) << "hd = " << hd;
+  std::vector<matmul::Isa> isas = {matmul::Isa::Avx2};
+  if (matmul::supported(matmul::Isa::Avx512)) isas.push_back(matmul::Isa::Avx512);
+  const matmul::Isa saved = matmul::active_isa();
+  for (const matmul::Isa isa : isas)
+    for (int hd : {8, 20, 64, 80}) {
+      matmul::set_isa(isa);
+      const int64_t T = 37;
+      Batch batch;
+      batch.add(std::vector<int32_t>(T, 0));
+      std::vector<float> qkv = random_values(T * 3 * hd, 6, 0.3f);
+      const int64_t width = 3 * hd;
+      const kernels::Heads q{qkv.data(), width, hd}, k{q.data + hd, width, hd}, v{q.data + 2 * hd, width, hd};
+      const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+      std::vector<float> z(T * hd), pat(T * T), want_z(T * hd), want_pat(T * T, 0.0f);
+      kernels::attention(batch, q, k, v, 1, 1, hd, {}, {scale}, z.data(), pat.data());
+      // The entropies, computed alongside (and without the patterns): the same z.
+      std::vector<float> z2(T * hd);
+      std::vector<double> ent(T);
+      kernels::attention(batch, q, k, v, 1, 1, hd, {}, {scale}, z2.data(), nullptr, 0, ent.data());
+      EXPECT_TRUE(same_bits(z2, z)) << "hd = " << hd;
 
-    const float fscale = static_cast<float>(scale);
-    for (int64_t i = 0; i < T; ++i) {
-      std::vector<float> s(i + 1);
-      for (int64_t j = 0; j <= i; ++j) {
-        float acc = 0;
-        for (int e = 0; e < hd; ++e) acc += q.at(i, 0)[e] * k.at(j, 0)[e];
-        s[j] = acc * fscale;
+      const float fscale = static_cast<float>(scale);
+      for (int64_t i = 0; i < T; ++i) {
+        std::vector<float> s(i + 1);
+        for (int64_t j = 0; j <= i; ++j) {
+          float acc = 0;
+          for (int e = 0; e < hd; ++e) acc = std::fma(q.at(i, 0)[e], k.at(j, 0)[e], acc);
+          s[j] = acc * fscale;
+        }
+        const float mx = *std::max_element(s.begin(), s.end());
+        std::vector<double> e(i + 1);
+        for (int64_t j = 0; j <= i; ++j) {
+          s[j] = vec::scalar([](const vec::F16& x) SG_VEC_LAMBDA { return vec::exp(x); }, s[j] - mx);
+          e[j] = s[j];
+        }
+        const float inv = static_cast<float>(1.0 / lane_sum(e));
+        for (int64_t j = 0; j <= i; ++j) want_pat[i * T + j] = s[j] * inv;
+        for (int d = 0; d < hd; ++d) {
+          float acc = 0;
+          for (int64_t j = 0; j <= i; ++j) acc = std::fma(want_pat[i * T + j], v.at(j, 0)[d], acc);
+          want_z[i * hd + d] = acc;
+        }
       }
-      const float mx = *std::max_element(s.begin(), s.end());
-      std::vector<double> e(i + 1);
-      for (int64_t j = 0; j <= i; ++j) {
-        s[j] = vec::scalar([](const vec::F16& x) SG_VEC_LAMBDA { return vec::exp(x); }, s[j] - mx);
-        e[j] = s[j];
-      }
-      const float inv = static_cast<float>(1.0 / lane_sum(e));
-      for (int64_t j = 0; j <= i; ++j) want_pat[i * T + j] = s[j] * inv;
-      for (int d = 0; d < hd; ++d) {
-        float acc = 0;
-        for (int64_t j = 0; j <= i; ++j) acc += want_pat[i * T + j] * v.at(j, 0)[d];
-        want_z[i * hd + d] = acc;
+      EXPECT_TRUE(same_bits(pat, want_pat)) << "hd = " << hd;
+      EXPECT_TRUE(same_bits(z, want_z)) << "hd = " << hd;
+      // Entropy: -sum_j p_j ln p_j (vecmath's log in double, p = 0 adds 0) in fixed_sum's order.
+      for (int64_t i = 0; i < T; ++i) {
+        std::vector<double> terms;
+        for (int64_t j = 0; j <= i; ++j) {
+          vec::D16 x = {};
+          x[0] = want_pat[i * T + j];
+          terms.push_back(x[0] > 0 ? x[0] * vec::log(x)[0] : 0.0);
+        }
+        EXPECT_EQ(ent[i], -lane_sum(terms)) << "hd = " << hd << ", query " << i;
       }
     }
-    EXPECT_TRUE(same_bits(pat, want_pat)) << "hd = " << hd;
-    EXPECT_TRUE(same_bits(z, want_z)) << "hd = " << hd;
-    // Entropy: -sum_j p_j ln p_j (vecmath's log in double, p = 0 adds 0) in fixed_sum's order.
-    for (int64_t i = 0; i < T; ++i) {
-      std::vector<double> terms;
-      for (int64_t j = 0; j <= i; ++j) {
-        vec::D16 x = {};
-        x[0] = want_pat[i * T + j];
-        terms.push_back(x[0] > 0 ? x[0] * vec::log(x)[0] : 0.0);
-      }
-      EXPECT_EQ(ent[i], -lane_sum(terms)) << "hd = " << hd << ", query " << i;
-    }
-  }
+  matmul::set_isa(saved);
 }
 
 using test::mixed_values;
