@@ -97,6 +97,12 @@ namespace {
 // are then read once per slice). A row's outputs never depend on the slicing.
 constexpr int64_t kTokenBlock = 512;
 
+// kernel(m, x rows, y rows) over the batch's consecutive slices of kTokenBlock tokens.
+template <class X, class Kernel>
+void in_slices(int64_t M, const X* x, int64_t ldx, float* y, int64_t ldy, Kernel&& kernel) {
+  for (int64_t m0 = 0; m0 < M; m0 += kTokenBlock) kernel(std::min(kTokenBlock, M - m0), x + m0 * ldx, y + m0 * ldy);
+}
+
 // Weights read in place as float must be aligned to a float.
 void check_weights(Weights w) {
   const size_t align = w.dtype == DType::F32 ? alignof(float) : alignof(uint16_t);
@@ -107,38 +113,26 @@ void check_weights(Weights w) {
 void matmul_f32(int64_t M, int64_t N, int64_t K, const float* x, int64_t ldx, Weights w, const float* bias, float* y,
                 int64_t ldy) {
   check_weights(w);
-  for (int64_t m0 = 0; m0 < M; m0 += kTokenBlock) {
-    const detail::Problem p{std::min(kTokenBlock, M - m0), N, K, x + m0 * ldx, ldx, w, bias, y + m0 * ldy, ldy};
+  void (*kernel)(const detail::Problem&) = detail::f32_avx2;
 #ifdef SG_HAVE_AVX512
-    if (active_isa() != Isa::Avx2) {
-      detail::f32_avx512(p);
-      continue;
-    }
+  if (active_isa() != Isa::Avx2) kernel = detail::f32_avx512;
 #endif
-    detail::f32_avx2(p);
-  }
+  in_slices(M, x, ldx, y, ldy, [&](int64_t m, const float* xs, float* ys) {
+    kernel({m, N, K, xs, ldx, w, bias, ys, ldy});
+  });
 }
 
 void matmul_bf16(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
                  float* y, int64_t ldy) {
   if (w.dtype != DType::BF16) fail("internal: matmul_bf16 needs BF16 weights");
   check_weights(w);
-  for (int64_t m0 = 0; m0 < M; m0 += kTokenBlock) {
-    const int64_t mb = std::min(kTokenBlock, M - m0);
-    const uint16_t* xb = x + m0 * ldx;
-    float* yb = y + m0 * ldy;
+  auto kernel = detail::bf16_avx2;
 #ifdef SG_HAVE_AVX512
-    if (active_isa() == Isa::Avx512Bf16) {
-      detail::bf16_avx512bf16(mb, N, K, xb, ldx, w, bias, yb, ldy);
-      continue;
-    }
-    if (active_isa() == Isa::Avx512) {
-      detail::bf16_avx512(mb, N, K, xb, ldx, w, bias, yb, ldy);
-      continue;
-    }
+  if (active_isa() == Isa::Avx512Bf16) kernel = detail::bf16_avx512bf16;
+  if (active_isa() == Isa::Avx512) kernel = detail::bf16_avx512;
 #endif
-    detail::bf16_avx2(mb, N, K, xb, ldx, w, bias, yb, ldy);
-  }
+  in_slices(M, x, ldx, y, ldy,
+            [&](int64_t m, const uint16_t* xs, float* ys) { kernel(m, N, K, xs, ldx, w, bias, ys, ldy); });
 }
 
 }  // namespace sg::matmul
