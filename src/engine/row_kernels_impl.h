@@ -40,6 +40,20 @@ struct Kernels {
   using D = typename V::D;
   static constexpr int kW = V::kW, kRegs = kLanes / kW;
 
+  // One block of kLanes elements from c: acc[k][lane] = fma(rows[k][c + lane],
+  // x[c + lane], acc[k][lane]) (kSelf: the row element squared).
+  template <class S, int R, bool kSelf>
+  [[gnu::always_inline]] static void block(D (&acc)[R][kRegs], const std::byte* const* rows, const double* x,
+                                           int64_t c) {
+    for (int i = 0; i < kRegs; ++i) {
+      const D xv = kSelf ? V::zero() : V::loadd(x + c + i * kW);
+      for (int k = 0; k < R; ++k) {
+        const D a = V::template load<S>(rows[k], c + i * kW);
+        acc[k][i] = V::fma(a, kSelf ? a : xv, acc[k][i]);
+      }
+    }
+  }
+
   // out[i] = sum over c of rows[i][c] * x[c] for i < R (kSelf: R = 1, x = the
   // row itself). Each row keeps its own 32 lanes; R rows share each load of x.
   template <class S, int R, bool kSelf>
@@ -47,18 +61,9 @@ struct Kernels {
     D acc[R][kRegs];
     for (auto& r : acc)
       for (auto& a : r) a = V::zero();
-    auto block = [&](const std::byte* const* rs, const double* xs, int64_t c) __attribute__((always_inline)) {
-      for (int i = 0; i < kRegs; ++i) {
-        const D xv = kSelf ? V::zero() : V::loadd(xs + c + i * kW);
-        for (int k = 0; k < R; ++k) {
-          const D a = V::template load<S>(rs[k], c + i * kW);
-          acc[k][i] = V::fma(a, kSelf ? a : xv, acc[k][i]);
-        }
-      }
-    };
     int64_t c = 0;
-    for (; c + kLanes <= n; c += kLanes) block(rows, x, c);
-    if (c < n) {  // zero-padded to a whole block, as float32 values
+    for (; c + kLanes <= n; c += kLanes) block<S, R, kSelf>(acc, rows, x, c);
+    if (c < n) {  // the rest zero-padded to a whole block, as float32 values
       float tr[R][kLanes] = {};
       double tx[kLanes] = {};
       const std::byte* ts[R];
@@ -68,13 +73,7 @@ struct Kernels {
       }
       if (!kSelf)
         for (int64_t j = c; j < n; ++j) tx[j - c] = x[j];
-      for (int i = 0; i < kRegs; ++i) {
-        const D xv = kSelf ? V::zero() : V::loadd(tx + i * kW);
-        for (int k = 0; k < R; ++k) {
-          const D a = V::template load<F32>(ts[k], i * kW);
-          acc[k][i] = V::fma(a, kSelf ? a : xv, acc[k][i]);
-        }
-      }
+      block<F32, R, kSelf>(acc, ts, tx, 0);
     }
     for (int k = 0; k < R; ++k) out[k] = V::reduce(acc[k]);
   }
