@@ -1,6 +1,7 @@
 #pragma once
-// The attention kernel and the vecmath spans it calls (softmax, soft-cap,
-// entropy), written once and compiled once per instruction set: kernels.cpp
+// The attention kernel, the vecmath spans it calls (softmax, soft-cap,
+// entropy) and the MLP activations' spans, written once and compiled once per
+// instruction set: kernels.cpp
 // (AVX2 + FMA, every x86-64-v3 CPU) and kernels_avx512.cpp. The two give the
 // same bits (each element sees the same operations; vecmath.h says why for its
 // functions). Included by those two files only.
@@ -38,6 +39,32 @@ inline double entropy_of(const float* p, int64_t n) {
     const vec::D16 d = vec::widen(pf);
     return vec::select(vec::widen(vec::positive_mask(pf)), d * vec::log(d), vec::D16{});
   });
+}
+
+// kernels::activate_span.
+inline void activate_of(Activation act, float* x, int64_t n) {
+  switch (act) {
+    case Activation::GeluErf:
+      return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_erf(v); });
+    case Activation::GeluTanh:
+      return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_tanh(v); });
+    case Activation::Silu: return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::silu(v); });
+    case Activation::Relu: return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::relu(v); });
+  }
+}
+
+// kernels::gated_activate_span.
+inline void gated_activate_of(Activation act, float* gate, const float* up, int64_t n) {
+  switch (act) {
+    case Activation::GeluErf:
+      return vec::gated_map_span(gate, up, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_erf(v); });
+    case Activation::GeluTanh:
+      return vec::gated_map_span(gate, up, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_tanh(v); });
+    case Activation::Silu:
+      return vec::gated_map_span(gate, up, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::silu(v); });
+    case Activation::Relu:
+      return vec::gated_map_span(gate, up, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::relu(v); });
+  }
 }
 
 // kernels::softcap_span.

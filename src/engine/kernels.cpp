@@ -44,28 +44,31 @@ void rms_norm(const float* x, int64_t rows, int64_t d, const float* w, double ep
   }
 }
 
+#ifdef SG_HAVE_AVX512
+// kernels_avx512.cpp: the same spans on sixteen-lane registers (the same bits).
+void activate_span_avx512(Activation act, float* x, int64_t n);
+void gated_activate_span_avx512(Activation act, float* gate, const float* up, int64_t n);
+void attention_avx512(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, const Rotary& rotary,
+                      const ScoreRule& rule, float* z, float* patterns, int64_t past, double* entropies);
+
+namespace {
+// Whether a call runs the AVX-512 build of its kernel (matmul.h's choice).
+bool use_avx512() { return matmul::active_isa() != matmul::Isa::Avx2; }
+}  // namespace
+#endif
+
 void activate_span(Activation act, float* x, int64_t n) {
-  switch (act) {
-    case Activation::GeluErf:
-      return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_erf(v); });
-    case Activation::GeluTanh:
-      return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_tanh(v); });
-    case Activation::Silu: return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::silu(v); });
-    case Activation::Relu: return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::relu(v); });
-  }
+#ifdef SG_HAVE_AVX512
+  if (use_avx512()) return activate_span_avx512(act, x, n);
+#endif
+  detail::activate_of(act, x, n);
 }
 
 void gated_activate_span(Activation act, float* gate, const float* up, int64_t n) {
-  switch (act) {
-    case Activation::GeluErf:
-      return vec::gated_map_span(gate, up, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_erf(v); });
-    case Activation::GeluTanh:
-      return vec::gated_map_span(gate, up, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_tanh(v); });
-    case Activation::Silu:
-      return vec::gated_map_span(gate, up, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::silu(v); });
-    case Activation::Relu:
-      return vec::gated_map_span(gate, up, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::relu(v); });
-  }
+#ifdef SG_HAVE_AVX512
+  if (use_avx512()) return gated_activate_span_avx512(act, gate, up, n);
+#endif
+  detail::gated_activate_of(act, gate, up, n);
 }
 
 namespace {
@@ -160,16 +163,10 @@ std::vector<int64_t> pattern_offsets(const Batch& batch, int H) {
   return off;
 }
 
-#ifdef SG_HAVE_AVX512
-void attention_avx512(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, const Rotary& rotary,
-                      const ScoreRule& rule, float* z, float* patterns, int64_t past, double* entropies);
-#endif
-
 void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, const Rotary& rotary,
                const ScoreRule& rule, float* z, float* patterns, int64_t past, double* entropies) {
 #ifdef SG_HAVE_AVX512
-  if (matmul::active_isa() != matmul::Isa::Avx2)
-    return attention_avx512(batch, q, k, v, H, KV, hd, rotary, rule, z, patterns, past, entropies);
+  if (use_avx512()) return attention_avx512(batch, q, k, v, H, KV, hd, rotary, rule, z, patterns, past, entropies);
 #endif
   detail::attention_all(batch, q, k, v, H, KV, hd, rotary, rule, z, patterns, past, entropies);
 }

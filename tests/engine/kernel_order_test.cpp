@@ -3,10 +3,12 @@
 // bit for bit, a plain scalar emulation of their documented order (sums as
 // vec::fixed_sum lays them out: sixteen lanes, then a fixed tree). So the results
 // cannot depend on the vector width the compiler picks. And the activation spans
-// give an element the same bits wherever it sits in a span of any length.
+// give an element the same bits wherever it sits in a span of any length, on
+// every instruction set.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <iterator>
@@ -214,6 +216,34 @@ TEST(KernelSpans, ParallelActivationsEqualOneSpan) {
     EXPECT_TRUE(same_bits(par.data(), span.data(), N)) << to_string(act);
     EXPECT_TRUE(same_bits(par_gated.data(), span_gated.data(), N)) << to_string(act);
   }
+}
+
+// The AVX2 and AVX-512 builds of the spans give the same bits: on a sweep of
+// float bit patterns (every binade, subnormals, infinities and NaNs) and on
+// mixed values, plain and gated.
+TEST(KernelSpans, EveryInstructionSetGivesTheSameBits) {
+  if (!matmul::supported(matmul::Isa::Avx512)) GTEST_SKIP() << "this CPU has no AVX-512";
+  std::vector<float> x;
+  for (uint64_t bits = 0; bits < (uint64_t{1} << 32); bits += 1021) x.push_back(std::bit_cast<float>(uint32_t(bits)));
+  const std::vector<float> mixed = mixed_values(4099, 12);
+  x.insert(x.end(), mixed.begin(), mixed.end());
+  const auto N = static_cast<int64_t>(x.size());
+  std::vector<float> up(x.rbegin(), x.rend());
+  const matmul::Isa saved = matmul::active_isa();
+  for (Activation act : {Activation::GeluErf, Activation::GeluTanh, Activation::Silu, Activation::Relu}) {
+    std::vector<float> plain[2], gated[2];
+    for (int i = 0; i < 2; ++i) {
+      matmul::set_isa(i == 0 ? matmul::Isa::Avx2 : matmul::Isa::Avx512);
+      plain[i] = x, gated[i] = x;
+      kernels::activate(act, plain[i].data(), N);
+      kernels::gated_activate(act, gated[i].data(), up.data(), N);
+    }
+    for (int64_t i = 0; i < N; ++i) {
+      ASSERT_TRUE(same(plain[0][i], plain[1][i])) << to_string(act) << " of " << x[i];
+      ASSERT_TRUE(same(gated[0][i], gated[1][i])) << to_string(act) << " gated, of " << x[i] << " times " << up[i];
+    }
+  }
+  matmul::set_isa(saved);
 }
 
 // gated = act(gate) * up, the product in float after the activation.
