@@ -276,10 +276,12 @@ void run_nk(const Problem& p) {
             Kn::template tile<kPairs>(kc, rows, lds, xt + mp * Kp * P + k0 * P, P, tiles + mp * R * P, k0 > 0);
         }
       }
-      for (int64_t nb = nb0; nb < nb1; ++nb) {
-        const int64_t n0 = nb * R, nr = std::min<int64_t>(R, N - n0);
-        for (int64_t mp = 0; mp < n_panels; ++mp) {
-          const int64_t m0 = mp * P;
+      // Token panel by token panel, the group's blocks side by side: each token
+      // row's group of outputs is written as one contiguous run.
+      for (int64_t mp = 0; mp < n_panels; ++mp) {
+        const int64_t m0 = mp * P;
+        for (int64_t nb = nb0; nb < nb1; ++nb) {
+          const int64_t n0 = nb * R, nr = std::min<int64_t>(R, N - n0);
           write_transposed<V>(outs + ((nb - nb0) * n_panels + mp) * R * P, nr, std::min<int64_t>(P, M - m0),
                               p.bias ? p.bias + n0 : nullptr, p.y + m0 * p.ldy + n0, p.ldy);
         }
