@@ -19,10 +19,44 @@
 namespace sg::kernels::detail {
 inline namespace SG_VEC_ISA {
 
+// The largest of n >= 1 values. A maximum is exact, so its value does not
+// depend on the vector width or the order (a +0 or -0 maximum gives the same
+// exp(s - max); a row holding a NaN gives NaN probabilities either way).
+inline float max_of(const float* s, int64_t n) {
+#if defined(__AVX512F__)
+  constexpr int64_t kW = 16;
+  using R = __m512;
+  auto ld = [](const float* p) { return _mm512_loadu_ps(p); };
+  auto mx = [](R a, R b) { return _mm512_maskz_max_ps(0xffff, a, b); };  // (GCC 12 warns on the unmasked form)
+#else
+  constexpr int64_t kW = 8;
+  using R = __m256;
+  auto ld = [](const float* p) { return _mm256_loadu_ps(p); };
+  auto mx = [](R a, R b) { return _mm256_max_ps(a, b); };
+#endif
+  float m = s[0];
+  int64_t j = 0;
+  if (n >= 4 * kW) {  // four registers of running maxima (the maxps latency)
+    R a0 = ld(s), a1 = ld(s + kW), a2 = ld(s + 2 * kW), a3 = ld(s + 3 * kW);
+    for (j = 4 * kW; j + 4 * kW <= n; j += 4 * kW) {
+      a0 = mx(a0, ld(s + j));
+      a1 = mx(a1, ld(s + j + kW));
+      a2 = mx(a2, ld(s + j + 2 * kW));
+      a3 = mx(a3, ld(s + j + 3 * kW));
+    }
+    const R top = mx(mx(a0, a1), mx(a2, a3));
+    float lanes[kW];
+    std::memcpy(lanes, &top, sizeof lanes);
+    for (const float v : lanes) m = std::max(m, v);
+  }
+  for (; j < n; ++j) m = std::max(m, s[j]);
+  return m;
+}
+
 // softmax of n values in place: exp(s_j - max) and their sum in double in one
 // pass (the sum in the fixed order of vec::fixed_sum), then each times 1/sum.
 inline void softmax_span(float* s, int64_t n) {
-  const float mx = *std::max_element(s, s + n);
+  const float mx = max_of(s, n);
   const double sum = vec::fixed_sum(n, [s, mx](int64_t j, int k) SG_VEC_LAMBDA {
     const vec::F16 e = vec::exp(vec::load_first(s + j, k) - mx);
     vec::store_first(s + j, e, k);
@@ -73,28 +107,34 @@ inline void softcap_of(float* x, int64_t n, float cap) {
   vec::map_span(x, n, [c](const vec::F16& v) SG_VEC_LAMBDA { return vec::tanh(v / c) * c; });
 }
 
-// Keys come in blocks of sixteen (one 64-byte line of scores). The arithmetic
-// runs on one register of float lanes (GCC/Clang vector extension): eight on
-// AVX2 (a block's eight queries' accumulators then stay in the sixteen AVX2
-// registers), sixteen on AVX-512. Every product is one FMA into its
-// accumulator, the same operations per element whatever the width: the same bits.
-constexpr int kLanes = 16;
+// The arithmetic runs on registers of float lanes (GCC/Clang vector extension):
+// eight on AVX2, sixteen on AVX-512. A block of eight queries keeps one row of
+// kVecs registers of accumulators per query: one register on AVX2 (eight
+// accumulators: the sixteen AVX2 registers hold no more), two on AVX-512
+// (sixteen, so each broadcast value feeds two FMAs). Every product is one FMA
+// into its accumulator, the same operations per element whatever the width:
+// the same bits.
+constexpr int kLanes = 16;  // floats per 64-byte line
 #if defined(__AVX512F__)
-constexpr int kHalf = 16;
+constexpr int kHalf = 16, kVecs = 2;
 using Half = float __attribute__((vector_size(64)));
-inline Half fmadd(float a, const Half& b, const Half& c) {
+inline Half splat(float a) { return reinterpret_cast<Half>(_mm512_set1_ps(a)); }
+inline Half fmadd(const Half& a, const Half& b, const Half& c) {
   return reinterpret_cast<Half>(
-      _mm512_fmadd_ps(_mm512_set1_ps(a), reinterpret_cast<__m512>(b), reinterpret_cast<__m512>(c)));
+      _mm512_fmadd_ps(reinterpret_cast<__m512>(a), reinterpret_cast<__m512>(b), reinterpret_cast<__m512>(c)));
 }
 #else
-constexpr int kHalf = 8;
+constexpr int kHalf = 8, kVecs = 1;
 using Half = float __attribute__((vector_size(32)));
-inline Half fmadd(float a, const Half& b, const Half& c) {
+inline Half splat(float a) { return reinterpret_cast<Half>(_mm256_set1_ps(a)); }
+inline Half fmadd(const Half& a, const Half& b, const Half& c) {
   return reinterpret_cast<Half>(
-      _mm256_fmadd_ps(_mm256_set1_ps(a), reinterpret_cast<__m256>(b), reinterpret_cast<__m256>(c)));
+      _mm256_fmadd_ps(reinterpret_cast<__m256>(a), reinterpret_cast<__m256>(b), reinterpret_cast<__m256>(c)));
 }
 #endif
-constexpr int kQueryBlock = 8;  // queries whose products share each key/value load
+constexpr int kKeys = kHalf * kVecs;  // keys per pass of the score loop (8 or 32)
+constexpr int kStride = 32;           // score rows and transposed keys: T rounded up to this
+constexpr int kQueryBlock = 8;        // queries whose products share each key/value load
 
 // Unaligned loads and stores; by reference, so no vector crosses a call ABI.
 inline void load(Half& v, const float* p) { std::memcpy(&v, p, sizeof v); }
@@ -106,7 +146,7 @@ struct AttentionScratch {
   std::vector<float> rows;    // [3][T][hd]: q_i, k_j and v_j of the head, contiguous
   std::vector<float> keys_t;  // [hd][stride]: keys_t[e * stride + j] = k_j[e]
   std::vector<float> scores;  // [kQueryBlock][stride]
-  int64_t stride = 0;         // T rounded up to whole lanes
+  int64_t stride = 0;         // T rounded up to kStride
 };
 
 // Where one (sequence, head) job's vectors are: the keys and values of
@@ -129,7 +169,7 @@ inline void attention_head(const Heads& q, const Heads& k, const Heads& v, const
   const float scale = static_cast<float>(rule.scale);
   const int64_t W = rule.window > 0 ? rule.window : T;  // a window of T or more sees every key
   auto first_key = [W](int64_t i) { return std::max<int64_t>(0, i - W + 1); };
-  w.stride = (T + kLanes - 1) / kLanes * kLanes;
+  w.stride = (T + kStride - 1) / kStride * kStride;
   w.keys_t.assign(static_cast<size_t>(hd * w.stride), 0.0f);
   w.scores.resize(static_cast<size_t>(kQueryBlock * w.stride));
   // A head's vectors are short runs one projection row apart; that row stride is
@@ -173,21 +213,24 @@ inline void attention_head(const Heads& q, const Heads& k, const Heads& v, const
     const float* qr[kQueryBlock];
     for (int r = 0; r < kQueryBlock; ++r) qr[r] = qs + (i0 + std::min(r, nb - 1)) * hd;  // spare rows repeat
 
-    // Scores, sixteen keys at a time (eight per pass): s[r][j] = sum_e q_r[e] k_j[e];
-    // blocks of keys no query of the block sees are skipped.
-    for (int64_t j0 = lo / kLanes * kLanes; j0 < n_keys; j0 += kLanes)
-      for (int64_t jh = j0; jh < j0 + kLanes; jh += kHalf) {
-        Half acc[kQueryBlock] = {};
-        for (int e = 0; e < hd; ++e) {
-          Half kt;
-          load(kt, w.keys_t.data() + e * w.stride + jh);
-          for (int r = 0; r < kQueryBlock; ++r) acc[r] = fmadd(qr[r][e], kt, acc[r]);
-        }
-        for (int r = 0; r < nb; ++r) {
-          const Half scaled = acc[r] * scale;
-          store(w.scores.data() + r * w.stride + jh, scaled);
+    // Scores, kKeys keys per pass: s[r][j] = sum_e q_r[e] k_j[e]; blocks of keys
+    // no query of the block sees are skipped.
+    for (int64_t j0 = lo / kKeys * kKeys; j0 < n_keys; j0 += kKeys) {
+      Half acc[kQueryBlock][kVecs] = {};
+      for (int e = 0; e < hd; ++e) {
+        Half kt[kVecs];
+        for (int u = 0; u < kVecs; ++u) load(kt[u], w.keys_t.data() + e * w.stride + j0 + u * kHalf);
+        for (int r = 0; r < kQueryBlock; ++r) {
+          const Half qe = splat(qr[r][e]);
+          for (int u = 0; u < kVecs; ++u) acc[r][u] = fmadd(qe, kt[u], acc[r][u]);
         }
       }
+      for (int r = 0; r < nb; ++r)
+        for (int u = 0; u < kVecs; ++u) {
+          const Half scaled = acc[r][u] * scale;
+          store(w.scores.data() + r * w.stride + j0 + u * kHalf, scaled);
+        }
+    }
     // Softmax of each row over its keys first..i (soft-capped first if the
     // layer caps); probabilities outside are zero.
     for (int r = 0; r < nb; ++r) {
@@ -201,7 +244,7 @@ inline void attention_head(const Heads& q, const Heads& k, const Heads& v, const
       if (pat) std::copy(row, row + T, pat + (i - past) * T);
       if (ent) ent[(rows.q_base + i - past) * ent_stride] = entropy_of(row, i + 1);
     }
-    // Outputs, eight dims at a time: z_r = sum_{first(i) <= j <= i} p[r][j] v_j,
+    // Outputs, kVecs registers of dims at a time: z_r = sum_{first(i) <= j <= i} p[r][j] v_j,
     // j ascending. Row r sees key j iff j - W < i0 + r and i0 + r >= j: keys in
     // [i0 + nb - W, i0) are seen by every row of the block (the common case, with
     // no per-row bounds); the others by rows [max(0, j - i0), min(nb, j - i0 + W)).
@@ -211,20 +254,29 @@ inline void attention_head(const Heads& q, const Heads& k, const Heads& v, const
       return std::pair<int, int>(static_cast<int>(std::max<int64_t>(0, j - i0)),
                                  static_cast<int>(std::min<int64_t>(nb, j - i0 + W)));
     };
-    for (int e0 = 0; e0 < full; e0 += kHalf) {
-      Half acc[kQueryBlock] = {};
+    // kV registers of dims from e0 (kV = kVecs while they fit, then one).
+    auto outputs = [&]<int kV>(int e0) {
+      Half acc[kQueryBlock][kV] = {};
       for (int64_t j = lo; j < n_keys; ++j) {
-        Half vj;
-        load(vj, (vs + j * hd) + e0);
+        Half vj[kV];
+        for (int u = 0; u < kV; ++u) load(vj[u], (vs + j * hd) + e0 + u * kHalf);
+        auto add = [&](int r, int pr) {
+          const Half pj = splat(p(pr, j));
+          for (int u = 0; u < kV; ++u) acc[r][u] = fmadd(pj, vj[u], acc[r][u]);
+        };
         if (j >= shared_begin && j < i0) {
-          for (int r = 0; r < kQueryBlock; ++r) acc[r] = fmadd(p(std::min(r, nb - 1), j), vj, acc[r]);
+          for (int r = 0; r < kQueryBlock; ++r) add(r, std::min(r, nb - 1));
         } else {
           const auto [r0, r1] = rows_seeing(j);
-          for (int r = r0; r < r1; ++r) acc[r] = fmadd(p(r, j), vj, acc[r]);
+          for (int r = r0; r < r1; ++r) add(r, r);
         }
       }
-      for (int r = 0; r < nb; ++r) store(zrow(i0 + r) + e0, acc[r]);
-    }
+      for (int r = 0; r < nb; ++r)
+        for (int u = 0; u < kV; ++u) store(zrow(i0 + r) + e0 + u * kHalf, acc[r][u]);
+    };
+    int e0 = 0;
+    for (; e0 + kVecs * kHalf <= full; e0 += kVecs * kHalf) outputs.template operator()<kVecs>(e0);
+    for (; e0 < full; e0 += kHalf) outputs.template operator()<1>(e0);
     for (int r = 0; r < nb; ++r)
       for (int e = full; e < hd; ++e) {
         float acc = 0;
