@@ -1,10 +1,10 @@
 #pragma once
 // The attention kernel, the vecmath spans it calls (softmax, soft-cap,
 // entropy) and the MLP activations' spans, written once and compiled once per
-// instruction set: kernels.cpp
-// (AVX2 + FMA, every x86-64-v3 CPU) and kernels_avx512.cpp. The two give the
-// same bits (each element sees the same operations; vecmath.h says why for its
-// functions). Included by those two files only.
+// instruction set: kernels.cpp (AVX2 + FMA, every x86-64-v3 CPU) and
+// kernels_avx512.cpp. The two give the same bits (each element sees the same
+// operations; vecmath.h says why for its functions). Included by those two
+// files only; kernels.cpp calls this set's copies through `table` (the end).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -17,6 +17,17 @@
 #include "util/error.h"
 
 namespace sg::kernels::detail {
+
+// The kernels of one instruction set's build of this file (`table`, at the end).
+struct Table {
+  void (*activate)(Activation, float*, int64_t);
+  void (*gated_activate)(Activation, float*, const float*, int64_t);
+  void (*attention)(const Batch&, Heads, Heads, Heads, int, int, int, const Rotary&, const ScoreRule&, float*, float*,
+                    int64_t, double*);
+};
+// The AVX-512 build's (kernels_avx512.cpp).
+const Table& avx512_table();
+
 inline namespace SG_VEC_ISA {
 
 // The largest of n >= 1 values. A maximum is exact, so its value does not
@@ -75,30 +86,25 @@ inline double entropy_of(const float* p, int64_t n) {
   });
 }
 
+// f(g), g the vecmath function of the activation act (one lambda per activation).
+template <class F>
+inline void with_activation(Activation act, F&& f) {
+  switch (act) {
+    case Activation::GeluErf: return f([](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_erf(v); });
+    case Activation::GeluTanh: return f([](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_tanh(v); });
+    case Activation::Silu: return f([](const vec::F16& v) SG_VEC_LAMBDA { return vec::silu(v); });
+    case Activation::Relu: return f([](const vec::F16& v) SG_VEC_LAMBDA { return vec::relu(v); });
+  }
+}
+
 // kernels::activate_span.
 inline void activate_of(Activation act, float* x, int64_t n) {
-  switch (act) {
-    case Activation::GeluErf:
-      return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_erf(v); });
-    case Activation::GeluTanh:
-      return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_tanh(v); });
-    case Activation::Silu: return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::silu(v); });
-    case Activation::Relu: return vec::map_span(x, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::relu(v); });
-  }
+  with_activation(act, [&](auto g) SG_VEC_LAMBDA { vec::map_span(x, n, g); });
 }
 
 // kernels::gated_activate_span.
 inline void gated_activate_of(Activation act, float* gate, const float* up, int64_t n) {
-  switch (act) {
-    case Activation::GeluErf:
-      return vec::gated_map_span(gate, up, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_erf(v); });
-    case Activation::GeluTanh:
-      return vec::gated_map_span(gate, up, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::gelu_tanh(v); });
-    case Activation::Silu:
-      return vec::gated_map_span(gate, up, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::silu(v); });
-    case Activation::Relu:
-      return vec::gated_map_span(gate, up, n, [](const vec::F16& v) SG_VEC_LAMBDA { return vec::relu(v); });
-  }
+  with_activation(act, [&](auto g) SG_VEC_LAMBDA { vec::gated_map_span(gate, up, n, g); });
 }
 
 // kernels::softcap_span.
@@ -309,6 +315,9 @@ inline void attention_all(const Batch& batch, Heads q, Heads k, Heads v, int H, 
     }
   }
 }
+
+// This instruction set's kernels, for kernels.cpp's run-time choice.
+inline constexpr Table table{&activate_of, &gated_activate_of, &attention_all};
 
 }  // namespace SG_VEC_ISA
 }  // namespace sg::kernels::detail

@@ -44,31 +44,21 @@ void rms_norm(const float* x, int64_t rows, int64_t d, const float* w, double ep
   }
 }
 
-#ifdef SG_HAVE_AVX512
-// kernels_avx512.cpp: the same spans on sixteen-lane registers (the same bits).
-void activate_span_avx512(Activation act, float* x, int64_t n);
-void gated_activate_span_avx512(Activation act, float* gate, const float* up, int64_t n);
-void attention_avx512(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, const Rotary& rotary,
-                      const ScoreRule& rule, float* z, float* patterns, int64_t past, double* entropies);
-
 namespace {
-// Whether a call runs the AVX-512 build of its kernel (matmul.h's choice).
-bool use_avx512() { return matmul::active_isa() != matmul::Isa::Avx2; }
-}  // namespace
-#endif
-
-void activate_span(Activation act, float* x, int64_t n) {
+// The kernels of attention_kernel.h for this call: the AVX-512 build where
+// matmul.h chose AVX-512 (the same bits as the AVX2 build, only faster).
+const detail::Table& isa_table() {
 #ifdef SG_HAVE_AVX512
-  if (use_avx512()) return activate_span_avx512(act, x, n);
+  if (matmul::active_isa() != matmul::Isa::Avx2) return detail::avx512_table();
 #endif
-  detail::activate_of(act, x, n);
+  return detail::table;
 }
+}  // namespace
+
+void activate_span(Activation act, float* x, int64_t n) { isa_table().activate(act, x, n); }
 
 void gated_activate_span(Activation act, float* gate, const float* up, int64_t n) {
-#ifdef SG_HAVE_AVX512
-  if (use_avx512()) return gated_activate_span_avx512(act, gate, up, n);
-#endif
-  detail::gated_activate_of(act, gate, up, n);
+  isa_table().gated_activate(act, gate, up, n);
 }
 
 namespace {
@@ -165,10 +155,7 @@ std::vector<int64_t> pattern_offsets(const Batch& batch, int H) {
 
 void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, const Rotary& rotary,
                const ScoreRule& rule, float* z, float* patterns, int64_t past, double* entropies) {
-#ifdef SG_HAVE_AVX512
-  if (use_avx512()) return attention_avx512(batch, q, k, v, H, KV, hd, rotary, rule, z, patterns, past, entropies);
-#endif
-  detail::attention_all(batch, q, k, v, H, KV, hd, rotary, rule, z, patterns, past, entropies);
+  isa_table().attention(batch, q, k, v, H, KV, hd, rotary, rule, z, patterns, past, entropies);
 }
 
 void add(const float* a, const float* b, const float* c, float* out, int64_t n) {
