@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """streamgauge at research scale, side by side with PyTorch, in one run (issue 18).
 
-    bench/scale/scale.py [--build build] [--models DIR] [--workloads a,b,...] [--quick] [--rounds N]
+    bench/scale/scale.py [--build build] [--models DIR] [--workloads a,b,...] [--quick] [--rounds N] [--torch-sample N]
 
 Workloads (random-weight models written by build/bench/make_model into --models,
 default $STREAMGAUGE_BENCH_DIR or ./bench-models):
@@ -18,7 +18,8 @@ best float32 GEMM rate measured by engine_bench in the same run; BF16 rate for
 --fast), streamgauge's whole command (wall time, forward seconds, peak RSS), the
 same with --fast where the CPU has BF16 dot products (avx512_bf16), and PyTorch
 at its best (bench/scale/torch_batched.py: padded batches with a mask, best batch
-size; float32 unless the model does not fit, then BF16). Every time is the best of
+size; float32 unless the model does not fit, then BF16; with --torch-sample N on the
+first N sequences only, its time scaled to the case's tokens). Every time is the best of
 --rounds tries. For the 7-8B models, one read of the weight file from the page
 cache and from disk (its pages dropped first with posix_fadvise) are measured too.
 Prints a Markdown table (the README's speed table) and writes scale.json.
@@ -137,6 +138,9 @@ def main():
     ap.add_argument("--quick", action="store_true", help="sequence counts and lengths / 8")
     ap.add_argument("--rounds", type=int, default=2, help="tries of each command; the fastest counts")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--torch-sample", type=int, default=0, metavar="N",
+                    help="PyTorch runs only the first N sequences of a case (0: all) and its time is scaled to the "
+                         "case's tokens: for the workloads PyTorch takes hours on (the 1.4B dataset, 64 x 256 at 7-8B)")
     ap.add_argument("--first-case-only", action="store_true", help="of a workload with two cases, run the first")
     ap.add_argument("--out", default="scale.json")
     args = ap.parse_args()
@@ -178,6 +182,7 @@ def main():
                     cmd = [sg, "gains", model, "--ids-file", ids, "--no-figures", "--bootstrap", "0"]
                 flops = forward_flops(cfg, lengths)
                 row = {"workload": name, "case": label, "shape": shape, "dtype": dtype, "tokens": sum(lengths),
+                       "lengths": lengths,
                        "file_bytes": fsize, "flops": flops, "gemm_f32_gflops": f32_rate, "gemm_bf16_gflops": bf16_rate,
                        "floor_s": flops / (f32_rate * 1e9)}
                 if read:
@@ -199,11 +204,20 @@ def main():
                     torch_dtype = "float32" if dtype == "F32" or fsize * 2 < 20e9 else "bfloat16"
                     log(f"{name} {label}: PyTorch ({torch_dtype})")
                     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
-                    wall, rss, out = timed([PY, f"{HERE}/torch_batched.py", model, ids, "--dtype", torch_dtype,
+                    sample, sample_tokens = ids, sum(lengths)
+                    if 0 < args.torch_sample < len(lengths):  # the first sequences; time scales with their tokens
+                        sample = f"{tmp}/sample.jsonl"
+                        with open(ids) as src, open(sample, "w") as dst:
+                            dst.writelines(src.readlines()[: args.torch_sample])
+                        sample_tokens = sum(lengths[: args.torch_sample])
+                    wall, rss, out = timed([PY, f"{HERE}/torch_batched.py", model, sample, "--dtype", torch_dtype,
                                             "--repeats", str(args.rounds)], env=env)
                     t = json.loads(out)
-                    row["pytorch"] = {"dtype": torch_dtype, "forward_s": t["seconds"], "wall_s": wall,
-                                      "batch_size": t["batch_size"], "peak_rss_bytes": rss}
+                    scale = sum(lengths) / sample_tokens
+                    row["pytorch"] = {"dtype": torch_dtype, "forward_s": t["seconds"] * scale, "wall_s": wall,
+                                      "batch_size": t["batch_size"], "peak_rss_bytes": rss,
+                                      "sequences_run": min(len(lengths), args.torch_sample or len(lengths)),
+                                      "measured_forward_s": t["seconds"]}
                 results.append(row)
                 with open(args.out, "w") as f:
                     json.dump(results, f, indent=1)
@@ -217,6 +231,10 @@ def main():
         fast_cell = f"{fast['forward_s'] / (r['flops'] / (r['gemm_bf16_gflops'] * 1e9)):.2f}x" if fast else ""
         pt = r.get("pytorch")
         pt_cell = f"{pt['forward_s']:.1f} s {pt['dtype']} ({pt['batch_size']})" if pt else ""
+        if pt and pt["sequences_run"] < len(r["lengths"]):
+            pt_cell += f", scaled from {pt['sequences_run']} of {len(r['lengths'])} sequences"
+        if pt:
+            pt_cell += f", RSS / file {pt['peak_rss_bytes'] / r['file_bytes']:.2f}"
         ratio = f"{pt['forward_s'] / s['forward_s']:.1f}x" if pt else ""
         extra = ""
         if "file_read_warm_s" in r:
