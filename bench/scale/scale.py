@@ -142,6 +142,8 @@ def main():
                     help="PyTorch runs only the first N sequences of a case (0: all) and its time is scaled to the "
                          "case's tokens: for the workloads PyTorch takes hours on (the 1.4B dataset, 64 x 256 at 7-8B)")
     ap.add_argument("--first-case-only", action="store_true", help="of a workload with two cases, run the first")
+    ap.add_argument("--case", type=int, default=0, metavar="K", help="of a workload with two cases, run the K-th (1, 2)")
+    ap.add_argument("--no-fast", action="store_true", help="skip the --fast round on BF16 models")
     ap.add_argument("--out", default="scale.json")
     args = ap.parse_args()
     build, models = os.path.abspath(args.build), os.path.abspath(args.models)
@@ -160,7 +162,8 @@ def main():
         fsize = os.path.getsize(f"{model}/model.safetensors")
         f32_rate, bf16_rate = gemm_rates(build, models)
         read = file_read_seconds(f"{model}/model.safetensors") if name.startswith("big") else None
-        for label, count, length in cases[:1] if args.first_case_only else cases:
+        chosen = cases[:1] if args.first_case_only else cases[args.case - 1: args.case] if args.case else cases
+        for label, count, length in chosen:
             if args.quick:
                 count, length = max(1, count // 8), length // 8 if length > 0 else length
                 label += " (--quick: / 8)"
@@ -188,7 +191,7 @@ def main():
                 if read:
                     row["file_read_warm_s"], row["file_read_cold_s"] = read
                 variants = [("streamgauge", [])] + ([("streamgauge --fast", ["--fast"])] if has_bf16() and
-                                                      dtype == "BF16" else [])
+                                                      dtype == "BF16" and not args.no_fast else [])
                 for tag, extra in variants:
                     best = None
                     for r in range(args.rounds):
