@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """streamgauge at research scale, side by side with PyTorch, in one run (issue 18).
 
-    bench/scale/scale.py [--build build] [--models DIR] [--workloads a,b,...] [--quick] [--rounds N] [--torch-sample N]
+    bench/scale/scale.py [--build build] [--models DIR] [--workloads a,b,...] [--quick] [--rounds N]
+        [--case K] [--no-fast] [--no-torch] [--torch-sample N]
 
 Workloads (random-weight models written by build/bench/make_model into --models,
 default $STREAMGAUGE_BENCH_DIR or ./bench-models):
@@ -141,8 +142,8 @@ def main():
     ap.add_argument("--torch-sample", type=int, default=0, metavar="N",
                     help="PyTorch runs only the first N sequences of a case (0: all) and its time is scaled to the "
                          "case's tokens: for the workloads PyTorch takes hours on (the 1.4B dataset, 64 x 256 at 7-8B)")
-    ap.add_argument("--first-case-only", action="store_true", help="of a workload with two cases, run the first")
-    ap.add_argument("--case", type=int, default=0, metavar="K", help="of a workload with two cases, run the K-th (1, 2)")
+    ap.add_argument("--case", type=int, choices=(1, 2), help="of a workload with two cases, run the K-th")
+    ap.add_argument("--first-case-only", dest="case", action="store_const", const=1, help="the same as --case 1")
     ap.add_argument("--no-fast", action="store_true", help="skip the --fast round on BF16 models")
     ap.add_argument("--out", default="scale.json")
     args = ap.parse_args()
@@ -162,8 +163,7 @@ def main():
         fsize = os.path.getsize(f"{model}/model.safetensors")
         f32_rate, bf16_rate = gemm_rates(build, models)
         read = file_read_seconds(f"{model}/model.safetensors") if name.startswith("big") else None
-        chosen = cases[:1] if args.first_case_only else cases[args.case - 1: args.case] if args.case else cases
-        for label, count, length in chosen:
+        for label, count, length in cases[args.case - 1: args.case] if args.case and len(cases) > 1 else cases:
             if args.quick:
                 count, length = max(1, count // 8), length // 8 if length > 0 else length
                 label += " (--quick: / 8)"
@@ -185,7 +185,7 @@ def main():
                     cmd = [sg, "gains", model, "--ids-file", ids, "--no-figures", "--bootstrap", "0"]
                 flops = forward_flops(cfg, lengths)
                 row = {"workload": name, "case": label, "shape": shape, "dtype": dtype, "tokens": sum(lengths),
-                       "lengths": lengths,
+                       "sequences": len(lengths),
                        "file_bytes": fsize, "flops": flops, "gemm_f32_gflops": f32_rate, "gemm_bf16_gflops": bf16_rate,
                        "floor_s": flops / (f32_rate * 1e9)}
                 if read:
@@ -207,19 +207,18 @@ def main():
                     torch_dtype = "float32" if dtype == "F32" or fsize * 2 < 20e9 else "bfloat16"
                     log(f"{name} {label}: PyTorch ({torch_dtype})")
                     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE")
-                    sample, sample_tokens = ids, sum(lengths)
-                    if 0 < args.torch_sample < len(lengths):  # the first sequences; time scales with their tokens
+                    n_run = min(len(lengths), args.torch_sample or len(lengths))  # the first sequences
+                    sample = ids
+                    if n_run < len(lengths):
                         sample = f"{tmp}/sample.jsonl"
                         with open(ids) as src, open(sample, "w") as dst:
-                            dst.writelines(src.readlines()[: args.torch_sample])
-                        sample_tokens = sum(lengths[: args.torch_sample])
+                            dst.writelines(src.readlines()[:n_run])
                     wall, rss, out = timed([PY, f"{HERE}/torch_batched.py", model, sample, "--dtype", torch_dtype,
                                             "--repeats", str(args.rounds)], env=env)
                     t = json.loads(out)
-                    scale = sum(lengths) / sample_tokens
+                    scale = sum(lengths) / sum(lengths[:n_run])  # time scales with the tokens
                     row["pytorch"] = {"dtype": torch_dtype, "forward_s": t["seconds"] * scale, "wall_s": wall,
-                                      "batch_size": t["batch_size"], "peak_rss_bytes": rss,
-                                      "sequences_run": min(len(lengths), args.torch_sample or len(lengths)),
+                                      "batch_size": t["batch_size"], "peak_rss_bytes": rss, "sequences_run": n_run,
                                       "measured_forward_s": t["seconds"]}
                 results.append(row)
                 with open(args.out, "w") as f:
@@ -234,8 +233,8 @@ def main():
         fast_cell = f"{fast['forward_s'] / (r['flops'] / (r['gemm_bf16_gflops'] * 1e9)):.2f}x" if fast else ""
         pt = r.get("pytorch")
         pt_cell = f"{pt['forward_s']:.1f} s {pt['dtype']} ({pt['batch_size']})" if pt else ""
-        if pt and pt["sequences_run"] < len(r["lengths"]):
-            pt_cell += f", scaled from {pt['sequences_run']} of {len(r['lengths'])} sequences"
+        if pt and pt["sequences_run"] < r["sequences"]:
+            pt_cell += f", scaled from {pt['sequences_run']} of {r['sequences']} sequences"
         if pt:
             pt_cell += f", RSS / file {pt['peak_rss_bytes'] / r['file_bytes']:.2f}"
         ratio = f"{pt['forward_s'] / s['forward_s']:.1f}x" if pt else ""
