@@ -11,6 +11,7 @@ struct Avx2 {
   using Vec = __m256;
   static constexpr int kLanes = 8;
   static constexpr int kRows = 6;
+  static constexpr int kCols = 2;
   static Vec zero() { return _mm256_setzero_ps(); }
   static Vec load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
@@ -48,7 +49,7 @@ void f32_avx2(const Problem& p) { run<Avx2, false>(p); }
 
 void bf16_avx2(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias, float* y,
                int64_t ldy) {
-  run_bf16_emulated<Avx2>(M, N, K, x, ldx, w, bias, y, ldy);
+  run<Avx2, true>(bf16_widened(M, N, K, x, ldx, w, bias, y, ldy));
 }
 
 }  // namespace sg::matmul::detail

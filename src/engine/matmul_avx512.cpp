@@ -1,6 +1,6 @@
 // The matrix-product kernels for AVX-512 (F, BW, VL, DQ): 16 float lanes, tiles
-// of 12 rows x 32 lanes (24 accumulators of 32 registers); with AVX512-BF16 the
-// --fast products run on vdpbf16ps. Compiled with those instruction sets
+// of 6 rows x 64 lanes or 12 rows x 32 (24 accumulators of 32 registers); with
+// AVX512-BF16 the --fast products run on vdpbf16ps in the same tiles. Compiled with those instruction sets
 // enabled and only ever called on CPUs that have them (matmul.cpp).
 #include <immintrin.h>
 
@@ -12,7 +12,6 @@ namespace {
 struct Avx512 {
   using Vec = __m512;
   static constexpr int kLanes = 16;
-  static constexpr int kRows = 12;
   static Vec zero() { return _mm512_setzero_ps(); }
   static Vec load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
@@ -63,8 +62,34 @@ struct Avx512 {
   }
 };
 
-constexpr int kRows = Avx512::kRows;
-constexpr int kPanel = 32;  // tokens (or features) per tile: two vectors of 16
+// The float32 tile shapes (Kernels::tile). Wide, 6 rows x 4 vectors (64
+// lanes): one broadcast per 4 FMAs, half as many as 12 x 2 (measured on Zen 4
+// at M = 128: 0.92-1.0 of oneDNN's rate, against 0.7-0.9 for 12 x 2). Narrow,
+// 12 rows x 2 vectors (32 lanes): where tokens run in lanes (weights [N, K])
+// and a 64-lane panel would be mostly zeros (M <= 32, or just past a multiple
+// of 64). The shape changes which outputs share registers, never an output's
+// order of summation, so never a bit of it.
+struct Avx512Wide : Avx512 {
+  static constexpr int kRows = 6, kCols = 4;
+};
+struct Avx512Narrow : Avx512 {
+  static constexpr int kRows = 12, kCols = 2;
+};
+// Whether M tokens in lanes (weights [N, K]) take the narrow tile: its lower
+// rate counted (measured: M = 16, 1.2-1.5x faster than wide; M = 80, about
+// even; M = 128, 0.75-0.95x).
+bool narrow_tile(int64_t M) {
+  auto padded = [&](int64_t lanes) { return (M + lanes - 1) / lanes * lanes; };
+  return padded(32) * 6 < padded(64) * 5;
+}
+template <bool kPairs>
+void run_f32(const Problem& p) {
+  if (!p.w.kn && narrow_tile(p.M))
+    run<Avx512Narrow, kPairs>(p);
+  else
+    run<Avx512Wide, kPairs>(p);
+}
+
 constexpr int64_t kDepthPairs = kDepth / 2;
 
 inline uint32_t load_pair(const uint16_t* p) {
@@ -73,163 +98,174 @@ inline uint32_t load_pair(const uint16_t* p) {
   return v;
 }
 
-// out[i][j] = the vdpbf16ps chain over pairs q < Kh of rows[i * lds + 2q, +1]
-// against panel[(q * kPanel + j) * 2, +1] (BF16 pairs, element 2q first in memory).
-// With carry, the chains continue from out's values (see Kernels::tile).
-void tile_bf16(int64_t Kh, const uint16_t* rows, int64_t lds, const uint16_t* panel, float* out, bool carry) {
-  __m512 acc[kRows][2];
+// The --fast products on vdpbf16ps, in tiles of kRows rows x kCols vectors of
+// 16 lanes (the shapes as for float32: wide and narrow).
+template <int kRows, int kCols>
+struct Bf16Native {
+  static constexpr int kPanel = 16 * kCols;  // tokens (or features) per tile
+
+  // out[i][j] = the vdpbf16ps chain over pairs q < Kh of rows[i * lds + 2q, +1]
+  // against panel[(q * kPanel + j) * 2, +1] (BF16 pairs, element 2q first in memory).
+  // With carry, the chains continue from out's values (see Kernels::tile).
+  static void tile(int64_t Kh, const uint16_t* rows, int64_t lds, const uint16_t* panel, float* out, bool carry) {
+    __m512 acc[kRows][kCols];
 #pragma GCC unroll 16
-  for (int i = 0; i < kRows; ++i) {
-    acc[i][0] = carry ? _mm512_loadu_ps(out + i * kPanel) : _mm512_setzero_ps();
-    acc[i][1] = carry ? _mm512_loadu_ps(out + i * kPanel + 16) : _mm512_setzero_ps();
+    for (int i = 0; i < kRows; ++i)
+#pragma GCC unroll 4
+      for (int c = 0; c < kCols; ++c)
+        acc[i][c] = carry ? _mm512_loadu_ps(out + i * kPanel + 16 * c) : _mm512_setzero_ps();
+    for (int64_t q = 0; q < Kh; ++q) {
+      __m512bh b[kCols];
+#pragma GCC unroll 4
+      for (int c = 0; c < kCols; ++c) b[c] = (__m512bh)_mm512_loadu_si512(panel + q * 2 * kPanel + 32 * c);
+#pragma GCC unroll 16
+      for (int i = 0; i < kRows; ++i) {
+        const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(load_pair(rows + i * lds + 2 * q)));
+#pragma GCC unroll 4
+        for (int c = 0; c < kCols; ++c) acc[i][c] = _mm512_dpbf16_ps(acc[i][c], a, b[c]);
+      }
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < kRows; ++i)
+#pragma GCC unroll 4
+      for (int c = 0; c < kCols; ++c) _mm512_storeu_ps(out + i * kPanel + 16 * c, acc[i][c]);
   }
-  for (int64_t q = 0; q < Kh; ++q) {
-    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(panel + q * 2 * kPanel);
-    const __m512bh b1 = (__m512bh)_mm512_loadu_si512(panel + q * 2 * kPanel + 32);
-#pragma GCC unroll 16
-    for (int i = 0; i < kRows; ++i) {
-      const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(load_pair(rows + i * lds + 2 * q)));
-      acc[i][0] = _mm512_dpbf16_ps(acc[i][0], a, b0);
-      acc[i][1] = _mm512_dpbf16_ps(acc[i][1], a, b1);
+
+  // Rows r0..r0+nr of a BF16 matrix [rows, K] (row stride ld) as kRows rows of Kp
+  // (even) values, zero-padded, in buf; returns buf.
+  static const uint16_t* padded_rows(const uint16_t* src, int64_t ld, int64_t nr, int64_t K, int64_t Kp,
+                                     std::vector<uint16_t>& buf) {
+    uint16_t* r = scratch(buf, static_cast<size_t>(kRows * Kp));
+    for (int64_t i = 0; i < kRows; ++i) {
+      uint16_t* d = r + i * Kp;
+      if (i < nr) std::memcpy(d, src + i * ld, sizeof(uint16_t) * K);
+      std::fill(d + (i < nr ? K : 0), d + Kp, uint16_t{0});
+    }
+    return r;
+  }
+
+  static void write_tile(const float* out, int64_t rows, int64_t cols, bool transposed, const float* bias, float* y,
+                         int64_t ldy) {
+    // out is [kRows][kPanel]; not transposed: y[i][j] = out[i][j] + bias[j];
+    // transposed: y[j][i] = out[i][j] + bias[i].
+    if (!transposed) {
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < cols; ++j) y[i * ldy + j] = bias ? out[i * kPanel + j] + bias[j] : out[i * kPanel + j];
+    } else {
+      for (int64_t j = 0; j < cols; ++j)
+        for (int64_t i = 0; i < rows; ++i) y[j * ldy + i] = bias ? out[i * kPanel + j] + bias[i] : out[i * kPanel + j];
     }
   }
-#pragma GCC unroll 16
-  for (int i = 0; i < kRows; ++i) {
-    _mm512_storeu_ps(out + i * kPanel, acc[i][0]);
-    _mm512_storeu_ps(out + i * kPanel + 16, acc[i][1]);
-  }
-}
 
-// Rows r0..r0+nr of a BF16 matrix [rows, K] (row stride ld) as kRows rows of Kp
-// (even) values, zero-padded, in buf; returns buf.
-const uint16_t* padded_rows(const uint16_t* src, int64_t ld, int64_t nr, int64_t K, int64_t Kp,
-                            std::vector<uint16_t>& buf) {
-  uint16_t* r = scratch(buf, static_cast<size_t>(kRows * Kp));
-  for (int64_t i = 0; i < kRows; ++i) {
-    uint16_t* d = r + i * Kp;
-    if (i < nr) std::memcpy(d, src + i * ld, sizeof(uint16_t) * K);
-    std::fill(d + (i < nr ? K : 0), d + Kp, uint16_t{0});
-  }
-  return r;
-}
-
-void write_tile(const float* out, int64_t rows, int64_t cols, bool transposed, const float* bias, float* y,
-                int64_t ldy) {
-  // out is [kRows][kPanel]; not transposed: y[i][j] = out[i][j] + bias[j];
-  // transposed: y[j][i] = out[i][j] + bias[i].
-  if (!transposed) {
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < cols; ++j) y[i * ldy + j] = bias ? out[i * kPanel + j] + bias[j] : out[i * kPanel + j];
-  } else {
-    for (int64_t j = 0; j < cols; ++j)
-      for (int64_t i = 0; i < rows; ++i) y[j * ldy + i] = bias ? out[i * kPanel + j] + bias[i] : out[i * kPanel + j];
-  }
-}
-
-void bf16_native(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
-                 float* y, int64_t ldy) {
-  if (M == 0 || N == 0) return;
-  const auto* W = static_cast<const uint16_t*>(w.data);
-  const int64_t Kp = (K + 1) / 2 * 2, Kh = Kp / 2;
-  if (!w.kn) {
-    // Tokens in lanes: x packed as [panel][pair][token][2].
-    const int64_t n_panels = (M + kPanel - 1) / kPanel;
-    static thread_local std::vector<uint16_t> packed;
-    uint16_t* xt = scratch(packed, static_cast<size_t>(n_panels * Kp * kPanel));
-    const int64_t n_blocks = (N + kRows - 1) / kRows;
+  static void run(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
+                  float* y, int64_t ldy) {
+    if (M == 0 || N == 0) return;
+    const auto* W = static_cast<const uint16_t*>(w.data);
+    const int64_t Kp = (K + 1) / 2 * 2, Kh = Kp / 2;
+    if (!w.kn) {
+      // Tokens in lanes: x packed as [panel][pair][token][2].
+      const int64_t n_panels = (M + kPanel - 1) / kPanel;
+      static thread_local std::vector<uint16_t> packed;
+      uint16_t* xt = scratch(packed, static_cast<size_t>(n_panels * Kp * kPanel));
+      const int64_t n_blocks = (N + kRows - 1) / kRows;
 #pragma omp parallel if (parallel_worth(M, N, K))
-    {
-      // One token row at a time: contiguous reads, pairs written kPanel apart.
+      {
+        // One token row at a time: contiguous reads, pairs written kPanel apart.
 #pragma omp for schedule(static) collapse(2)
-      for (int64_t mp = 0; mp < n_panels; ++mp)
-        for (int64_t j = 0; j < kPanel; ++j) {
-          uint16_t* dst = xt + mp * Kp * kPanel + 2 * j;
-          const int64_t m = mp * kPanel + j;
-          if (m >= M) {
-            for (int64_t q = 0; q < Kh; ++q) dst[q * 2 * kPanel] = dst[q * 2 * kPanel + 1] = 0;
-            continue;
+        for (int64_t mp = 0; mp < n_panels; ++mp)
+          for (int64_t j = 0; j < kPanel; ++j) {
+            uint16_t* dst = xt + mp * Kp * kPanel + 2 * j;
+            const int64_t m = mp * kPanel + j;
+            if (m >= M) {
+              for (int64_t q = 0; q < Kh; ++q) dst[q * 2 * kPanel] = dst[q * 2 * kPanel + 1] = 0;
+              continue;
+            }
+            const uint16_t* src = x + m * ldx;
+            for (int64_t q = 0; q < Kh; ++q) {
+              dst[q * 2 * kPanel] = src[2 * q];
+              dst[q * 2 * kPanel + 1] = 2 * q + 1 < K ? src[2 * q + 1] : uint16_t{0};
+            }
           }
-          const uint16_t* src = x + m * ldx;
-          for (int64_t q = 0; q < Kh; ++q) {
-            dst[q * 2 * kPanel] = src[2 * q];
-            dst[q * 2 * kPanel + 1] = 2 * q + 1 < K ? src[2 * q + 1] : uint16_t{0};
-          }
-        }
-      static thread_local std::vector<uint16_t> rows_buf;
-      // As run_nk: weight blocks in groups, the depth outside the blocks.
-      static thread_local std::vector<float> out_buf;
-      const int64_t group = group_size(n_blocks, omp_get_num_threads());
-      float* outs = scratch(out_buf, static_cast<size_t>(group * n_panels * kRows * kPanel));
-      const int64_t n_groups = (n_blocks + group - 1) / group;
+        static thread_local std::vector<uint16_t> rows_buf;
+        // As run_nk: weight blocks in groups, the depth outside the blocks.
+        static thread_local std::vector<float> out_buf;
+        const int64_t group = group_size(n_blocks, omp_get_num_threads());
+        float* outs = scratch(out_buf, static_cast<size_t>(group * n_panels * kRows * kPanel));
+        const int64_t n_groups = (n_blocks + group - 1) / group;
 #pragma omp for schedule(static)
-      for (int64_t g = 0; g < n_groups; ++g) {
-        const int64_t nb0 = g * group, nb1 = std::min(nb0 + group, n_blocks);
-        for (int64_t q0 = 0; q0 < Kh; q0 += kDepthPairs) {
-          const int64_t qc = std::min(kDepthPairs, Kh - q0);
+        for (int64_t g = 0; g < n_groups; ++g) {
+          const int64_t nb0 = g * group, nb1 = std::min(nb0 + group, n_blocks);
+          for (int64_t q0 = 0; q0 < Kh; q0 += kDepthPairs) {
+            const int64_t qc = std::min(kDepthPairs, Kh - q0);
+            for (int64_t nb = nb0; nb < nb1; ++nb) {
+              const int64_t n0 = nb * kRows, nr = std::min<int64_t>(kRows, N - n0);
+              const bool in_place = nr == kRows && Kp == K;
+              const uint16_t* rows =
+                  in_place ? W + n0 * K + 2 * q0
+                           : padded_rows(W + n0 * K + 2 * q0, K, nr, std::min(2 * qc, K - 2 * q0), 2 * qc, rows_buf);
+              float* tiles = outs + (nb - nb0) * n_panels * kRows * kPanel;
+              for (int64_t mp = 0; mp < n_panels; ++mp)
+                tile(qc, rows, in_place ? K : 2 * qc, xt + mp * Kp * kPanel + q0 * 2 * kPanel,
+                     tiles + mp * kRows * kPanel, q0 > 0);
+            }
+          }
           for (int64_t nb = nb0; nb < nb1; ++nb) {
             const int64_t n0 = nb * kRows, nr = std::min<int64_t>(kRows, N - n0);
-            const bool in_place = nr == kRows && Kp == K;
-            const uint16_t* rows =
-                in_place ? W + n0 * K + 2 * q0
-                         : padded_rows(W + n0 * K + 2 * q0, K, nr, std::min(2 * qc, K - 2 * q0), 2 * qc, rows_buf);
-            float* tiles = outs + (nb - nb0) * n_panels * kRows * kPanel;
-            for (int64_t mp = 0; mp < n_panels; ++mp)
-              tile_bf16(qc, rows, in_place ? K : 2 * qc, xt + mp * Kp * kPanel + q0 * 2 * kPanel,
-                        tiles + mp * kRows * kPanel, q0 > 0);
-          }
-        }
-        for (int64_t nb = nb0; nb < nb1; ++nb) {
-          const int64_t n0 = nb * kRows, nr = std::min<int64_t>(kRows, N - n0);
-          for (int64_t mp = 0; mp < n_panels; ++mp) {
-            const int64_t m0 = mp * kPanel;
-            write_tile(outs + ((nb - nb0) * n_panels + mp) * kRows * kPanel, nr, std::min<int64_t>(kPanel, M - m0),
-                       true, bias ? bias + n0 : nullptr, y + m0 * ldy + n0, ldy);
+            for (int64_t mp = 0; mp < n_panels; ++mp) {
+              const int64_t m0 = mp * kPanel;
+              write_tile(outs + ((nb - nb0) * n_panels + mp) * kRows * kPanel, nr, std::min<int64_t>(kPanel, M - m0),
+                         true, bias ? bias + n0 : nullptr, y + m0 * ldy + n0, ldy);
+            }
           }
         }
       }
+      return;
     }
-    return;
-  }
-  // Features in lanes: weight columns packed as [pair][feature][2] per panel.
-  const int64_t n_panels = (N + kPanel - 1) / kPanel;
+    // Features in lanes: weight columns packed as [pair][feature][2] per panel.
+    const int64_t n_panels = (N + kPanel - 1) / kPanel;
 #pragma omp parallel if (parallel_worth(M, N, K))
-  {
-    static thread_local std::vector<uint16_t> panel_buf, rows_buf;
-    alignas(64) float out[kRows * kPanel];
-    uint16_t* panel = scratch(panel_buf, static_cast<size_t>(Kp * kPanel));
+    {
+      static thread_local std::vector<uint16_t> panel_buf, rows_buf;
+      alignas(64) float out[kRows * kPanel];
+      uint16_t* panel = scratch(panel_buf, static_cast<size_t>(Kp * kPanel));
 #pragma omp for schedule(static)
-    for (int64_t np = 0; np < n_panels; ++np) {
-      const int64_t n0 = np * kPanel, nc = std::min<int64_t>(kPanel, N - n0);
-      for (int64_t q = 0; q < Kh; ++q)
-        for (int64_t j = 0; j < kPanel; ++j)
-          for (int e = 0; e < 2; ++e) {
-            const int64_t k = 2 * q + e;
-            panel[(q * kPanel + j) * 2 + e] = j < nc && k < K ? W[k * N + n0 + j] : uint16_t{0};
-          }
-      for (int64_t m0 = 0; m0 < M; m0 += kRows) {
-        const int64_t mr = std::min<int64_t>(kRows, M - m0);
-        const bool in_place = mr == kRows && Kp == K;
-        const uint16_t* rows = in_place ? x + m0 * ldx : padded_rows(x + m0 * ldx, ldx, mr, K, Kp, rows_buf);
-        for (int64_t q0 = 0; q0 < Kh; q0 += kDepthPairs)
-          tile_bf16(std::min(kDepthPairs, Kh - q0), rows + 2 * q0, in_place ? ldx : Kp, panel + q0 * 2 * kPanel, out,
-                    q0 > 0);
-        write_tile(out, mr, nc, false, bias ? bias + n0 : nullptr, y + m0 * ldy + n0, ldy);
+      for (int64_t np = 0; np < n_panels; ++np) {
+        const int64_t n0 = np * kPanel, nc = std::min<int64_t>(kPanel, N - n0);
+        for (int64_t q = 0; q < Kh; ++q)
+          for (int64_t j = 0; j < kPanel; ++j)
+            for (int e = 0; e < 2; ++e) {
+              const int64_t k = 2 * q + e;
+              panel[(q * kPanel + j) * 2 + e] = j < nc && k < K ? W[k * N + n0 + j] : uint16_t{0};
+            }
+        for (int64_t m0 = 0; m0 < M; m0 += kRows) {
+          const int64_t mr = std::min<int64_t>(kRows, M - m0);
+          const bool in_place = mr == kRows && Kp == K;
+          const uint16_t* rows = in_place ? x + m0 * ldx : padded_rows(x + m0 * ldx, ldx, mr, K, Kp, rows_buf);
+          for (int64_t q0 = 0; q0 < Kh; q0 += kDepthPairs)
+            tile(std::min(kDepthPairs, Kh - q0), rows + 2 * q0, in_place ? ldx : Kp, panel + q0 * 2 * kPanel, out,
+                 q0 > 0);
+          write_tile(out, mr, nc, false, bias ? bias + n0 : nullptr, y + m0 * ldy + n0, ldy);
+        }
       }
     }
   }
-}
+};
+
 }  // namespace
 
-void f32_avx512(const Problem& p) { run<Avx512, false>(p); }
+void f32_avx512(const Problem& p) { run_f32<false>(p); }
 
 void bf16_avx512(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
                  float* y, int64_t ldy) {
-  run_bf16_emulated<Avx512>(M, N, K, x, ldx, w, bias, y, ldy);
+  run_f32<true>(bf16_widened(M, N, K, x, ldx, w, bias, y, ldy));
 }
 
 void bf16_avx512bf16(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
                      float* y, int64_t ldy) {
-  bf16_native(M, N, K, x, ldx, w, bias, y, ldy);
+  if (!w.kn && narrow_tile(M))
+    Bf16Native<12, 2>::run(M, N, K, x, ldx, w, bias, y, ldy);
+  else
+    Bf16Native<6, 4>::run(M, N, K, x, ldx, w, bias, y, ldy);
 }
 
 }  // namespace sg::matmul::detail

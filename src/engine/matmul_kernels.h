@@ -5,8 +5,8 @@
 // those files only. matmul.h states the order of summation every kernel keeps.
 //
 // A register tile holds V::kRows x kPanel outputs: kRows "broadcast" rows (one
-// scalar per k, broadcast to all lanes) against a panel of kPanel = 2 vectors of
-// lanes (contiguous per k). Per k, every accumulator takes exactly one FMA.
+// scalar per k, broadcast to all lanes) against a panel of kPanel = V::kCols
+// vectors of lanes (contiguous per k). Per k, every accumulator takes exactly one FMA.
 //   [N, K] weights: lanes over tokens (x packed transposed, panel [k][tokens]),
 //                   broadcast rows = weight rows, read in place;
 //   [K, N] weights: lanes over features (weight rows read in place as the
@@ -86,7 +86,8 @@ inline const std::byte* at(const void* base, DType dt, int64_t index) {
 inline bool parallel_worth(int64_t M, int64_t N, int64_t K) { return M * N * K >= (int64_t{1} << 20); }
 
 // The depth of one pass of a tile (even, for the pair order): a weight block of
-// 12 rows x 256 floats (12 KiB) plus a 256 x 32 panel (32 KiB) fit in L1/L2.
+// 6-12 rows x 256 floats (6-12 KiB) stays in L1, the panels of 256 x 32-64
+// floats (32-64 KiB) in L2. (128 measured no faster on Zen 4.)
 constexpr int64_t kDepth = 256;
 // Weight blocks per group: at most 16 blocks of 12 (or 6) rows. run_nk makes
 // them smaller when that gives each thread several groups (dynamic schedule);
@@ -101,8 +102,8 @@ inline int64_t group_size(int64_t n_blocks, int64_t threads) {
 
 template <class V>
 struct Kernels {
-  static constexpr int kRows = V::kRows;
-  static constexpr int kPanel = 2 * V::kLanes;
+  static constexpr int kRows = V::kRows, kCols = V::kCols;
+  static constexpr int kPanel = kCols * V::kLanes;
   using Vec = typename V::Vec;
 
   // out[i][j] = sum over k (ascending, one FMA each) of rows[i * lds + k] * panel[k * ldp + j],
@@ -112,21 +113,21 @@ struct Kernels {
   // accumulators are float32 in registers and in out alike).
   template <bool kPairs>
   static void tile(int64_t K, const float* rows, int64_t lds, const float* panel, int64_t ldp, float* out, bool carry) {
-    Vec acc[kRows][2];
+    Vec acc[kRows][kCols];
 #pragma GCC unroll 16
-    for (int i = 0; i < kRows; ++i) {
-      acc[i][0] = carry ? V::load(out + i * kPanel) : V::zero();
-      acc[i][1] = carry ? V::load(out + i * kPanel + V::kLanes) : V::zero();
-    }
+    for (int i = 0; i < kRows; ++i)
+#pragma GCC unroll 4
+      for (int c = 0; c < kCols; ++c) acc[i][c] = carry ? V::load(out + i * kPanel + c * V::kLanes) : V::zero();
     auto step = [&](int64_t k) {
-      const Vec b0 = V::load(panel + k * ldp);
-      const Vec b1 = V::load(panel + k * ldp + V::kLanes);
+      Vec b[kCols];
+#pragma GCC unroll 4
+      for (int c = 0; c < kCols; ++c) b[c] = V::load(panel + k * ldp + c * V::kLanes);
       const float* r = rows + k;
 #pragma GCC unroll 16
       for (int i = 0; i < kRows; ++i) {
         const Vec a = V::broadcast(r + i * lds);
-        acc[i][0] = V::fma(a, b0, acc[i][0]);
-        acc[i][1] = V::fma(a, b1, acc[i][1]);
+#pragma GCC unroll 4
+        for (int c = 0; c < kCols; ++c) acc[i][c] = V::fma(a, b[c], acc[i][c]);
       }
     };
     if constexpr (kPairs) {
@@ -138,10 +139,9 @@ struct Kernels {
       for (int64_t k = 0; k < K; ++k) step(k);
     }
 #pragma GCC unroll 16
-    for (int i = 0; i < kRows; ++i) {
-      V::store(out + i * kPanel, acc[i][0]);
-      V::store(out + i * kPanel + V::kLanes, acc[i][1]);
-    }
+    for (int i = 0; i < kRows; ++i)
+#pragma GCC unroll 4
+      for (int c = 0; c < kCols; ++c) V::store(out + i * kPanel + c * V::kLanes, acc[i][c]);
   }
 };
 
@@ -150,7 +150,7 @@ struct Kernels {
 // transposed in registers, the rest value by value. A copy: no arithmetic.
 template <class V>
 void pack_x(const Problem& p, int64_t Kp, int64_t k0, int64_t k1, float* xt) {
-  constexpr int L = V::kLanes, P = 2 * V::kLanes;
+  constexpr int L = V::kLanes, P = V::kCols * V::kLanes;
   using Vec = typename V::Vec;
   const int64_t M = p.M, K = p.K, n_panels = (M + P - 1) / P;
   const int64_t kv = k0 + std::max<int64_t>(0, std::min(k1, K) - k0) / L * L;  // vector part: [k0, kv)
@@ -183,7 +183,7 @@ void pack_x(const Problem& p, int64_t Kp, int64_t k0, int64_t k1, float* xt) {
 // blocks transposed in registers, each token's nr values one masked store.
 template <class V>
 void write_transposed(const float* out, int64_t nr, int64_t mc, const float* bias, float* y, int64_t ldy) {
-  constexpr int L = V::kLanes, R = V::kRows, P = 2 * V::kLanes;
+  constexpr int L = V::kLanes, R = V::kRows, P = V::kCols * V::kLanes;
   static_assert(R <= L);
   using Vec = typename V::Vec;
   const int n = static_cast<int>(nr);
@@ -358,16 +358,16 @@ void run(const Problem& p) {
     run_nk<V, kPairs>(p);
 }
 
-// The emulated BF16 path: x widened exactly, then the pair-order float kernels.
-template <class V>
-void run_bf16_emulated(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
-                       float* y, int64_t ldy) {
+// The emulated BF16 path's problem: x widened exactly (into this thread's
+// buffer, valid until its next call), for the pair-order float kernels.
+inline Problem bf16_widened(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w,
+                            const float* bias, float* y, int64_t ldy) {
   static thread_local std::vector<float> wide;
   float* xf = scratch(wide, static_cast<size_t>(M * K));
 #pragma omp parallel for schedule(static) if (parallel_worth(M, N, K))
   for (int64_t m = 0; m < M; ++m)
     for (int64_t k = 0; k < K; ++k) xf[m * K + k] = bf16_to_f32(x[m * ldx + k]);
-  run<V, true>({M, N, K, xf, K, w, bias, y, ldy});
+  return {M, N, K, xf, K, w, bias, y, ldy};
 }
 
 }  // namespace SG_MATMUL_ISA
