@@ -100,8 +100,9 @@ inline uint32_t load_pair(const uint16_t* p) {
 
 // The --fast products on vdpbf16ps, in tiles of kRows rows x kCols vectors of
 // 16 lanes (the shapes as for float32: wide and narrow).
-template <int kRows, int kCols>
+template <class Shape>
 struct Bf16Native {
+  static constexpr int kRows = Shape::kRows, kCols = Shape::kCols;
   static constexpr int kPanel = 16 * kCols;  // tokens (or features) per tile
 
   // out[i][j] = the vdpbf16ps chain over pairs q < Kh of rows[i * lds + 2q, +1]
@@ -144,17 +145,10 @@ struct Bf16Native {
     return r;
   }
 
-  static void write_tile(const float* out, int64_t rows, int64_t cols, bool transposed, const float* bias, float* y,
-                         int64_t ldy) {
-    // out is [kRows][kPanel]; not transposed: y[i][j] = out[i][j] + bias[j];
-    // transposed: y[j][i] = out[i][j] + bias[i].
-    if (!transposed) {
-      for (int64_t i = 0; i < rows; ++i)
-        for (int64_t j = 0; j < cols; ++j) y[i * ldy + j] = bias ? out[i * kPanel + j] + bias[j] : out[i * kPanel + j];
-    } else {
-      for (int64_t j = 0; j < cols; ++j)
-        for (int64_t i = 0; i < rows; ++i) y[j * ldy + i] = bias ? out[i * kPanel + j] + bias[i] : out[i * kPanel + j];
-    }
+  // out is [kRows][kPanel]: y[i][j] = out[i][j] + bias[j].
+  static void write_tile(const float* out, int64_t rows, int64_t cols, const float* bias, float* y, int64_t ldy) {
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) y[i * ldy + j] = bias ? out[i * kPanel + j] + bias[j] : out[i * kPanel + j];
   }
 
   static void run(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
@@ -209,14 +203,7 @@ struct Bf16Native {
                      tiles + mp * kRows * kPanel, q0 > 0);
             }
           }
-          for (int64_t nb = nb0; nb < nb1; ++nb) {
-            const int64_t n0 = nb * kRows, nr = std::min<int64_t>(kRows, N - n0);
-            for (int64_t mp = 0; mp < n_panels; ++mp) {
-              const int64_t m0 = mp * kPanel;
-              write_tile(outs + ((nb - nb0) * n_panels + mp) * kRows * kPanel, nr, std::min<int64_t>(kPanel, M - m0),
-                         true, bias ? bias + n0 : nullptr, y + m0 * ldy + n0, ldy);
-            }
-          }
+          write_group<Shape>({M, N, K, nullptr, 0, w, bias, y, ldy}, outs, nb0, nb1, n_panels);
         }
       }
       return;
@@ -244,7 +231,7 @@ struct Bf16Native {
           for (int64_t q0 = 0; q0 < Kh; q0 += kDepthPairs)
             tile(std::min(kDepthPairs, Kh - q0), rows + 2 * q0, in_place ? ldx : Kp, panel + q0 * 2 * kPanel, out,
                  q0 > 0);
-          write_tile(out, mr, nc, false, bias ? bias + n0 : nullptr, y + m0 * ldy + n0, ldy);
+          write_tile(out, mr, nc, bias ? bias + n0 : nullptr, y + m0 * ldy + n0, ldy);
         }
       }
     }
@@ -263,9 +250,9 @@ void bf16_avx512(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx
 void bf16_avx512bf16(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
                      float* y, int64_t ldy) {
   if (!w.kn && narrow_tile(M))
-    Bf16Native<12, 2>::run(M, N, K, x, ldx, w, bias, y, ldy);
+    Bf16Native<Avx512Narrow>::run(M, N, K, x, ldx, w, bias, y, ldy);
   else
-    Bf16Native<6, 4>::run(M, N, K, x, ldx, w, bias, y, ldy);
+    Bf16Native<Avx512Wide>::run(M, N, K, x, ldx, w, bias, y, ldy);
 }
 
 }  // namespace sg::matmul::detail

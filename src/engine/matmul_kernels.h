@@ -178,22 +178,42 @@ void pack_x(const Problem& p, int64_t Kp, int64_t k0, int64_t k1, float* xt) {
   }
 }
 
-// One tile's outputs out[i][j] (i < nr features, j < mc tokens, row stride P)
-// written to y[j][i] (row stride ldy), plus bias[i] if given: kLanes x kLanes
-// blocks transposed in registers, each token's nr values one masked store.
-template <class V>
-void write_transposed(const float* out, int64_t nr, int64_t mc, const float* bias, float* y, int64_t ldy) {
-  constexpr int L = V::kLanes, R = V::kRows, P = V::kCols * V::kLanes;
-  static_assert(R <= L);
+// The outputs of nf (<= kLanes) features x mc (<= a panel) tokens, feature i's
+// values in row(i)[0, mc), written to y[j][i] (row stride ldy), plus bias[i] if
+// given: kLanes x kLanes blocks transposed in registers, each token's nf values
+// one (masked) store. A copy and at most one addition per output.
+template <class V, class Row>
+void write_transposed(Row row, int64_t nf, int64_t mc, const float* bias, float* y, int64_t ldy) {
+  constexpr int L = V::kLanes;
   using Vec = typename V::Vec;
-  const int n = static_cast<int>(nr);
+  const int n = static_cast<int>(nf);
   const Vec b = bias ? V::load_first(bias, n) : V::zero();
   for (int64_t j0 = 0; j0 < mc; j0 += L) {
     Vec r[L];
-    for (int i = 0; i < L; ++i) r[i] = i < R ? V::load(out + i * P + j0) : V::zero();
+    for (int i = 0; i < L; ++i) r[i] = i < n ? V::load(row(i) + j0) : V::zero();
     V::transpose(r);
     const int64_t jc = std::min<int64_t>(L, mc - j0);
     for (int64_t j = 0; j < jc; ++j) V::store_first(y + (j0 + j) * ldy, bias ? V::add(r[j], b) : r[j], n);
+  }
+}
+
+// A group's tiles, outs [block][panel][R][P] for weight blocks [nb0, nb1), written
+// to y: token panel by token panel, kLanes features at a time across the blocks
+// (full registers whatever R), so each token row's outputs go out as one run.
+template <class V>
+void write_group(const Problem& p, const float* outs, int64_t nb0, int64_t nb1, int64_t n_panels) {
+  constexpr int L = V::kLanes, R = V::kRows, P = V::kCols * V::kLanes;
+  const int64_t f_begin = nb0 * R, f_end = std::min(nb1 * R, p.N);
+  for (int64_t mp = 0; mp < n_panels; ++mp) {
+    const int64_t m0 = mp * P;
+    for (int64_t f0 = f_begin; f0 < f_end; f0 += L) {
+      auto row = [&](int64_t i) {
+        const int64_t f = f0 + i - f_begin;
+        return outs + ((f / R) * n_panels + mp) * R * P + (f % R) * P;
+      };
+      write_transposed<V>(row, std::min<int64_t>(L, f_end - f0), std::min<int64_t>(P, p.M - m0),
+                          p.bias ? p.bias + f0 : nullptr, p.y + m0 * p.ldy + f0, p.ldy);
+    }
   }
 }
 
@@ -276,16 +296,7 @@ void run_nk(const Problem& p) {
             Kn::template tile<kPairs>(kc, rows, lds, xt + mp * Kp * P + k0 * P, P, tiles + mp * R * P, k0 > 0);
         }
       }
-      // Token panel by token panel, the group's blocks side by side: each token
-      // row's group of outputs is written as one contiguous run.
-      for (int64_t mp = 0; mp < n_panels; ++mp) {
-        const int64_t m0 = mp * P;
-        for (int64_t nb = nb0; nb < nb1; ++nb) {
-          const int64_t n0 = nb * R, nr = std::min<int64_t>(R, N - n0);
-          write_transposed<V>(outs + ((nb - nb0) * n_panels + mp) * R * P, nr, std::min<int64_t>(P, M - m0),
-                              p.bias ? p.bias + n0 : nullptr, p.y + m0 * p.ldy + n0, p.ldy);
-        }
-      }
+      write_group<V>(p, outs, nb0, nb1, n_panels);
     }
   }
 }
