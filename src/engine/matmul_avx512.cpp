@@ -1,7 +1,8 @@
 // The matrix-product kernels for AVX-512 (F, BW, VL, DQ): 16 float lanes, tiles
 // of 6 rows x 64 lanes or 12 rows x 32 (24 accumulators of 32 registers); with
-// AVX512-BF16 the --fast products run on vdpbf16ps in the same tiles. Compiled with those instruction sets
-// enabled and only ever called on CPUs that have them (matmul.cpp).
+// AVX512-BF16 the --fast products run on vdpbf16ps in the same tiles. Compiled
+// with those instruction sets enabled and only ever called on CPUs that have
+// them (matmul.cpp).
 #include <immintrin.h>
 
 #include "engine/matmul_kernels.h"
