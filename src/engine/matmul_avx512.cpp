@@ -63,32 +63,34 @@ struct Avx512 {
   }
 };
 
-// The float32 tile shapes (Kernels::tile). Wide, 6 rows x 4 vectors (64
-// lanes): one broadcast per 4 FMAs, half as many as 12 x 2 (measured on Zen 4
-// at M = 128: 0.92-1.0 of oneDNN's rate, against 0.7-0.9 for 12 x 2). Narrow,
-// 12 rows x 2 vectors (32 lanes): where tokens run in lanes (weights [N, K])
-// and a 64-lane panel would be mostly zeros (M <= 32, or just past a multiple
-// of 64). The shape changes which outputs share registers, never an output's
-// order of summation, so never a bit of it.
+// The tile shapes, for float32 (Kernels::tile) and vdpbf16ps (Bf16Native) alike.
+// Wide, 6 rows x 4 vectors (64 lanes): one broadcast per 4 FMAs, half as many
+// as 12 x 2 (measured on Zen 4 at M = 128: 0.90-1.03 of oneDNN's rate, against
+// 0.68-0.94 for 12 x 2). Narrow, 12 rows x 2 vectors (32 lanes): where tokens
+// run in lanes (weights [N, K]) and a 64-lane panel would be mostly zeros
+// (M <= 32, or just past a multiple of 64). The shape changes which outputs
+// share registers, never an output's order of summation, so never a bit of it.
 struct Avx512Wide : Avx512 {
   static constexpr int kRows = 6, kCols = 4;
 };
 struct Avx512Narrow : Avx512 {
   static constexpr int kRows = 12, kCols = 2;
 };
-// Whether M tokens in lanes (weights [N, K]) take the narrow tile: its lower
-// rate counted (measured: M = 16, 1.2-1.5x faster than wide; M = 80, about
-// even; M = 128, 0.75-0.95x).
-bool narrow_tile(int64_t M) {
+// f(shape) with the tile shape for M tokens against weights w: narrow only
+// where tokens run in lanes (weights [N, K]), counting its lower rate
+// (measured: M = 16, 1.2-1.5x faster than wide; M = 80, about even; M = 128,
+// 0.75-0.95x).
+template <class F>
+void with_tile_shape(int64_t M, const Weights& w, F&& f) {
   auto padded = [&](int64_t lanes) { return (M + lanes - 1) / lanes * lanes; };
-  return padded(32) * 6 < padded(64) * 5;
+  if (!w.kn && padded(32) * 6 < padded(64) * 5)
+    f(Avx512Narrow{});
+  else
+    f(Avx512Wide{});
 }
 template <bool kPairs>
 void run_f32(const Problem& p) {
-  if (!p.w.kn && narrow_tile(p.M))
-    run<Avx512Narrow, kPairs>(p);
-  else
-    run<Avx512Wide, kPairs>(p);
+  with_tile_shape(p.M, p.w, [&](auto shape) { run<decltype(shape), kPairs>(p); });
 }
 
 constexpr int64_t kDepthPairs = kDepth / 2;
@@ -100,11 +102,11 @@ inline uint32_t load_pair(const uint16_t* p) {
 }
 
 // The --fast products on vdpbf16ps, in tiles of kRows rows x kCols vectors of
-// 16 lanes (the shapes as for float32: wide and narrow).
+// 16 float lanes (the shapes above).
 template <class Shape>
 struct Bf16Native {
   static constexpr int kRows = Shape::kRows, kCols = Shape::kCols;
-  static constexpr int kPanel = 16 * kCols;  // tokens (or features) per tile
+  static constexpr int kPanel = Kernels<Shape>::kPanel;  // tokens (or features) per tile
 
   // out[i][j] = the vdpbf16ps chain over pairs q < Kh of rows[i * lds + 2q, +1]
   // against panel[(q * kPanel + j) * 2, +1] (BF16 pairs, element 2q first in memory).
@@ -204,7 +206,7 @@ struct Bf16Native {
                      tiles + mp * kRows * kPanel, q0 > 0);
             }
           }
-          write_group<Shape>({M, N, K, nullptr, 0, w, bias, y, ldy}, outs, nb0, nb1, n_panels);
+          write_group<Shape>(outs, nb0, nb1, n_panels, M, N, bias, y, ldy);
         }
       }
       return;
@@ -250,10 +252,7 @@ void bf16_avx512(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx
 
 void bf16_avx512bf16(int64_t M, int64_t N, int64_t K, const uint16_t* x, int64_t ldx, Weights w, const float* bias,
                      float* y, int64_t ldy) {
-  if (!w.kn && narrow_tile(M))
-    Bf16Native<Avx512Narrow>::run(M, N, K, x, ldx, w, bias, y, ldy);
-  else
-    Bf16Native<Avx512Wide>::run(M, N, K, x, ldx, w, bias, y, ldy);
+  with_tile_shape(M, w, [&](auto shape) { Bf16Native<decltype(shape)>::run(M, N, K, x, ldx, w, bias, y, ldy); });
 }
 
 }  // namespace sg::matmul::detail

@@ -150,7 +150,7 @@ struct Kernels {
 // transposed in registers, the rest value by value. A copy: no arithmetic.
 template <class V>
 void pack_x(const Problem& p, int64_t Kp, int64_t k0, int64_t k1, float* xt) {
-  constexpr int L = V::kLanes, P = V::kCols * V::kLanes;
+  constexpr int L = V::kLanes, P = Kernels<V>::kPanel;
   using Vec = typename V::Vec;
   const int64_t M = p.M, K = p.K, n_panels = (M + P - 1) / P;
   const int64_t kv = k0 + std::max<int64_t>(0, std::min(k1, K) - k0) / L * L;  // vector part: [k0, kv)
@@ -197,13 +197,15 @@ void write_transposed(Row row, int64_t nf, int64_t mc, const float* bias, float*
   }
 }
 
-// A group's tiles, outs [block][panel][R][P] for weight blocks [nb0, nb1), written
-// to y: token panel by token panel, kLanes features at a time across the blocks
-// (full registers whatever R), so each token row's outputs go out as one run.
+// A group's tiles, outs [block][panel][R][P] for weight blocks [nb0, nb1) of a
+// product with M tokens and N features, written to y (row stride ldy) plus
+// bias: token panel by token panel, kLanes features at a time across the
+// blocks (full registers whatever R), so each token row's outputs go out as one run.
 template <class V>
-void write_group(const Problem& p, const float* outs, int64_t nb0, int64_t nb1, int64_t n_panels) {
-  constexpr int L = V::kLanes, R = V::kRows, P = V::kCols * V::kLanes;
-  const int64_t f_begin = nb0 * R, f_end = std::min(nb1 * R, p.N);
+void write_group(const float* outs, int64_t nb0, int64_t nb1, int64_t n_panels, int64_t M, int64_t N, const float* bias,
+                 float* y, int64_t ldy) {
+  constexpr int L = V::kLanes, R = V::kRows, P = Kernels<V>::kPanel;
+  const int64_t f_begin = nb0 * R, f_end = std::min(nb1 * R, N);
   for (int64_t mp = 0; mp < n_panels; ++mp) {
     const int64_t m0 = mp * P;
     for (int64_t f0 = f_begin; f0 < f_end; f0 += L) {
@@ -211,8 +213,8 @@ void write_group(const Problem& p, const float* outs, int64_t nb0, int64_t nb1, 
         const int64_t f = f0 + i - f_begin;
         return outs + ((f / R) * n_panels + mp) * R * P + (f % R) * P;
       };
-      write_transposed<V>(row, std::min<int64_t>(L, f_end - f0), std::min<int64_t>(P, p.M - m0),
-                          p.bias ? p.bias + f0 : nullptr, p.y + m0 * p.ldy + f0, p.ldy);
+      write_transposed<V>(row, std::min<int64_t>(L, f_end - f0), std::min<int64_t>(P, M - m0),
+                          bias ? bias + f0 : nullptr, y + m0 * ldy + f0, ldy);
     }
   }
 }
@@ -296,7 +298,7 @@ void run_nk(const Problem& p) {
             Kn::template tile<kPairs>(kc, rows, lds, xt + mp * Kp * P + k0 * P, P, tiles + mp * R * P, k0 > 0);
         }
       }
-      write_group<V>(p, outs, nb0, nb1, n_panels);
+      write_group<V>(outs, nb0, nb1, n_panels, M, N, p.bias, p.y, p.ldy);
     }
   }
 }
