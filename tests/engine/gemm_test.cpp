@@ -86,7 +86,9 @@ struct IsaGuard {
 // Every output equals the scalar chain bit for bit, on every kernel family this
 // CPU has, for both weight layouts, every weight dtype, tails in every
 // dimension, strided input and output, and 1-3 threads; nothing is written
-// outside the output's columns.
+// outside the output's columns. The shapes take both AVX-512 tile shapes (M = 130:
+// the wide one over three token panels, its output blocks of 6 features written
+// 16 at a time across blocks, and two depth blocks).
 TEST(Matmul, EveryOutputIsTheExactChainOnEveryIsa) {
   IsaGuard guard;
   int checked = 0;
@@ -100,7 +102,8 @@ TEST(Matmul, EveryOutputIsTheExactChainOnEveryIsa) {
                              {33, 70, 64},
                              {40, 25, 130},
                              {70, 33, 3},
-                             {9, 30, 600}})
+                             {9, 30, 600},
+                             {130, 100, 300}})
         for (bool kn : {false, true})
           for (DType dt : {DType::F32, DType::BF16, DType::F16})
             for (bool with_bias : {false, true}) {
@@ -134,8 +137,12 @@ TEST(Matmul, Bf16ProductsAreThePairChainOnEveryIsa) {
   IsaGuard guard;
   for (matmul::Isa isa : isas()) {
     matmul::set_isa(isa);
-    for (auto [M, N, K] :
-         {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {5, 13, 7}, {33, 70, 64}, {40, 25, 131}, {9, 30, 601}})
+    for (auto [M, N, K] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1},
+                           {5, 13, 7},
+                           {33, 70, 64},
+                           {40, 25, 131},
+                           {9, 30, 601},
+                           {130, 100, 300}})
       for (bool kn : {false, true}) {
         const int64_t ldx = K + 2;
         const StoredWeights xs = store(DType::BF16, randn(static_cast<size_t>(M * ldx), 4));
