@@ -64,17 +64,28 @@ inline float max_of(const float* s, int64_t n) {
   return m;
 }
 
-// softmax of n values in place: exp(s_j - max) and their sum in double in one
-// pass (the sum in the fixed order of vec::fixed_sum), then each times 1/sum.
-inline void softmax_span(float* s, int64_t n) {
+// softmax of n values in place: exp(s_j - max) and their sums in double in one
+// pass (in the fixed order of vec::fixed_sum), then each times 1/sum. Returns the
+// entropy of the probabilities, in nats: the one definition of the attention
+// entropy (per query row; gains averages it over heads) whose minimum seed 000
+// §7 compares as L_star_entropy (the seed names the layer, not a formula: this is
+// Shannon's, -sum_j p_j ln p_j). With x_j = s_j - max, e_j = exp(x_j), S = sum_j
+// e_j and p_j = e_j / S: ln p_j = x_j - ln S, so the entropy is
+// ln S - (1/S) sum_j e_j x_j, two non-negative terms (x_j <= 0, S >= 1): no
+// cancellation, and one log per row instead of one per probability.
+inline double softmax_span(float* s, int64_t n) {
   const float mx = max_of(s, n);
-  const double sum = vec::fixed_sum(n, [s, mx](int64_t j, int k) SG_VEC_LAMBDA {
-    const vec::F16 e = vec::exp(vec::load_first(s + j, k) - mx);
+  const auto [sum, weighted] = vec::fixed_sums<2>(n, [s, mx](int64_t j, int k) SG_VEC_LAMBDA {
+    const vec::F16 x = vec::load_first(s + j, k) - mx;
+    const vec::F16 e = vec::exp(x);
     vec::store_first(s + j, e, k);
-    return vec::widen(e);
+    const vec::D16 ed = vec::widen(e);
+    // e_j x_j, and 0 where e_j underflowed to 0 (x_j may be -inf there).
+    return std::array<vec::D16, 2>{ed, vec::select(vec::widen(vec::positive_mask(e)), ed * vec::widen(x), vec::D16{})};
   });
   const float inv = static_cast<float>(1.0 / sum);
   for (int64_t j = 0; j < n; ++j) s[j] *= inv;
+  return vec::log(vec::D16{} + sum)[0] - weighted / sum;
 }
 
 // kernels::entropy_span.
@@ -244,11 +255,11 @@ inline void attention_head(const Heads& q, const Heads& k, const Heads& v, const
       float* row = w.scores.data() + r * w.stride;
       float* s = row + first;
       if (rule.softcap > 0) softcap_of(s, n, static_cast<float>(rule.softcap));
-      softmax_span(s, n);
+      const double entropy = softmax_span(s, n);
       std::fill(row, s, 0.0f);
       std::fill(s + n, row + w.stride, 0.0f);
       if (pat) std::copy(row, row + T, pat + (i - past) * T);
-      if (ent) ent[(rows.q_base + i - past) * ent_stride] = entropy_of(row, i + 1);
+      if (ent) ent[(rows.q_base + i - past) * ent_stride] = entropy;
     }
     // Outputs, kVecs registers of dims at a time: z_r = sum_{first(i) <= j <= i} p[r][j] v_j,
     // j ascending. Row r sees key j iff j - W < i0 + r and i0 + r >= j: keys in

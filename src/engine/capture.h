@@ -80,8 +80,9 @@ class Observer {
     (void)layer, (void)batch, (void)seq, (void)probs, (void)heads, (void)T;
   }
   // blocks.{l}.attn.hook_pattern_entropy: [n_tokens, heads] rows in double, as
-  // computed (each head's kernels::entropy_span of the query's row over keys
-  // 0..q). By default passed on rounded to float32, to on_activation.
+  // computed (each head's entropy of the query's softmax row over keys 0..q, from
+  // the attention kernel's softmax). By default passed on rounded to float32, to
+  // on_activation.
   virtual void on_entropies(const PointId& point, const Batch& batch, const double* rows, int64_t heads);
   // All sequences of the batch at once: sequence s's [heads, T, T] block starts
   // at probs + offsets[s] (kernels::pattern_offsets). By default, on_pattern for

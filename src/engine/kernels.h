@@ -118,16 +118,17 @@ struct ScoreRule {
 // past > 0: the batch's one sequence continues `past` earlier positions (a KV
 // cache): k and v hold rows for positions 0..past+T-1, q and z only the T new
 // ones; the outputs are the same bits as a run over the whole sequence.
-// If entropies is non-null it receives [rows, H]: entropy_span of each query's
-// probability row over keys 0..i (the same bits as entropy_span over the
-// pattern's row), computed from the row the kernel already holds: no [T, T] buffer.
+// If entropies is non-null it receives [rows, H]: the entropy of each query's
+// probability row, from the softmax's own pass over its scores (one log per row;
+// the definition is at detail::softmax_span in attention_kernel.h): no [T, T]
+// buffer. It agrees with entropy_span over the pattern's row to rounding, not bit
+// for bit.
 void attention(const Batch& batch, Heads q, Heads k, Heads v, int H, int KV, int hd, const Rotary& rotary,
                const ScoreRule& rule, float* z, float* patterns, int64_t past = 0, double* entropies = nullptr);
 // The entropy (nats) of n probabilities, -sum_k p_k ln p_k (p_k = 0 adds 0), in
-// double: vecmath's log, the sum a vec::fixed_sum. On the calling thread. The one
-// definition of the attention entropy (per query row; gains averages it over
-// heads) whose minimum seed 000 §7 compares as L_star_entropy (the seed names the
-// layer, not a formula: this is Shannon's), and of the router entropy.
+// double: vecmath's log, the sum a vec::fixed_sum. On the calling thread. The
+// definition of the router entropy, from the probabilities alone (attention's
+// entropy comes from its scores, in the attention kernel).
 double entropy_span(const float* p, int64_t n);
 // Where each sequence's [H, T, T] block starts in the patterns buffer; the last
 // of the n_sequences + 1 entries is the buffer's size.

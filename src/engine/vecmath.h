@@ -31,6 +31,7 @@
 // on sweeps of every binade. Polynomial coefficients are Chebyshev fits made
 // with mpmath (chebyfit, 50 digits) of the function named in each comment, on
 // the interval named there, then rounded to the working precision.
+#include <array>
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -413,6 +414,29 @@ struct LaneSums {
 };
 }  // namespace detail
 
+// fixed_sum of N rows of terms in one pass over the elements: terms(i, k)
+// returns a std::array of N D16s, and each row is summed exactly as fixed_sum
+// sums one (the same bits as N separate fixed_sums).
+template <int N, class Terms>
+SG_VEC_FN std::array<double, N> fixed_sums(int64_t n, Terms&& terms) {
+  detail::LaneSums acc[N];
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const std::array<D16, N> t = terms(i, kLanes);
+    for (int c = 0; c < N; ++c) acc[c].add(t[c]);
+  }
+  if (i < n) {
+    constexpr L16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    const int k = static_cast<int>(n - i);
+    const L16 first = negative_mask(lane - k);
+    const std::array<D16, N> t = terms(i, k);
+    for (int c = 0; c < N; ++c) acc[c].add(select(first, t[c], D16{}));
+  }
+  std::array<double, N> sums;
+  for (int c = 0; c < N; ++c) sums[c] = tree_sum(acc[c].lanes());
+  return sums;
+}
+
 // The sum over i in [0, n) of a row's terms, in one fixed order whatever the
 // vector width: lane l (0..15) starts from +0 and adds the terms of elements
 // l, l + 16, l + 32, ... in increasing order (past n: +0, so every lane takes
@@ -422,15 +446,7 @@ struct LaneSums {
 // them with load_first(p + i, k), a plain load when k is 16.
 template <class Terms>
 SG_VEC_FN double fixed_sum(int64_t n, Terms&& terms) {
-  detail::LaneSums acc;
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) acc.add(terms(i, kLanes));
-  if (i < n) {
-    constexpr L16 lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-    const int k = static_cast<int>(n - i);
-    acc.add(select(negative_mask(lane - k), terms(i, k), D16{}));
-  }
-  return tree_sum(acc.lanes());
+  return fixed_sums<1>(n, [&terms](int64_t i, int k) SG_VEC_LAMBDA { return std::array<D16, 1>{terms(i, k)}; })[0];
 }
 
 // Common rows sums, in the fixed order of fixed_sum: sum x_i^2 and sum a_i b_i

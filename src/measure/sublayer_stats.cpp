@@ -101,7 +101,7 @@ void SublayerStatsReducer::on_activation(const PointId& p, const Batch& batch, c
 // an "L*_entropy" layer of minimum attention entropy from earlier work without
 // a formula; this is the Shannon entropy of each query's softmax row, which
 // gains.cpp averages per prompt. The attention kernel computes each head's
-// (kernels::entropy_span over the row it holds: no [T, T] pattern buffer);
+// (in its softmax, from the row's scores: no [T, T] pattern buffer);
 // here they are summed in head order, in double.
 void SublayerStatsReducer::on_entropies(const PointId& p, const Batch& batch, const double* rows, int64_t heads) {
   auto& L = stats_.layers.at(p.layer);

@@ -78,13 +78,20 @@ TEST(Attention, MatchesADoublePrecisionReference) {
           ASSERT_NEAR(z[i], want_z[i], 1e-5 * (1 + std::fabs(want_z[i]))) << what << " element " << i;
         ASSERT_EQ(pat.size(), want_pat.size());
         for (size_t i = 0; i < pat.size(); ++i) ASSERT_NEAR(pat[i], want_pat[i], 1e-6) << what << " prob " << i;
-        // Each query's entropy per head: entropy_span over its pattern row, bit for bit.
+        // Each query's entropy per head (from the softmax's scores) against -sum p ln p
+        // of the reference's double probabilities, and against entropy_span of the
+        // kernel's own float pattern row: both to float rounding of the probabilities.
         const std::vector<int64_t> off = kernels::pattern_offsets(b, c.H);
         for (size_t s = 0; s < b.n_sequences(); ++s)
           for (int h = 0; h < c.H; ++h)
             for (int64_t i = 0; i < b.length(s); ++i) {
-              const float* row = pat.data() + off[s] + (h * b.length(s) + i) * b.length(s);
-              ASSERT_EQ(ent[(b.begin(s) + i) * c.H + h], kernels::entropy_span(row, i + 1))
+              const int64_t at = off[s] + (h * b.length(s) + i) * b.length(s);
+              double want = 0;
+              for (int64_t j = 0; j <= i; ++j)
+                if (want_pat[at + j] > 0) want -= want_pat[at + j] * std::log(want_pat[at + j]);
+              const double got = ent[(b.begin(s) + i) * c.H + h];
+              ASSERT_NEAR(got, want, 1e-6 * (1 + want)) << what << " sequence " << s << " head " << h << " query " << i;
+              ASSERT_NEAR(got, kernels::entropy_span(pat.data() + at, i + 1), 1e-6 * (1 + want))
                   << what << " sequence " << s << " head " << h << " query " << i;
             }
       }
