@@ -271,23 +271,27 @@ inline void attention_head(const Heads& q, const Heads& k, const Heads& v, const
       return std::pair<int, int>(static_cast<int>(std::max<int64_t>(0, j - i0)),
                                  static_cast<int>(std::min<int64_t>(nb, j - i0 + W)));
     };
-    // kV registers of dims from e0 (kV = kVecs while they fit, then one).
+    // kV registers of dims from e0 (kV = kVecs while they fit, then one). The
+    // rows are indexed by constants only (the loops over r unroll), so the
+    // accumulators stay in registers; keys go in three runs, in ascending order:
+    // before the shared ones (a window's edge), the shared ones, the block's own.
     auto outputs = [&]<int kV>(int e0) {
       Half acc[kQueryBlock][kV] = {};
-      for (int64_t j = lo; j < n_keys; ++j) {
+      const float* prow[kQueryBlock];  // spare rows repeat the last
+      for (int r = 0; r < kQueryBlock; ++r) prow[r] = w.scores.data() + std::min(r, nb - 1) * w.stride;
+      auto key = [&](int64_t j, int r0, int r1) __attribute__((always_inline)) {
         Half vj[kV];
         for (int u = 0; u < kV; ++u) load(vj[u], (vs + j * hd) + e0 + u * kHalf);
-        auto add = [&](int r, int pr) {
-          const Half pj = splat(p(pr, j));
-          for (int u = 0; u < kV; ++u) acc[r][u] = fmadd(pj, vj[u], acc[r][u]);
-        };
-        if (j >= shared_begin && j < i0) {
-          for (int r = 0; r < kQueryBlock; ++r) add(r, std::min(r, nb - 1));
-        } else {
-          const auto [r0, r1] = rows_seeing(j);
-          for (int r = r0; r < r1; ++r) add(r, r);
-        }
-      }
+#pragma GCC unroll 8
+        for (int r = 0; r < kQueryBlock; ++r)
+          if (r >= r0 && r < r1) {
+            const Half pj = splat(prow[r][j]);
+            for (int u = 0; u < kV; ++u) acc[r][u] = fmadd(pj, vj[u], acc[r][u]);
+          }
+      };
+      for (int64_t j = lo; j < std::min(shared_begin, i0); ++j) key(j, rows_seeing(j).first, rows_seeing(j).second);
+      for (int64_t j = shared_begin; j < i0; ++j) key(j, 0, kQueryBlock);
+      for (int64_t j = i0; j < n_keys; ++j) key(j, rows_seeing(j).first, rows_seeing(j).second);
       for (int r = 0; r < nb; ++r)
         for (int u = 0; u < kV; ++u) store(zrow(i0 + r) + e0 + u * kHalf, acc[r][u]);
     };
