@@ -14,6 +14,8 @@
 //   build/bench/engine_bench --benchmark_min_time=2
 //   SG_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2 build/bench/engine_bench --benchmark_filter='gemm/|ours/'
 //       (both libraries limited to AVX2: the AVX2 comparison on an AVX-512 machine)
+//   SG_BENCH_M=512 build/bench/engine_bench --benchmark_filter='gemm/|ours/'
+//       (the products at another batch: 512 tokens are the slices a long sequence runs in)
 #include <benchmark/benchmark.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -33,6 +35,12 @@
 namespace {
 
 const std::vector<int> kLengths{16, 15, 13, 17, 14, 19, 14, 20};
+
+// The products' batch (tokens): 128, the forward's, unless SG_BENCH_M says otherwise.
+int64_t product_rows() {
+  const char* env = std::getenv("SG_BENCH_M");
+  return env ? std::max(1L, std::atol(env)) : 128;
+}
 
 std::filesystem::path bench_dir() {
   const char* env = std::getenv("STREAMGAUGE_BENCH_DIR");
@@ -111,7 +119,7 @@ double streamed_rate(benchmark::State& state, int64_t M, int64_t N, int64_t K, i
   return 2e-9 * M * N * K * state.iterations() / seconds_since(t0);
 }
 
-// One of a forward's matrix products: y[128, N] = x[128, K] W^T, W stored [N, K].
+// One of a forward's matrix products: y[M, N] = x[M, K] W^T, W stored [N, K], M = product_rows().
 struct Product {
   const char* name;
   int64_t N, K;
@@ -121,7 +129,7 @@ std::vector<Product> products(const Shape& shape) {
   return {{"qkv", 3 * d, d}, {"o", d, d}, {"up", m, d}, {"down", d, m}};
 }
 
-// The machine's GEMM rate for a product at M = 128, measured as
+// The machine's GEMM rate for a product at M = product_rows(), measured as
 // ../shared/PERFORMANCE.md defines its ceilings: weights streamed from memory as
 // in a forward pass (the product cycles through distinct weight matrices, far
 // more bytes than the last-level cache), in two layouts:
@@ -130,7 +138,7 @@ std::vector<Product> products(const Shape& shape) {
 // The floor of a forward uses the better of the two at its largest product (up).
 void BM_Gemm(benchmark::State& state, const Shape* shape, Product product, bool bf16, bool packed) {
   using dt = dnnl::memory::data_type;
-  const int64_t M = 128, K = product.K, N = product.N;
+  const int64_t M = product_rows(), K = product.K, N = product.N;
   const int copies = static_cast<int>(std::max<int64_t>(8, (int64_t{1} << 30) / (N * K * 4)));  // >= 1 GiB
   const dt type = bf16 ? dt::bf16 : dt::f32;
   const size_t esize = bf16 ? 2 : 4;
@@ -186,7 +194,7 @@ void BM_Gemm(benchmark::State& state, const Shape* shape, Product product, bool 
 // on the same products, weights streamed the same way from their stored layout;
 // vs_oneDNN is the ratio to oneDNN's best rate for that product in this run.
 void BM_Ours(benchmark::State& state, const Shape* shape, Product product, bool bf16) {
-  const int64_t M = 128, K = product.K, N = product.N;
+  const int64_t M = product_rows(), K = product.K, N = product.N;
   const int copies = static_cast<int>(std::max<int64_t>(8, (int64_t{1} << 30) / (N * K * 4)));
   std::vector<float> A(M * K, 0.5f), C(M * N);
   std::vector<uint16_t> Ab(M * K, sg::f32_to_bf16(0.5f));
