@@ -164,6 +164,8 @@ def table(results):
         if pt:
             pt_cell += f", RSS / file {pt['peak_rss_bytes'] / r['file_bytes']:.2f}"
         ratio = f"{pt['forward_s'] / s['forward_s']:.1f}x" if pt else ""
+        if pt and fast and pt["dtype"] == "bfloat16":  # BF16 against BF16 too
+            ratio += f" ({pt['forward_s'] / fast['forward_s']:.1f}x vs --fast)"
         if "file_read_warm_s" in r:  # the 7-8B target: the whole command vs floor + one read
             base = r["floor_s"] + r["file_read_warm_s"]
             vs = (f"forward {s['forward_s'] / r['floor_s']:.2f}x; whole vs floor + one read "
