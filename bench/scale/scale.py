@@ -180,6 +180,15 @@ def table(results):
               f"{s['peak_rss_bytes'] / r['file_bytes']:.2f} | {fast_cell} | {pt_cell} | {ratio} |")
 
 
+def check_torch_blas():
+    """PyTorch at its best here multiplies float32 through OpenBLAS: Debian's python3-torch links the
+    generic libblas.so.3, which without OpenBLAS is the single-threaded reference BLAS (~30x slower)."""
+    blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+    if "openblas" not in blas:
+        raise SystemExit(f"PyTorch would multiply through {blas} (not OpenBLAS): "
+                         "apt-get install python3-torch python3-numpy libopenblas0-pthread, or pass --no-torch")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build")
@@ -200,6 +209,8 @@ def main():
     if args.table:
         table([row for path in args.table for row in json.load(open(path))])
         return
+    if not args.no_torch:
+        check_torch_blas()
     build, models = os.path.abspath(args.build), os.path.abspath(args.models)
     sg = f"{build}/streamgauge"
     os.makedirs(models, exist_ok=True)
