@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "engine/kernels.h"
@@ -85,16 +86,7 @@ inline double softmax_span(float* s, int64_t n) {
   });
   const float inv = static_cast<float>(1.0 / sum);
   for (int64_t j = 0; j < n; ++j) s[j] *= inv;
-  return vec::log(vec::D16{} + sum)[0] - weighted / sum;
-}
-
-// kernels::entropy_span.
-inline double entropy_of(const float* p, int64_t n) {
-  return -vec::fixed_sum(n, [p](int64_t k0, int k) SG_VEC_LAMBDA {
-    const vec::F16 pf = vec::load_first(p + k0, k);
-    const vec::D16 d = vec::widen(pf);
-    return vec::select(vec::widen(vec::positive_mask(pf)), d * vec::log(d), vec::D16{});
-  });
+  return vec::scalar([](const vec::D16& y) SG_VEC_LAMBDA { return vec::log(y); }, sum) - weighted / sum;
 }
 
 // f(g), g the vecmath function of the activation act (one lambda per activation).
@@ -279,7 +271,8 @@ inline void attention_head(const Heads& q, const Heads& k, const Heads& v, const
       Half acc[kQueryBlock][kV] = {};
       const float* prow[kQueryBlock];  // spare rows repeat the last
       for (int r = 0; r < kQueryBlock; ++r) prow[r] = w.scores.data() + std::min(r, nb - 1) * w.stride;
-      auto key = [&](int64_t j, int r0, int r1) __attribute__((always_inline)) {
+      auto key = [&](int64_t j, std::pair<int, int> seen) __attribute__((always_inline)) {
+        const auto [r0, r1] = seen;
         Half vj[kV];
         for (int u = 0; u < kV; ++u) load(vj[u], (vs + j * hd) + e0 + u * kHalf);
 #pragma GCC unroll 8
@@ -289,9 +282,9 @@ inline void attention_head(const Heads& q, const Heads& k, const Heads& v, const
             for (int u = 0; u < kV; ++u) acc[r][u] = fmadd(pj, vj[u], acc[r][u]);
           }
       };
-      for (int64_t j = lo; j < std::min(shared_begin, i0); ++j) key(j, rows_seeing(j).first, rows_seeing(j).second);
-      for (int64_t j = shared_begin; j < i0; ++j) key(j, 0, kQueryBlock);
-      for (int64_t j = i0; j < n_keys; ++j) key(j, rows_seeing(j).first, rows_seeing(j).second);
+      for (int64_t j = lo; j < std::min(shared_begin, i0); ++j) key(j, rows_seeing(j));
+      for (int64_t j = shared_begin; j < i0; ++j) key(j, {0, kQueryBlock});
+      for (int64_t j = i0; j < n_keys; ++j) key(j, rows_seeing(j));
       for (int r = 0; r < nb; ++r)
         for (int u = 0; u < kV; ++u) store(zrow(i0 + r) + e0 + u * kHalf, acc[r][u]);
     };

@@ -144,7 +144,13 @@ void Rotary::apply(float* v, int64_t pos) const {
   }
 }
 
-double entropy_span(const float* p, int64_t n) { return detail::entropy_of(p, n); }
+double entropy_span(const float* p, int64_t n) {
+  return -vec::fixed_sum(n, [p](int64_t i, int k) SG_VEC_LAMBDA {
+    const vec::F16 pf = vec::load_first(p + i, k);
+    const vec::D16 d = vec::widen(pf);
+    return vec::select(vec::widen(vec::positive_mask(pf)), d * vec::log(d), vec::D16{});
+  });
+}
 
 std::vector<int64_t> pattern_offsets(const Batch& batch, int H) {
   std::vector<int64_t> off{0};

@@ -380,6 +380,12 @@ SG_VEC_FN float scalar(F&& f, float x) {
   v[0] = x;
   return f(v)[0];
 }
+template <class F>
+SG_VEC_FN double scalar(F&& f, double x) {
+  D16 v = {};
+  v[0] = x;
+  return f(v)[0];
+}
 
 // ---- fixed-order sums ------------------------------------------------------------
 

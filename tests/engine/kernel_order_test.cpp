@@ -139,9 +139,8 @@ TEST(KernelOrder, AttentionMatchesItsScalarEmulation) {
         }
         const double sum = lane_sum(e);
         // Entropy: ln S - (1/S) sum_j e_j x_j (vecmath's log in double), both sums in fixed_sum's order.
-        vec::D16 sum_lanes = {};
-        sum_lanes[0] = sum;
-        want_ent[i] = vec::log(sum_lanes)[0] - lane_sum(ex) / sum;
+        want_ent[i] =
+            vec::scalar([](const vec::D16& y) SG_VEC_LAMBDA { return vec::log(y); }, sum) - lane_sum(ex) / sum;
         const float inv = static_cast<float>(1.0 / sum);
         for (int64_t j = 0; j <= i; ++j) want_pat[i * T + j] = s[j] * inv;
         for (int d = 0; d < hd; ++d) {
@@ -321,9 +320,8 @@ TEST(ReducerOrder, NormsCosinesAndEntropyMatchTheirScalarEmulation) {
       const float* row = probs.data() + offsets[s] + (h * T + i) * T;
       std::vector<double> terms;
       for (int64_t j = 0; j <= i; ++j) {
-        vec::D16 x = {};
-        x[0] = row[j];
-        terms.push_back(row[j] > 0 ? x[0] * vec::log(x)[0] : 0.0);
+        const double x = row[j];
+        terms.push_back(x > 0 ? x * vec::scalar([](const vec::D16& y) SG_VEC_LAMBDA { return vec::log(y); }, x) : 0.0);
         if (row[j] > 0) h_libm -= row[j] * std::log(static_cast<double>(row[j]));
       }
       h_sum -= lane_sum(terms);
