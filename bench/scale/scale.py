@@ -127,12 +127,12 @@ def file_read_seconds(path):
     return warm, cold
 
 
-def bf16_model(build, models, shape):
-    """The BF16 file of a shape (written if missing)."""
-    path = f"{models}/{shape}-BF16"
+def model_dir(build, models, shape, dtype):
+    """The random-weight model of a shape and dtype (written by make_model if missing)."""
+    path = f"{models}/{shape}-{dtype}"
     if not os.path.exists(f"{path}/model.safetensors"):
         log(f"writing {path}")
-        subprocess.run([f"{build}/bench/make_model", path, shape, "BF16"], check=True)
+        subprocess.run([f"{build}/bench/make_model", path, shape, dtype], check=True)
     return path
 
 
@@ -219,10 +219,7 @@ def main():
         if name not in WORKLOADS:
             raise SystemExit(f"unknown workload {name} (known: {', '.join(WORKLOADS)})")
         shape, dtype, experiment, cases, _ = WORKLOADS[name]
-        model = f"{models}/{shape}-{dtype}"
-        if not os.path.exists(f"{model}/model.safetensors"):
-            log(f"writing {model}")
-            subprocess.run([f"{build}/bench/make_model", model, shape, dtype], check=True)
+        model = model_dir(build, models, shape, dtype)
         cfg = json.load(open(f"{model}/config.json"))
         fsize = os.path.getsize(f"{model}/model.safetensors")
         f32_rate, bf16_rate = gemm_rates(build, models)
@@ -236,7 +233,7 @@ def main():
                     inputs = f"{tmp}/pairs.jsonl"
                     pairs_file(inputs, cfg["vocab_size"], count, 0)
                     lengths = [len(x) for line in open(inputs) for x in json.loads(line).values()]
-                    cmd = [sg, "align", model, "--pairs", inputs, "--no-figures", "--perms", "100"]
+                    args_after_model = ["--pairs", inputs, "--no-figures", "--perms", "100"]
                     ids = f"{tmp}/ids.jsonl"  # the same texts for PyTorch
                     with open(ids, "w") as f:
                         for line in open(inputs):
@@ -246,7 +243,7 @@ def main():
                     ids = f"{tmp}/ids.jsonl"
                     ids_file(ids, cfg["vocab_size"], count, length, 0)
                     lengths = [len(json.loads(line)) for line in open(ids)]
-                    cmd = [sg, "gains", model, "--ids-file", ids, "--no-figures", "--bootstrap", "0"]
+                    args_after_model = ["--ids-file", ids, "--no-figures", "--bootstrap", "0"]
                 flops = forward_flops(cfg, lengths)
                 row = {"workload": name, "case": label, "shape": shape, "dtype": dtype, "tokens": sum(lengths),
                        "sequences": len(lengths),
@@ -257,7 +254,7 @@ def main():
                 variants = [("streamgauge", model, [])]
                 if has_bf16() and experiment == "gains" and not args.no_fast:
                     # --fast multiplies BF16 weights: an F32 workload runs it on the BF16 file of its shape
-                    variants.append(("streamgauge --fast", bf16_model(build, models, shape), ["--fast"]))
+                    variants.append(("streamgauge --fast", model_dir(build, models, shape, "BF16"), ["--fast"]))
                 # A weight-norm cache of the case's own: the first run computes the norms (as a
                 # user's first run on a checkpoint does), later ones read them back.
                 env = dict(os.environ, STREAMGAUGE_WEIGHT_CACHE=f"{tmp}/weight-norms")
@@ -268,7 +265,7 @@ def main():
                     for r in range(rounds):
                         out = f"{tmp}/out-{tag[-4:]}-{r}"
                         log(f"{name} {label}: {tag} round {r + 1}")
-                        wall, rss, _ = timed([path if c == model else c for c in cmd] + extra + ["--out", out], env)
+                        wall, rss, _ = timed([sg, experiment, path] + args_after_model + extra + ["--out", out], env)
                         result = json.load(open(f"{out}/{experiment}.json"))
                         fwd = result["provenance"]["seconds"]  # the forward passes
                         norms = result["provenance"].get("weight_norms_source", "")
@@ -302,6 +299,7 @@ def main():
                     json.dump(results, f, indent=1)
 
     table(results)
+
 
 if __name__ == "__main__":
     main()
